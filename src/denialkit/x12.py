@@ -112,19 +112,21 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
         if sep in _NOT_DELIMITER or sep in _WHITESPACE:
             raise X12Error(f"ISA is not followed by an element separator ({sep!r})",
                            file=name, segment=1, segment_id="ISA")
-        # Walk to the 16th separator; do not trust fixed offsets (compressed ISA).
-        pos = 3
-        for _ in range(15):
-            pos = head.find(sep, pos + 1)
-            if pos < 0:
-                raise X12Error("ISA header has fewer than 16 elements", file=name, segment=1,
-                               segment_id="ISA")
-        if pos + 1 >= len(head):
-            raise X12Error("file ends inside the ISA header", file=name, segment=1,
+        # Walk to the 16th separator; do not trust fixed offsets (compressed ISA), and step
+        # over line breaks (files wrapped at a fixed width break the ISA too).
+        count, i = 1, 4
+        while count < 16 and i < len(head):
+            if head[i] == sep:
+                count += 1
+            i += 1
+        while i < len(head) and head[i] in "\r\n":
+            i += 1
+        if count < 16 or i >= len(head):
+            raise X12Error("ISA header has fewer than 16 elements", file=name, segment=1,
                            segment_id="ISA")
-        component = head[pos + 1]
-        terminator = _terminator_at(head, pos + 2, name)
-        fields = head[: pos + 1].split(sep)
+        component = head[i]
+        terminator = _terminator_at(head, i + 1, name)
+        fields = head[:i].replace("\r", "").replace("\n", "").split(sep)
         repetition = None
         # ISA11 became the repetition separator in 5010 (ISA12 >= 00501); in 4010 it is 'U'.
         if len(fields) > 12 and fields[12].strip() >= "00501":

@@ -1,0 +1,326 @@
+"""Build X12 835 text for any scenario: the one fixture builder for tests, benchmarks and
+examples.
+
+Specs describe remittances; ``build_835`` renders them with any delimiters, layout (one
+segment per line, single line, newline before the terminator, wrapped at a fixed width),
+and any number of interchanges, groups and transactions. Amounts left as ``None`` are derived
+so that the file balances (line paid = charge - CAS, claim totals = sum of lines, BPR02 = sum
+of CLP04 - sum of PLB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO
+
+ZERO = Decimal(0)
+
+
+def D(value: str | int | Decimal) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass
+class Adj:
+    group: str
+    reason: str
+    amount: Decimal
+    quantity: Decimal | None = None
+
+
+@dataclass
+class LineSpec:
+    procedure: str = "99213"
+    charge: Decimal = Decimal("100.00")
+    paid: Decimal | None = None  # None: charge - sum(adjustments)
+    adjustments: list[Adj] = field(default_factory=list)
+    modifiers: tuple[str, ...] = ()
+    qualifier: str = "HC"
+    units: str = "1"
+    date: str = "20260105"
+    line_control: str | None = None
+    allowed: Decimal | None = None
+    remarks: tuple[str, ...] = ()
+    revenue_code: str = ""
+
+    def paid_amount(self) -> Decimal:
+        if self.paid is not None:
+            return self.paid
+        return self.charge - sum((a.amount for a in self.adjustments), ZERO)
+
+
+@dataclass
+class ClaimSpec:
+    patient_control: str = "PCN0001"
+    status: str = "1"
+    lines: list[LineSpec] = field(default_factory=list)
+    adjustments: list[Adj] = field(default_factory=list)  # claim-level CAS
+    charge: Decimal | None = None
+    paid: Decimal | None = None
+    patient_responsibility: Decimal | None = None
+    filing_indicator: str = "CI"
+    payer_claim_id: str = "ICN0001"
+    facility_type: str = "11"
+    frequency: str = "1"
+    patient: tuple[str, str, str] = ("DOE", "JANE", "MEMBER001")
+    rendering_npi: str | None = "1234567893"
+    remarks: tuple[str, ...] = ()  # claim-level RARCs in MOA
+    statement_from: str | None = None
+    statement_to: str | None = None
+    received: str | None = None
+
+    def charge_amount(self) -> Decimal:
+        if self.charge is not None:
+            return self.charge
+        return sum((ln.charge for ln in self.lines), ZERO)
+
+    def paid_amount(self) -> Decimal:
+        if self.paid is not None:
+            return self.paid
+        if self.lines:
+            lines = sum((ln.paid_amount() for ln in self.lines), ZERO)
+        else:
+            lines = self.charge_amount()
+        return lines - sum((a.amount for a in self.adjustments), ZERO)
+
+    def pr_amount(self) -> Decimal:
+        if self.patient_responsibility is not None:
+            return self.patient_responsibility
+        adjs = list(self.adjustments) + [a for ln in self.lines for a in ln.adjustments]
+        return sum((a.amount for a in adjs if a.group == "PR"), ZERO)
+
+
+@dataclass
+class PLBSpec:
+    reason: str
+    amount: Decimal
+    reference: str = ""
+    provider: str = "1234567893"
+    fiscal_date: str = "20261231"
+
+
+@dataclass
+class RemitSpec:
+    claims: list[ClaimSpec] | Callable[[], Iterable[ClaimSpec]] = field(default_factory=list)
+    payer_name: str = "ACME HEALTH PLAN"
+    payer_id: str = "ACME1"
+    payee_name: str = "RIVERSIDE FAMILY PRACTICE"
+    payee_npi: str = "1234567893"
+    payee_tin: str = "123456789"
+    trace: str = "TRACE0001"
+    payment_date: str = "20261102"
+    production_date: str | None = "20261101"
+    payment: Decimal | None = None  # None: sum CLP04 - sum PLB
+    plb: list[PLBSpec] = field(default_factory=list)
+    handling: str = "I"
+    method: str = "ACH"
+
+    def claim_iter(self) -> Iterable[ClaimSpec]:
+        return self.claims() if callable(self.claims) else self.claims
+
+    def payment_amount(self) -> Decimal:
+        if self.payment is not None:
+            return self.payment
+        paid = sum((c.paid_amount() for c in self.claim_iter()), ZERO)
+        return paid - sum((p.amount for p in self.plb), ZERO)
+
+
+def _m(d: Decimal) -> str:
+    """Money as senders write it: no trailing zeros needed, but exact."""
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s or "0"
+
+
+def _trim(elements: list[str]) -> list[str]:
+    while len(elements) > 1 and elements[-1] == "":
+        elements.pop()
+    return elements
+
+
+def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "5010"
+                         ) -> Iterator[list[str]]:
+    """The segments of one 835 transaction (ST…SE) as element lists; ``c`` = component sep."""
+    impl = "005010X221A1" if version == "5010" else "004010X091A1"
+    count = 0
+
+    def seg(*els: str) -> list[str]:
+        nonlocal count
+        count += 1
+        return _trim(list(els))
+
+    yield seg("ST", "835", control, impl if version == "5010" else "")
+    yield seg("BPR", r.handling, _m(r.payment_amount()), "C", r.method, "CCP", "01", "999999992",
+              "DA", "123456", "1512345678", "", "01", "999988880", "DA", "98765",
+              r.payment_date)
+    yield seg("TRN", "1", r.trace, "1" + r.payer_id[:9])
+    if r.production_date:
+        yield seg("DTM", "405", r.production_date)
+    yield seg("N1", "PR", r.payer_name)
+    yield seg("N3", "100 PAYER WAY")
+    yield seg("N4", "SPRINGFIELD", "IL", "62701")
+    yield seg("REF", "2U", r.payer_id)
+    yield seg("PER", "BL", "PROVIDER SERVICES", "TE", "8005550100")
+    yield seg("N1", "PE", r.payee_name, "XX", r.payee_npi)
+    yield seg("N3", "200 MAIN ST")
+    yield seg("N4", "SPRINGFIELD", "IL", "62704")
+    yield seg("REF", "TJ", r.payee_tin)
+    lx = 0
+    for claim in r.claim_iter():
+        if lx == 0:
+            lx = 1
+            yield seg("LX", "1")
+        yield seg("CLP", claim.patient_control, claim.status, _m(claim.charge_amount()),
+                  _m(claim.paid_amount()), _m(claim.pr_amount()), claim.filing_indicator,
+                  claim.payer_claim_id, claim.facility_type, claim.frequency)
+        for els in _cas(claim.adjustments):
+            yield seg(*els)
+        last, first, member = claim.patient
+        yield seg("NM1", "QC", "1", last, first, "", "", "", "MI", member)
+        if claim.rendering_npi:
+            yield seg("NM1", "82", "1", "SMITH", "ALEX", "", "", "", "XX", claim.rendering_npi)
+        if claim.remarks:
+            yield seg("MOA", "", "", *claim.remarks[:5])
+        if claim.statement_from:
+            yield seg("DTM", "232", claim.statement_from)
+        if claim.statement_to:
+            yield seg("DTM", "233", claim.statement_to)
+        if claim.received:
+            yield seg("DTM", "050", claim.received)
+        for ln in claim.lines:
+            proc = c.join([ln.qualifier, ln.procedure, *ln.modifiers])
+            yield seg("SVC", proc, _m(ln.charge), _m(ln.paid_amount()), ln.revenue_code,
+                      ln.units)
+            yield seg("DTM", "472", ln.date)
+            for els in _cas(ln.adjustments):
+                yield seg(*els)
+            if ln.line_control:
+                yield seg("REF", "6R", ln.line_control)
+            if ln.allowed is not None:
+                yield seg("AMT", "B6", _m(ln.allowed))
+            for code in ln.remarks:
+                yield seg("LQ", "HE", code)
+    for i in range(0, len(r.plb), 6):
+        els = ["PLB", r.plb[i].provider, r.plb[i].fiscal_date]
+        for p in r.plb[i:i + 6]:
+            els += [c.join([p.reason, p.reference]) if p.reference else p.reason, _m(p.amount)]
+        yield seg(*els)
+    count += 1
+    yield ["SE", str(count), control]
+
+
+def _cas(adjustments: list[Adj]) -> Iterator[list[str]]:
+    by_group: dict[str, list[Adj]] = {}
+    for a in adjustments:
+        by_group.setdefault(a.group, []).append(a)
+    for group, adjs in by_group.items():
+        for i in range(0, len(adjs), 6):
+            els = ["CAS", group]
+            for a in adjs[i:i + 6]:
+                els += [a.reason, _m(a.amount), "" if a.quantity is None else _m(a.quantity)]
+            yield _trim(els)
+
+
+@dataclass
+class Layout:
+    element: str = "*"
+    component: str = ":"
+    repetition: str = "^"
+    segment: str = "~"
+    newline: str = "\n"  # written after each terminator ("" = single line)
+    newline_before: bool = False  # newline before each terminator (lines start with '~')
+    wrap: int | None = None  # wrap the whole text at this width
+    bom: bool = False
+    compress_isa: bool = False  # do not pad ISA fields
+    version: str = "5010"
+    envelope: bool = True
+
+
+def _isa(layout: Layout, control: int) -> list[str]:
+    def pad(v: str, n: int) -> str:
+        return v if layout.compress_isa else v.ljust(n)
+
+    rep = layout.repetition if layout.version == "5010" else "U"
+    ver = "00501" if layout.version == "5010" else "00401"
+    return ["ISA", "00", pad("", 10), "00", pad("", 10), "ZZ", pad("ACMEPAYER", 15), "ZZ",
+            pad("RIVERSIDE", 15), "261102", "1200", rep, ver, f"{control:09d}", "0", "P",
+            layout.component]
+
+
+def envelope_segments(remits: list[RemitSpec], layout: Layout, per_group: int = 50,
+                      groups_per_interchange: int = 10, extra_999: bool = False
+                      ) -> Iterator[list[str]]:
+    """Segments of a whole file: interchanges of groups of transactions."""
+    if not layout.envelope:
+        for i, r in enumerate(remits, 1):
+            yield from transaction_segments(r, f"{i:04d}", layout.component, layout.version)
+        return
+    groups = [remits[i:i + per_group] for i in range(0, len(remits), per_group)] or [[]]
+    interchanges = [groups[i:i + groups_per_interchange]
+                    for i in range(0, len(groups), groups_per_interchange)]
+    st = 0
+    gs_control = 0
+    for n, ic in enumerate(interchanges, 1):
+        yield _isa(layout, n)
+        for group in ic:
+            gs_control += 1
+            gs_ver = "005010X221A1" if layout.version == "5010" else "004010X091A1"
+            yield ["GS", "HP", "ACMEPAYER", "RIVERSIDE", "20261102", "1200", str(gs_control),
+                   "X", gs_ver]
+            count = 0
+            if extra_999:
+                count += 1
+                yield ["ST", "999", "9001", "005010X231A1"]
+                yield ["AK1", "HC", "1", "005010X222A1"]
+                yield ["AK9", "A", "1", "1", "1"]
+                yield ["SE", "4", "9001"]
+            for r in group:
+                st += 1
+                count += 1
+                yield from transaction_segments(r, f"{st:04d}", layout.component,
+                                                layout.version)
+            yield ["GE", str(count), str(gs_control)]
+        yield ["IEA", str(len(ic)), f"{n:09d}"]
+
+
+def write_835(out: IO[str], remits: list[RemitSpec], layout: Layout | None = None,
+              **kwargs: int | bool) -> None:
+    """Write a whole file to ``out``, streaming (a benchmark file never sits in memory)."""
+    lay = layout or Layout()
+    if lay.bom:
+        out.write("\ufeff")
+    column = 0
+    for i, els in enumerate(envelope_segments(remits, lay, **kwargs)):  # type: ignore[arg-type]
+        text = lay.element.join(els)
+        if lay.newline_before:
+            # Lines start with the previous segment's terminator: "ISA…\n~GS…\n~ST…".
+            chunk = ("" if i == 0 else lay.segment) + text + "\n"
+        else:
+            chunk = text + lay.segment + lay.newline
+        if lay.wrap:
+            # Wrapping puts a newline every `wrap` characters, in the middle of segments too.
+            pending = chunk.replace("\n", "")
+            while pending:
+                room = lay.wrap - column
+                out.write(pending[:room])
+                column += len(pending[:room])
+                pending = pending[room:]
+                if column >= lay.wrap:
+                    out.write("\n")
+                    column = 0
+        else:
+            out.write(chunk)
+    if lay.newline_before:
+        out.write(lay.segment + "\n")
+
+
+def build_835(remits: list[RemitSpec] | RemitSpec, layout: Layout | None = None,
+              **kwargs: int | bool) -> str:
+    import io
+
+    buf = io.StringIO()
+    write_835(buf, [remits] if isinstance(remits, RemitSpec) else remits, layout, **kwargs)
+    return buf.getvalue()

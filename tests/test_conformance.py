@@ -54,7 +54,8 @@ def test_corpus_file_matches_manifest(row):
     assert sum((c.charge for c in claims), Decimal(0)) == Decimal(row["sum_clp03"])
     assert sum((c.paid for c in claims), Decimal(0)) == Decimal(row["sum_clp04"])
     adjustments = [a for c in claims for a in c.adjustments] + [
-        a for ln in lines for a in ln.adjustments]
+        a for ln in lines for a in ln.adjustments
+    ]
     for g in ("CO", "PR", "OA", "PI", "CR"):
         got = sum((a.amount for a in adjustments if a.group == g), Decimal(0))
         assert got == Decimal(row[f"cas_sum_{g}"]), g
@@ -66,8 +67,11 @@ def test_corpus_file_matches_manifest(row):
     assert ";".join(f"{k}={v}" for k, v in sorted(counts.items())) == row["clp02_values"]
 
 
-@pytest.mark.parametrize("row", [r for r in manifest(CORPUS) if r["se_count_mismatches"]],
-                         ids=lambda r: r["rel_path"][-50:])
+@pytest.mark.parametrize(
+    "row",
+    [r for r in manifest(CORPUS) if r["se_count_mismatches"]],
+    ids=lambda r: r["rel_path"][-50:],
+)
 def test_corpus_se_count_mismatches_are_warned(row):
     stream = EraStream(CORPUS / row["rel_path"])
     try:
@@ -99,8 +103,9 @@ def test_whole_corpus_ingests_into_one_store(tmp_path):
     assert failed == {Path(r["rel_path"]).name for r in manifest(CORPUS) if _malformed(r)}
     # Several TR3 examples are shipped by two projects: the second copy is a duplicate
     # remittance (same payer, TRN02, BPR02), not new money.
-    assert all(r.status in ("ingested", "duplicate") for r in results
-               if Path(r.path).name not in failed)
+    assert all(
+        r.status in ("ingested", "duplicate") for r in results if Path(r.path).name not in failed
+    )
     stored = store.totals()
     assert stored["claims"] == sum(r.totals.claims for r in results)
     store.close()

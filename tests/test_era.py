@@ -7,7 +7,7 @@ import pytest
 
 from denialkit.era import EraStream, parse_835, parse_date, parse_decimal
 from denialkit.errors import X12Error
-from denialkit.synthetic import D, Adj, ClaimSpec, Layout, LineSpec, PLBSpec, RemitSpec, build_835
+from denialkit.synthetic import Adj, ClaimSpec, D, Layout, LineSpec, RemitSpec, build_835
 
 # Every segment the intake issue asks to capture, written by hand (fictional data).
 KITCHEN_SINK = """\
@@ -76,13 +76,24 @@ def test_kitchen_sink_captures_every_field():
     [r] = list(parse_835(io.BytesIO(KITCHEN_SINK.encode()), "sink.835"))
     h = r.header
     assert (h.handling_code, h.payment_amount, h.credit_debit, h.payment_method) == (
-        "I", Decimal("390.50"), "C", "ACH")
+        "I",
+        Decimal("390.50"),
+        "C",
+        "ACH",
+    )
     assert h.payment_date == "2026-11-06" and h.production_date == "2026-11-04"
     assert h.notice_date == "2026-11-04"
     assert (h.trace_number, h.trace_originator, h.trace_reference) == (
-        "TRC555", "1512345678", "ORIG9")
+        "TRC555",
+        "1512345678",
+        "ORIG9",
+    )
     assert (h.isa_control, h.gs_control, h.st_control, h.gs_version) == (
-        "000000777", "77", "0001", "005010X221A1")
+        "000000777",
+        "77",
+        "0001",
+        "005010X221A1",
+    )
     assert h.payer.name == "GREAT LAKES HEALTH" and h.payer.ref("2U") == "GLH77"
     assert h.payer.city == "CHICAGO" and h.payer.contacts
     assert h.payee.id == "1999999984" and h.payee.ref("TJ") == "361234567"
@@ -90,41 +101,79 @@ def test_kitchen_sink_captures_every_field():
 
     [c] = r.claims
     assert (c.patient_control, c.status, c.charge, c.paid, c.patient_responsibility) == (
-        "ACCT-1", "1", Decimal(600), Decimal("390.5"), Decimal(20))
+        "ACCT-1",
+        "1",
+        Decimal(600),
+        Decimal("390.5"),
+        Decimal(20),
+    )
     assert (c.filing_indicator, c.payer_claim_id, c.facility_type, c.frequency) == (
-        "CI", "PCC-900", "11", "1")
+        "CI",
+        "PCC-900",
+        "11",
+        "1",
+    )
     assert [p.entity for p in c.people] == ["QC", "IL", "74", "82", "TT"]
     assert c.person("QC").id == "M123" and c.person("82").id == "1234567893"
     assert (c.statement_from, c.statement_to, c.received_date, c.coverage_expiration) == (
-        "2026-10-01", "2026-10-02", "2026-10-10", "2027-12-31")
+        "2026-10-01",
+        "2026-10-02",
+        "2026-10-10",
+        "2027-12-31",
+    )
     assert [(a.group, a.reason, a.amount) for a in c.adjustments] == [
-        ("OA", "94", Decimal(5)), ("OA", "A1", Decimal(1))]
+        ("OA", "94", Decimal(5)),
+        ("OA", "A1", Decimal(1)),
+    ]
     assert [(m.source, m.code) for m in c.remarks] == [
-        ("MOA", "MA01"), ("MOA", "N1"), ("MOA", "N2"), ("MOA", "N3"), ("MIA", "MA02"),
-        ("MIA", "MA03"), ("MIA", "MA04"), ("MIA", "MA05"), ("MIA", "MA06")]
+        ("MOA", "MA01"),
+        ("MOA", "N1"),
+        ("MOA", "N2"),
+        ("MOA", "N3"),
+        ("MIA", "MA02"),
+        ("MIA", "MA03"),
+        ("MIA", "MA04"),
+        ("MIA", "MA05"),
+        ("MIA", "MA06"),
+    ]
     assert ("AU", Decimal(580)) in c.amounts and ("MIA24", Decimal("7.25")) in c.amounts
     assert ("CA", Decimal(2)) in c.quantities
 
     first, second = c.lines
     assert (first.procedure_qualifier, first.procedure, first.modifiers, first.description) == (
-        "HC", "99214", ["25", "59", "XS", "GT"], "OFFICE VISIT")
+        "HC",
+        "99214",
+        ["25", "59", "XS", "GT"],
+        "OFFICE VISIT",
+    )
     assert (first.charge, first.paid, first.revenue_code, first.units) == (
-        Decimal(400), Decimal("300.5"), "0510", Decimal(1))
+        Decimal(400),
+        Decimal("300.5"),
+        "0510",
+        Decimal(1),
+    )
     assert first.date_from == first.date_to == "2026-10-01"
     assert first.line_control == "LINE-1" and first.allowed == Decimal("320.5")
     # One CAS segment with all six triplets, then a second group.
     assert [(a.group, a.reason, a.amount) for a in first.adjustments] == [
-        ("CO", "45", Decimal(50)), ("CO", "97", Decimal(10)), ("CO", "253", Decimal("4.5")),
-        ("CO", "B15", Decimal(5)), ("CO", "16", Decimal(4)), ("CO", "4", Decimal(6)),
-        ("PR", "1", Decimal(20))]
+        ("CO", "45", Decimal(50)),
+        ("CO", "97", Decimal(10)),
+        ("CO", "253", Decimal("4.5")),
+        ("CO", "B15", Decimal(5)),
+        ("CO", "16", Decimal(4)),
+        ("CO", "4", Decimal(6)),
+        ("PR", "1", Decimal(20)),
+    ]
     assert [(m.qualifier, m.code) for m in first.remarks] == [("HE", "N130"), ("RX", "75")]
     assert (second.procedure_qualifier, second.procedure) == ("NU", "0450")
     assert (second.original_qualifier, second.original_procedure) == ("HC", "99283")
     assert (second.date_from, second.date_to) == ("2026-10-01", "2026-10-02")
 
     assert [(p.reason, p.reference, p.amount) for p in r.provider_adjustments] == [
-        ("WO", "PCC-100", Decimal(10)), ("L6", "", Decimal("-10.5")),
-        ("FB", "ABC", Decimal("0.5"))]
+        ("WO", "PCC-100", Decimal(10)),
+        ("L6", "", Decimal("-10.5")),
+        ("FB", "ABC", Decimal("0.5")),
+    ]
     assert r.provider_adjustments[0].fiscal_date == "2026-12-31"
     # FB>ABC: the declared component separator is ':'; '>' is read with a warning.
     assert any("component separator" in w.message for w in r.warnings)
@@ -139,18 +188,27 @@ def test_kitchen_sink_balancing_is_checked():
     assert not any("SVC02 400" in m for m in messages)
     assert not any("BPR02" in m for m in messages)  # 390.5 - (10 - 10.5 + 0.5)
     stream, _ = parse_text(KITCHEN_SINK.replace("BPR*I*390.50", "BPR*I*400"))
-    assert any("BPR02 400 does not balance: sum of CLP04 390.5 minus PLB 0.0 is 390.5"
-               in w.message for w in stream.warnings)
+    assert any(
+        "BPR02 400 does not balance: sum of CLP04 390.5 minus PLB 0.0 is 390.5" in w.message
+        for w in stream.warnings
+    )
 
 
 def test_envelope_checks_are_warnings_not_errors():
-    bad = (KITCHEN_SINK.replace("SE*52*0001", "SE*99*0002").replace("GE*1*77", "GE*2*78")
-           .replace("IEA*1*000000777", "IEA*1*000000778"))
+    bad = (
+        KITCHEN_SINK.replace("SE*52*0001", "SE*99*0002")
+        .replace("GE*1*77", "GE*2*78")
+        .replace("IEA*1*000000777", "IEA*1*000000778")
+    )
     stream, events = parse_text(bad)
     text = "\n".join(w.message for w in stream.warnings)
-    for expected in ("SE01 says '99'", "SE02 '0002' does not match ST02",
-                     "GE02 '78' does not match GS06", "GE01 says '2' transactions",
-                     "IEA02 '000000778' does not match ISA13"):
+    for expected in (
+        "SE01 says '99'",
+        "SE02 '0002' does not match ST02",
+        "GE02 '78' does not match GS06",
+        "GE01 says '2' transactions",
+        "IEA02 '000000778' does not match ISA13",
+    ):
         assert expected in text
     assert sum(1 for e in events if type(e).__name__ == "Claim") == 1
 
@@ -161,14 +219,19 @@ def test_segment_ordinals_in_warnings_point_at_the_segment():
     assert w.segment == 32 and w.message == "DTM02 is not a valid date; ignored"
 
 
-@pytest.mark.parametrize("mutate,pattern", [
-    (lambda t: t.replace("CLP*ACCT-1*1*600", "CLP*ACCT-1*1*6x0"),
-     r"segment 19 \(CLP\): CLP03: amount '6x0' is not a number"),
-    (lambda t: t[: t.index("SE*52")], r"file ends inside a transaction \(no SE\)"),
-    (lambda t: t.replace("IEA*1*000000777~\n", ""), r"file ends inside an interchange"),
-    (lambda t: t.replace("CAS*PR*1*20", "CAS*PR**20"), r"CAS03 has an amount but CAS02"),
-    (lambda t: "GARBAGE" + t, r"not an X12 file"),
-])
+@pytest.mark.parametrize(
+    "mutate,pattern",
+    [
+        (
+            lambda t: t.replace("CLP*ACCT-1*1*600", "CLP*ACCT-1*1*6x0"),
+            r"segment 19 \(CLP\): CLP03: amount '6x0' is not a number",
+        ),
+        (lambda t: t[: t.index("SE*52")], r"file ends inside a transaction \(no SE\)"),
+        (lambda t: t.replace("IEA*1*000000777~\n", ""), r"file ends inside an interchange"),
+        (lambda t: t.replace("CAS*PR*1*20", "CAS*PR**20"), r"CAS03 has an amount but CAS02"),
+        (lambda t: "GARBAGE" + t, r"not an X12 file"),
+    ],
+)
 def test_structural_errors_name_file_segment_and_problem(mutate, pattern):
     with pytest.raises(X12Error, match=pattern) as exc:
         parse_text(mutate(KITCHEN_SINK))
@@ -211,8 +274,9 @@ def test_4010_file_parses():
 
 
 def test_several_interchanges_groups_and_transactions():
-    specs = [RemitSpec(trace=f"T{i}", claims=[ClaimSpec(f"P{i}", lines=[LineSpec()])])
-             for i in range(7)]
+    specs = [
+        RemitSpec(trace=f"T{i}", claims=[ClaimSpec(f"P{i}", lines=[LineSpec()])]) for i in range(7)
+    ]
     text = build_835(specs, per_group=2, groups_per_interchange=2)
     remits = list(parse_835(io.BytesIO(text.encode()), "multi"))
     assert [r.header.trace_number for r in remits] == [f"T{i}" for i in range(7)]
@@ -221,14 +285,24 @@ def test_several_interchanges_groups_and_transactions():
 
 
 def test_reversal_keeps_negative_amounts():
-    spec = RemitSpec(claims=[
-        ClaimSpec("A", "22", charge=D(-100), lines=[LineSpec(charge=D(-100), adjustments=[
-            Adj("CO", "45", D(-20))])]),
-        ClaimSpec("A", "1", lines=[LineSpec(charge=D(100), adjustments=[Adj("CO", "45", D(30))])]),
-    ])
+    spec = RemitSpec(
+        claims=[
+            ClaimSpec(
+                "A",
+                "22",
+                charge=D(-100),
+                lines=[LineSpec(charge=D(-100), adjustments=[Adj("CO", "45", D(-20))])],
+            ),
+            ClaimSpec(
+                "A", "1", lines=[LineSpec(charge=D(100), adjustments=[Adj("CO", "45", D(30))])]
+            ),
+        ]
+    )
     [r] = list(parse_835(io.BytesIO(build_835(spec).encode()), "rev"))
     assert [(c.status, c.charge, c.paid) for c in r.claims] == [
-        ("22", D(-100), D(-80)), ("1", D(100), D(70))]
+        ("22", D(-100), D(-80)),
+        ("1", D(100), D(70)),
+    ]
     assert r.total_paid == D(-10)
 
 

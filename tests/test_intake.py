@@ -9,9 +9,9 @@ from decimal import Decimal
 from denialkit.intake import find_files, ingest_file, ingest_paths
 from denialkit.store import Store
 from denialkit.synthetic import (
-    D,
     Adj,
     ClaimSpec,
+    D,
     Layout,
     LineSpec,
     PLBSpec,
@@ -23,15 +23,35 @@ from .conftest import ROOT
 
 
 def spec(trace="T1", n=3, **kw) -> RemitSpec:
-    return RemitSpec(trace=trace, claims=[
-        ClaimSpec(f"PCN{i}", payer_claim_id=f"ICN{i}", lines=[
-            LineSpec("99213", D("150.00"), line_control=f"{i}-1", allowed=D("98.10"),
-                     adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
-                     remarks=("N130",)),
-            LineSpec("97110", D("80.00"), modifiers=("GP",),
-                     adjustments=[Adj("CO", "50", D("80.00"))])],
-            adjustments=[Adj("OA", "94", D("0.01"))]) for i in range(n)],
-        plb=[PLBSpec("WO", D("10.00"), "X1"), PLBSpec("L6", D("-1.25"))], **kw)
+    return RemitSpec(
+        trace=trace,
+        claims=[
+            ClaimSpec(
+                f"PCN{i}",
+                payer_claim_id=f"ICN{i}",
+                lines=[
+                    LineSpec(
+                        "99213",
+                        D("150.00"),
+                        line_control=f"{i}-1",
+                        allowed=D("98.10"),
+                        adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
+                        remarks=("N130",),
+                    ),
+                    LineSpec(
+                        "97110",
+                        D("80.00"),
+                        modifiers=("GP",),
+                        adjustments=[Adj("CO", "50", D("80.00"))],
+                    ),
+                ],
+                adjustments=[Adj("OA", "94", D("0.01"))],
+            )
+            for i in range(n)
+        ],
+        plb=[PLBSpec("WO", D("10.00"), "X1"), PLBSpec("L6", D("-1.25"))],
+        **kw,
+    )
 
 
 def test_ingest_stores_everything_exactly(store, write835):
@@ -44,21 +64,40 @@ def test_ingest_stores_everything_exactly(store, write835):
     assert t.payment_total == Decimal("226.66")
     assert t.adjustments_by_group["CO"] == Decimal("395.70")
     rows = store.query("SELECT charge_cents, paid_cents, patient_resp_cents, status FROM claims")
-    assert rows[0] == {"charge_cents": 23000, "paid_cents": 7847, "patient_resp_cents": 1962,
-                       "status": "1"}
+    assert rows[0] == {
+        "charge_cents": 23000,
+        "paid_cents": 7847,
+        "patient_resp_cents": 1962,
+        "status": "1",
+    }
     assert store.count("service_lines") == 6
     assert store.count("adjustments") == 3 * (1 + 3)
     assert store.query("SELECT DISTINCT code FROM remarks") == [{"code": "N130"}]
-    lines = store.query("SELECT procedure, modifiers, allowed_cents, line_control, date_from "
-                        "FROM service_lines ORDER BY id LIMIT 2")
+    lines = store.query(
+        "SELECT procedure, modifiers, allowed_cents, line_control, date_from "
+        "FROM service_lines ORDER BY id LIMIT 2"
+    )
     assert lines == [
-        {"procedure": "99213", "modifiers": "", "allowed_cents": 9810, "line_control": "0-1",
-         "date_from": "2026-01-05"},
-        {"procedure": "97110", "modifiers": "GP", "allowed_cents": None, "line_control": "",
-         "date_from": "2026-01-05"}]
+        {
+            "procedure": "99213",
+            "modifiers": "",
+            "allowed_cents": 9810,
+            "line_control": "0-1",
+            "date_from": "2026-01-05",
+        },
+        {
+            "procedure": "97110",
+            "modifiers": "GP",
+            "allowed_cents": None,
+            "line_control": "",
+            "date_from": "2026-01-05",
+        },
+    ]
     plb = store.query("SELECT reason, reference, amount_cents FROM provider_adjustments")
-    assert plb == [{"reason": "WO", "reference": "X1", "amount_cents": 1000},
-                   {"reason": "L6", "reference": "", "amount_cents": -125}]
+    assert plb == [
+        {"reason": "WO", "reference": "X1", "amount_cents": 1000},
+        {"reason": "L6", "reference": "", "amount_cents": -125},
+    ]
     rem = store.query("SELECT * FROM remittances")[0]
     assert rem["payment_cents"] == 22666 and rem["notice_date"] == "2026-11-01"
     assert rem["trace_number"] == "T1" and rem["claim_count"] == 3
@@ -74,7 +113,8 @@ def test_money_never_becomes_float(store, write835):
     [(typ,)] = store.conn.execute("SELECT DISTINCT typeof(charge_cents) FROM claims").fetchall()
     assert typ == "integer"
     assert store.query("SELECT paid_cents FROM service_lines ORDER BY id LIMIT 1") == [
-        {"paid_cents": 3}]
+        {"paid_cents": 3}
+    ]
 
 
 def test_same_file_twice_adds_nothing(store, write835):
@@ -113,9 +153,13 @@ def test_bad_file_stores_nothing_and_others_go_on(store, write835, tmp_path):
     assert failed.error.segment is not None and "CLP03" in failed.error.message
     # Nothing of the bad file: its first two claims were parsed before the error.
     assert store.query("SELECT COUNT(*) AS n FROM remittances WHERE trace_number = 'X'") == [
-        {"n": 0}]
-    assert report.failed and report.as_dict()["files"] == {"ingested": 1, "duplicate": 0,
-                                                           "failed": 1}
+        {"n": 0}
+    ]
+    assert report.failed and report.as_dict()["files"] == {
+        "ingested": 1,
+        "duplicate": 0,
+        "failed": 1,
+    }
     assert good.exists()
 
 
@@ -146,8 +190,10 @@ def test_two_ingests_at_once_both_finish(tmp_path, write835):
     b = write835([spec(f"B{i}", n=200) for i in range(5)], name="b.835")
     cmd = [sys.executable, "-m", "denialkit", "ingest", "--db", str(db), "--format", "json"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    procs = [subprocess.Popen([*cmd, str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env) for p in (a, b)]
+    procs = [
+        subprocess.Popen([*cmd, str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for p in (a, b)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     s = Store(db)

@@ -16,41 +16,76 @@ from denialkit.synthetic import Adj, ClaimSpec, Layout, LineSpec, PLBSpec, Remit
 DELIMS = list("*|^~:>!&@#$%+=/`\x1c\x1d\x1e\x1f")
 money = st.integers(min_value=0, max_value=10_000_00).map(lambda c: Decimal(c) / 100)
 signed = st.integers(min_value=-5_000_00, max_value=5_000_00).map(lambda c: Decimal(c) / 100)
-adjustment = st.builds(Adj, st.sampled_from(["CO", "PR", "OA", "PI"]),
-                       st.sampled_from(["45", "1", "2", "50", "97", "16", "B15"]), signed)
-line = st.builds(LineSpec, procedure=st.sampled_from(["99213", "J1885", "0450"]), charge=money,
-                 adjustments=st.lists(adjustment, max_size=8),
-                 modifiers=st.lists(st.sampled_from(["25", "59", "GP"]), max_size=4).map(tuple),
-                 remarks=st.lists(st.sampled_from(["N115", "M15"]), max_size=2).map(tuple))
-claim = st.builds(ClaimSpec, patient_control=st.from_regex(r"[A-Z0-9]{1,12}", fullmatch=True),
-                  status=st.sampled_from(["1", "2", "4", "22"]),
-                  lines=st.lists(line, max_size=4), adjustments=st.lists(adjustment, max_size=3))
-remit = st.builds(RemitSpec, claims=st.lists(claim, max_size=5),
-                  trace=st.from_regex(r"[A-Z0-9]{4,10}", fullmatch=True),
-                  plb=st.lists(st.builds(PLBSpec, st.sampled_from(["WO", "L6", "FB"]), signed),
-                               max_size=7))
+adjustment = st.builds(
+    Adj,
+    st.sampled_from(["CO", "PR", "OA", "PI"]),
+    st.sampled_from(["45", "1", "2", "50", "97", "16", "B15"]),
+    signed,
+)
+line = st.builds(
+    LineSpec,
+    procedure=st.sampled_from(["99213", "J1885", "0450"]),
+    charge=money,
+    adjustments=st.lists(adjustment, max_size=8),
+    modifiers=st.lists(st.sampled_from(["25", "59", "GP"]), max_size=4).map(tuple),
+    remarks=st.lists(st.sampled_from(["N115", "M15"]), max_size=2).map(tuple),
+)
+claim = st.builds(
+    ClaimSpec,
+    patient_control=st.from_regex(r"[A-Z0-9]{1,12}", fullmatch=True),
+    status=st.sampled_from(["1", "2", "4", "22"]),
+    lines=st.lists(line, max_size=4),
+    adjustments=st.lists(adjustment, max_size=3),
+)
+remit = st.builds(
+    RemitSpec,
+    claims=st.lists(claim, max_size=5),
+    trace=st.from_regex(r"[A-Z0-9]{4,10}", fullmatch=True),
+    plb=st.lists(st.builds(PLBSpec, st.sampled_from(["WO", "L6", "FB"]), signed), max_size=7),
+)
 
 
 @st.composite
 def layouts(draw):
     element, component, repetition, segment = draw(
-        st.lists(st.sampled_from(DELIMS), min_size=4, max_size=4, unique=True))
+        st.lists(st.sampled_from(DELIMS), min_size=4, max_size=4, unique=True)
+    )
     newline_term = draw(st.booleans()) and draw(st.booleans())
     if newline_term:
-        return Layout(element, component, repetition, "\n", newline="",
-                      bom=draw(st.booleans()), compress_isa=draw(st.booleans()),
-                      version=draw(st.sampled_from(["5010", "4010"])))
-    return Layout(element, component, repetition, segment,
-                  newline=draw(st.sampled_from(["", "\n", "\r\n"])),
-                  newline_before=draw(st.booleans()),
-                  wrap=draw(st.one_of(st.none(), st.integers(20, 120))),
-                  bom=draw(st.booleans()), compress_isa=draw(st.booleans()),
-                  version=draw(st.sampled_from(["5010", "4010"])))
+        return Layout(
+            element,
+            component,
+            repetition,
+            "\n",
+            newline="",
+            bom=draw(st.booleans()),
+            compress_isa=draw(st.booleans()),
+            version=draw(st.sampled_from(["5010", "4010"])),
+        )
+    return Layout(
+        element,
+        component,
+        repetition,
+        segment,
+        newline=draw(st.sampled_from(["", "\n", "\r\n"])),
+        newline_before=draw(st.booleans()),
+        wrap=draw(st.one_of(st.none(), st.integers(20, 120))),
+        bom=draw(st.booleans()),
+        compress_isa=draw(st.booleans()),
+        version=draw(st.sampled_from(["5010", "4010"])),
+    )
 
 
 def _cas_total(claims, group):
-    return sum((a.amount for c in claims for a in c.adjustments + [
-        a for ln in c.lines for a in ln.adjustments] if a.group == group), Decimal(0))
+    return sum(
+        (
+            a.amount
+            for c in claims
+            for a in c.adjustments + [a for ln in c.lines for a in ln.adjustments]
+            if a.group == group
+        ),
+        Decimal(0),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,7 +107,8 @@ def test_balanced_files_parse_back_exactly(specs, layout, per_group):
         for g in ("CO", "PR", "OA", "PI"):
             assert _cas_total(r.claims, g) == _cas_total(claims, g)
         assert sum((p.amount for p in r.provider_adjustments), Decimal(0)) == sum(
-            (p.amount for p in spec.plb), Decimal(0))
+            (p.amount for p in spec.plb), Decimal(0)
+        )
         for got, want in zip(r.claims, claims, strict=True):
             assert got.patient_control == want.patient_control
             for gl, wl in zip(got.lines, want.lines, strict=True):
@@ -86,19 +122,26 @@ def test_balanced_files_parse_back_exactly(specs, layout, per_group):
 @given(remit, st.data())
 def test_mangled_input_never_raises_anything_but_x12error(spec, data):
     text = build_835(spec)
-    ops = data.draw(st.lists(st.tuples(st.sampled_from(["delete", "insert", "truncate", "dup"]),
-                                       st.integers(0, max(0, len(text) - 1)),
-                                       st.text(alphabet="*~:^ABC19.-\n", max_size=5)),
-                             min_size=1, max_size=4))
+    ops = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["delete", "insert", "truncate", "dup"]),
+                st.integers(0, max(0, len(text) - 1)),
+                st.text(alphabet="*~:^ABC19.-\n", max_size=5),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     for op, pos, junk in ops:
         if op == "delete":
-            text = text[:pos] + text[pos + 5:]
+            text = text[:pos] + text[pos + 5 :]
         elif op == "insert":
             text = text[:pos] + junk + text[pos:]
         elif op == "truncate":
             text = text[:pos]
         else:
-            text = text[:pos] + text[pos:pos + 40] + text[pos:]
+            text = text[:pos] + text[pos : pos + 40] + text[pos:]
     try:
         for _ in parse_835(io.BytesIO(text.encode("utf-8")), "mangled.835"):
             pass

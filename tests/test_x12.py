@@ -7,8 +7,10 @@ import pytest
 from denialkit.errors import X12Error
 from denialkit.x12 import SegmentReader, detect_delimiters, split_composite
 
-ISA = ("ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *261102*1200*^*"
-       "00501*000000001*0*P*:")
+ISA = (
+    "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *261102*1200*^*"
+    "00501*000000001*0*P*:"
+)
 
 
 def read(text: str, **kw):
@@ -31,8 +33,9 @@ def test_4010_has_no_repetition_separator():
     assert d.repetition is None
 
 
-@pytest.mark.parametrize("tail,term", [("\nGS*HP", "\n"), ("\r\nGS*HP", "\n"),
-                                       ("\n~GS*HP", "~"), ("~\nGS", "~")])
+@pytest.mark.parametrize(
+    "tail,term", [("\nGS*HP", "\n"), ("\r\nGS*HP", "\n"), ("\n~GS*HP", "~"), ("~\nGS", "~")]
+)
 def test_terminator_layouts(tail, term):
     d, _ = detect_delimiters(ISA + tail)
     assert d.segment == term
@@ -58,7 +61,7 @@ def test_bom_indentation_crlf_and_wrapping_are_read():
     text = "\ufeff\n" + body
     _, segs = read(text)
     assert [s.id for s in segs] == ["ISA", "GS", "ST"]
-    wrapped = "\n".join(body[i:i + 7] for i in range(0, len(body), 7))
+    wrapped = "\n".join(body[i : i + 7] for i in range(0, len(body), 7))
     _, segs2 = read(wrapped)
     assert [s.elements for s in segs2] == [s.elements for s in segs]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -53,15 +53,19 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class IngestFormat(str, Enum):
+class IngestFormat(StrEnum):
     table = "table"
     json = "json"
 
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Database file. Default: $DENIALKIT_DB, else ./denialkit.db.",
-                 dir_okay=False, show_default=False),
+    typer.Option(
+        "--db",
+        help="Database file. Default: $DENIALKIT_DB, else ./denialkit.db.",
+        dir_okay=False,
+        show_default=False,
+    ),
 ]
 
 
@@ -72,12 +76,18 @@ def open_store(db: Path | None) -> Store:
 @app.command()
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(
-        help="835 files or directories (searched recursively for files that begin with ISA).",
-        exists=True, show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="835 files or directories (searched recursively for files that begin with ISA).",
+            exists=True,
+            show_default=False,
+        ),
+    ],
     db: DbOption = None,
-    fmt: Annotated[IngestFormat, typer.Option("--format", help="Summary as a table or as "
-                                              "one JSON object.")] = IngestFormat.table,
+    fmt: Annotated[
+        IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
+    ] = IngestFormat.table,
 ) -> None:
     """Store X12 835 remittance files in the database.
 

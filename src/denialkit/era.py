@@ -316,8 +316,11 @@ class EraStream:
     """
 
     def __init__(self, source: str | os.PathLike[str] | IO[bytes], name: str | None = None):
-        self.name = name or (os.fspath(source) if isinstance(source, str | os.PathLike)
-                             else getattr(source, "name", "<input>"))
+        self.name = name or (
+            os.fspath(source)
+            if isinstance(source, str | os.PathLike)
+            else getattr(source, "name", "<input>")
+        )
         self._source = source
         self.warnings: list[Issue] = []
         self.suppressed_warnings = 0
@@ -349,8 +352,11 @@ class EraStream:
             # would put wrong money in the books. Reject the file (it is stored whole or not).
             raise self.error(seg, f"{seg.id}{i:02d}: amount {v[:20]!r} is not a number")
         if d.as_tuple().exponent < -2 and d != d.quantize(CENT):  # type: ignore[operator]
-            self.warn(seg.ordinal, f"{seg.id}{i:02d}: amount {v} has more than two decimals; "
-                                   "stored rounded to the cent (the raw text keeps it)")
+            self.warn(
+                seg.ordinal,
+                f"{seg.id}{i:02d}: amount {v} has more than two decimals; "
+                "stored rounded to the cent (the raw text keeps it)",
+            )
         return d
 
     def soft_number(self, seg: Segment, i: int) -> Decimal | None:
@@ -392,8 +398,11 @@ class EraStream:
     def _events(self, reader: SegmentReader) -> Iterator[Event]:
         state = _State(self, reader)
         if not reader.has_envelope:
-            self.warn(1, "no ISA/GS envelope: transaction read without one; delimiters "
-                         f"inferred ({reader.delimiters.describe()})")
+            self.warn(
+                1,
+                "no ISA/GS envelope: transaction read without one; delimiters "
+                f"inferred ({reader.delimiters.describe()})",
+            )
         last: Segment | None = None
         for seg in reader:
             last = seg
@@ -457,8 +466,11 @@ class _State:
         self.count(seg)
         handler = _HANDLERS.get((self.loop, sid)) or _HANDLERS.get(("*", sid))
         if handler is None:
-            self.s.warn(seg.ordinal, f"unexpected segment {sid} in loop {_LOOP_NAMES[self.loop]};"
-                                     " ignored (kept in the raw text)")
+            self.s.warn(
+                seg.ordinal,
+                f"unexpected segment {sid} in loop {_LOOP_NAMES[self.loop]};"
+                " ignored (kept in the raw text)",
+            )
             return
         handler(self, seg)
 
@@ -523,8 +535,7 @@ class _State:
         if seg[2].strip() != self.gs[6].strip():
             self.s.warn(seg.ordinal, f"GE02 {seg[2]!r} does not match GS06 {self.gs[6]!r}")
         if seg[1].strip() != str(self.st_count):
-            self.s.warn(seg.ordinal, f"GE01 says {seg[1]!r} transactions, counted "
-                                     f"{self.st_count}")
+            self.s.warn(seg.ordinal, f"GE01 says {seg[1]!r} transactions, counted {self.st_count}")
         self.gs = None
 
     def env_ST(self, seg: Segment) -> None:
@@ -557,9 +568,13 @@ class _State:
         self.plb_total = ZERO
 
     def new_header(self, st: Segment) -> RemittanceHeader:
-        h = RemittanceHeader(file=self.s.name, transaction=self.s.transactions,
-                             segment=st.ordinal, st_control=st[2].strip(),
-                             implementation=st[3].strip())
+        h = RemittanceHeader(
+            file=self.s.name,
+            transaction=self.s.transactions,
+            segment=st.ordinal,
+            st_control=st[2].strip(),
+            implementation=st[3].strip(),
+        )
         if self.isa is not None:
             i = self.isa
             h.isa_sender = i[6].strip()
@@ -593,12 +608,17 @@ class _State:
             self.s.warn(seg.ordinal, f"SE02 {seg[2]!r} does not match ST02 {self.st[2]!r}")
         expected = self.total_paid - self.plb_total
         if h.payment_amount != expected:
-            self.s.warn(seg.ordinal,
-                        f"BPR02 {h.payment_amount} does not balance: sum of CLP04 "
-                        f"{self.total_paid} minus PLB {self.plb_total} is {expected}")
+            self.s.warn(
+                seg.ordinal,
+                f"BPR02 {h.payment_amount} does not balance: sum of CLP04 "
+                f"{self.total_paid} minus PLB {self.plb_total} is {expected}",
+            )
         self.flush_raw()
-        self.out.append(RemittanceEnd(h, self.seg_count, self.claims, self.total_charge,
-                                      self.total_paid, self.plb_total))
+        self.out.append(
+            RemittanceEnd(
+                h, self.seg_count, self.claims, self.total_charge, self.total_paid, self.plb_total
+            )
+        )
         self.in_st = False
         self.header = None
         self.st = None
@@ -606,17 +626,23 @@ class _State:
     def finish(self, last: Segment | None) -> None:
         where = last.ordinal if last else None
         if self.in_st or self.skipping is not None:
-            raise X12Error("file ends inside a transaction (no SE): truncated", file=self.s.name,
-                           segment=where)
+            raise X12Error(
+                "file ends inside a transaction (no SE): truncated", file=self.s.name, segment=where
+            )
         if self.gs is not None:
-            raise X12Error("file ends inside a functional group (no GE): truncated",
-                           file=self.s.name, segment=where)
+            raise X12Error(
+                "file ends inside a functional group (no GE): truncated",
+                file=self.s.name,
+                segment=where,
+            )
         if self.isa is not None:
-            raise X12Error("file ends inside an interchange (no IEA): truncated",
-                           file=self.s.name, segment=where)
+            raise X12Error(
+                "file ends inside an interchange (no IEA): truncated",
+                file=self.s.name,
+                segment=where,
+            )
         if self.s.transactions == 0 and self.s.skipped_transactions == 0:
-            raise X12Error("file holds no transaction (no ST…SE)", file=self.s.name,
-                           segment=where)
+            raise X12Error("file holds no transaction (no ST…SE)", file=self.s.name, segment=where)
 
     # -- header loops -------------------------------------------------------------------
 
@@ -765,8 +791,11 @@ class _State:
             for a in line.adjustments:
                 total += a.amount
         if c.charge - c.paid != total:
-            self.s.warn(c.segment, f"claim does not balance: CLP03 {c.charge} - CLP04 {c.paid} "
-                                   f"= {c.charge - c.paid}, but claim and line CAS total {total}")
+            self.s.warn(
+                c.segment,
+                f"claim does not balance: CLP03 {c.charge} - CLP04 {c.paid} "
+                f"= {c.charge - c.paid}, but claim and line CAS total {total}",
+            )
         self.claims += 1
         self.total_charge += c.charge
         self.total_paid += c.paid
@@ -788,20 +817,23 @@ class _State:
             reason = seg[i].strip()
             if not reason:
                 if seg[i + 1]:
-                    raise self.s.error(seg, f"CAS{i + 1:02d} has an amount but CAS{i:02d} "
-                                            "no reason code")
+                    raise self.s.error(
+                        seg, f"CAS{i + 1:02d} has an amount but CAS{i:02d} no reason code"
+                    )
                 continue
             amount = self.s.money(seg, i + 1) or ZERO
-            out.append(Adjustment(group, reason, amount, self.s.soft_number(seg, i + 2),
-                                  seg.ordinal))
+            out.append(
+                Adjustment(group, reason, amount, self.s.soft_number(seg, i + 2), seg.ordinal)
+            )
         if not out:
             self.s.warn(seg.ordinal, "CAS without any reason code; ignored")
         return out
 
     def claim_NM1(self, seg: Segment) -> None:
         assert self.claim is not None
-        self.claim.people.append(Person(seg[1], seg[3], seg[4], seg[5], seg[7], seg[8],
-                                        seg[9].strip()))
+        self.claim.people.append(
+            Person(seg[1], seg[3], seg[4], seg[5], seg[7], seg[8], seg[9].strip())
+        )
 
     def claim_MIA(self, seg: Segment) -> None:
         c = self.claim
@@ -873,8 +905,11 @@ class _State:
         parts, used = split_composite(seg[i], self.component)
         if used is not None and self.component is not None and not self.warned_composite:
             self.warned_composite = True
-            self.s.warn(seg.ordinal, f"{seg.id}{i:02d} uses {used!r} as the component separator"
-                                     f" but ISA16 declares {self.component!r}; read with {used!r}")
+            self.s.warn(
+                seg.ordinal,
+                f"{seg.id}{i:02d} uses {used!r} as the component separator"
+                f" but ISA16 declares {self.component!r}; read with {used!r}",
+            )
         return parts
 
     def l_SVC(self, seg: Segment) -> None:
@@ -916,9 +951,12 @@ class _State:
         for a in line.adjustments:
             total += a.amount
         if line.charge - line.paid != total:
-            self.s.warn(line.segment, f"service line does not balance: SVC02 {line.charge} - "
-                                      f"SVC03 {line.paid} = {line.charge - line.paid}, but its "
-                                      f"CAS total {total}")
+            self.s.warn(
+                line.segment,
+                f"service line does not balance: SVC02 {line.charge} - "
+                f"SVC03 {line.paid} = {line.charge - line.paid}, but its "
+                f"CAS total {total}",
+            )
         self.line = None
 
     def line_DTM(self, seg: Segment) -> None:
@@ -985,8 +1023,14 @@ class _State:
                 continue
             parts = self.composite(seg, i)
             amount = s.money(seg, i + 1) or ZERO
-            adj = ProviderAdjustment(seg.ordinal, provider, fiscal, parts[0].strip(),
-                                     parts[1].strip() if len(parts) > 1 else "", amount)
+            adj = ProviderAdjustment(
+                seg.ordinal,
+                provider,
+                fiscal,
+                parts[0].strip(),
+                parts[1].strip() if len(parts) > 1 else "",
+                amount,
+            )
             self.plb_total += amount
             self.out.append(adj)
             found = True
@@ -1005,19 +1049,55 @@ _HANDLERS: dict[tuple[str, str], Callable[[_State, Segment], None]] = {
     ("*", "CLP"): _State.c_CLP,
     ("*", "PLB"): _State.s_PLB,
     ("*", "N1"): _State.h_N1,
-    **_sub("header", {"BPR": _State.h_BPR, "TRN": _State.h_TRN, "CUR": _State.h_CUR,
-                      "REF": _State.h_REF, "DTM": _State.h_DTM}),
-    **_sub("party", {"N3": _State.p_N3, "N4": _State.p_N4, "REF": _State.p_REF,
-                     "PER": _State.p_PER, "RDM": _State.p_ignore}),
+    **_sub(
+        "header",
+        {
+            "BPR": _State.h_BPR,
+            "TRN": _State.h_TRN,
+            "CUR": _State.h_CUR,
+            "REF": _State.h_REF,
+            "DTM": _State.h_DTM,
+        },
+    ),
+    **_sub(
+        "party",
+        {
+            "N3": _State.p_N3,
+            "N4": _State.p_N4,
+            "REF": _State.p_REF,
+            "PER": _State.p_PER,
+            "RDM": _State.p_ignore,
+        },
+    ),
     **_sub("ignored", {k: _State.p_ignore for k in _PARTY_SEGMENTS}),
     **_sub("lx", {"TS3": _State.lx_TS, "TS2": _State.lx_TS}),
-    **_sub("claim", {"CAS": _State.claim_CAS, "NM1": _State.claim_NM1, "MIA": _State.claim_MIA,
-                     "MOA": _State.claim_MOA, "REF": _State.claim_REF, "DTM": _State.claim_DTM,
-                     "PER": _State.claim_PER, "AMT": _State.claim_AMT, "QTY": _State.claim_QTY,
-                     "SVC": _State.l_SVC}),
-    **_sub("line", {"SVC": _State.l_SVC, "DTM": _State.line_DTM, "CAS": _State.line_CAS,
-                    "REF": _State.line_REF, "AMT": _State.line_AMT, "QTY": _State.line_QTY,
-                    "LQ": _State.line_LQ}),
+    **_sub(
+        "claim",
+        {
+            "CAS": _State.claim_CAS,
+            "NM1": _State.claim_NM1,
+            "MIA": _State.claim_MIA,
+            "MOA": _State.claim_MOA,
+            "REF": _State.claim_REF,
+            "DTM": _State.claim_DTM,
+            "PER": _State.claim_PER,
+            "AMT": _State.claim_AMT,
+            "QTY": _State.claim_QTY,
+            "SVC": _State.l_SVC,
+        },
+    ),
+    **_sub(
+        "line",
+        {
+            "SVC": _State.l_SVC,
+            "DTM": _State.line_DTM,
+            "CAS": _State.line_CAS,
+            "REF": _State.line_REF,
+            "AMT": _State.line_AMT,
+            "QTY": _State.line_QTY,
+            "LQ": _State.line_LQ,
+        },
+    ),
 }
 # In the header a party's own segments also arrive before any N1 in odd files; BPR/TRN after
 # the header are errors of order but harmless: read them where they are.
@@ -1025,16 +1105,23 @@ for _k in _HEADER_ONLY:
     _HANDLERS.setdefault(("party", _k), _HANDLERS[("header", _k)])
 _HANDLERS.setdefault(("party", "DTM"), _HANDLERS[("header", "DTM")])
 
-_LOOP_NAMES = {"header": "header", "party": "1000 (payer/payee)", "ignored": "1000 (repeated)",
-               "lx": "2000", "claim": "2100 (claim)", "line": "2110 (service line)",
-               "summary": "summary (PLB)"}
+_LOOP_NAMES = {
+    "header": "header",
+    "party": "1000 (payer/payee)",
+    "ignored": "1000 (repeated)",
+    "lx": "2000",
+    "claim": "2100 (claim)",
+    "line": "2110 (service line)",
+    "summary": "summary (PLB)",
+}
 
 
 # --------------------------------------------------------------------------- convenience
 
 
-def parse_835(source: str | os.PathLike[str] | IO[bytes], name: str | None = None
-              ) -> Iterator[Remittance]:
+def parse_835(
+    source: str | os.PathLike[str] | IO[bytes], name: str | None = None
+) -> Iterator[Remittance]:
     """Yield each 835 transaction in a file as one ``Remittance``.
 
     Warnings are attached to the remittance they belong to; file-level warnings (envelope,

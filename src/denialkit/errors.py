@@ -23,8 +23,9 @@ class UsageError(DenialkitError):
 class X12Error(DenialkitError):
     """An X12 file whose structure cannot be read."""
 
-    def __init__(self, message: str, *, file: str = "", segment: int | None = None,
-                 segment_id: str = "") -> None:
+    def __init__(
+        self, message: str, *, file: str = "", segment: int | None = None, segment_id: str = ""
+    ) -> None:
         self.file = file
         self.segment = segment
         self.segment_id = segment_id

@@ -47,8 +47,9 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     seen: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            candidates: Iterable[Path] = (c for c in sorted(p.rglob("*")) if c.is_file()
-                                          and looks_like_x12(c))
+            candidates: Iterable[Path] = (
+                c for c in sorted(p.rglob("*")) if c.is_file() and looks_like_x12(c)
+            )
         else:
             candidates = [p]
         for c in candidates:
@@ -78,7 +79,8 @@ class Totals:
     payment_total: Decimal = ZERO
     plb_total: Decimal = ZERO
     adjustments_by_group: dict[str, Decimal] = field(
-        default_factory=lambda: {g: ZERO for g in GROUPS})
+        default_factory=lambda: {g: ZERO for g in GROUPS}
+    )
     claims_by_status: dict[str, int] = field(default_factory=dict)
 
     def add_claim(self, c: Claim) -> None:
@@ -147,8 +149,11 @@ class IngestReport:
             return f"{d:.2f}"
 
         return {
-            "files": {"ingested": self.count("ingested"), "duplicate": self.count("duplicate"),
-                      "failed": self.count("failed")},
+            "files": {
+                "ingested": self.count("ingested"),
+                "duplicate": self.count("duplicate"),
+                "failed": self.count("failed"),
+            },
             "transactions": t.transactions,
             "claims": t.claims,
             "service_lines": t.service_lines,
@@ -156,12 +161,15 @@ class IngestReport:
             "total_paid": money(t.total_paid),
             "payment_total": money(t.payment_total),
             "plb_total": money(t.plb_total),
-            "adjustments_by_group": {g: money(t.adjustments_by_group.get(g, ZERO))
-                                     for g in sorted(set(GROUPS) | set(t.adjustments_by_group))},
+            "adjustments_by_group": {
+                g: money(t.adjustments_by_group.get(g, ZERO))
+                for g in sorted(set(GROUPS) | set(t.adjustments_by_group))
+            },
             "claims_by_status": {k: v for k, v in sorted(t.claims_by_status.items())},
             "errors": [f.error.as_dict() for f in self.files if f.error is not None],
-            "warnings": [w.as_dict() for f in self.files if f.status != "duplicate"
-                         for w in f.warnings],
+            "warnings": [
+                w.as_dict() for f in self.files if f.status != "duplicate" for w in f.warnings
+            ],
         }
 
 
@@ -172,8 +180,9 @@ class _AllDuplicate(Exception):
 ClaimHook = Callable[[Store, ClaimWriter, RemittanceHeader, Claim, int], None]
 
 
-def ingest_file(store: Store, path: str | os.PathLike[str],
-                on_claim: ClaimHook | None = None) -> FileResult:
+def ingest_file(
+    store: Store, path: str | os.PathLike[str], on_claim: ClaimHook | None = None
+) -> FileResult:
     """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``."""
     p = Path(path)
     name = os.fspath(path)
@@ -196,12 +205,18 @@ def ingest_file(store: Store, path: str | os.PathLike[str],
             remittance_ids = _store_events(store, stream, result, on_claim, file_id)
             result.warnings = list(stream.warnings)
             if stream.suppressed_warnings:
-                result.warnings.append(Issue(name, None, f"{stream.suppressed_warnings} more "
-                                                         "warnings not shown"))
+                result.warnings.append(
+                    Issue(name, None, f"{stream.suppressed_warnings} more warnings not shown")
+                )
             if result.duplicate_transactions and not remittance_ids:
                 raise _AllDuplicate
-            store.finish_file(file_id, result.totals.transactions, result.totals.claims,
-                              result.warnings, remittance_ids)
+            store.finish_file(
+                file_id,
+                result.totals.transactions,
+                result.totals.claims,
+                result.warnings,
+                remittance_ids,
+            )
             result.file_id = file_id
             result.status = "ingested"
     except _AllDuplicate:
@@ -220,8 +235,9 @@ def ingest_file(store: Store, path: str | os.PathLike[str],
     return result
 
 
-def _store_events(store: Store, stream: EraStream, result: FileResult,
-                  on_claim: ClaimHook | None, file_id: int) -> dict[int, int]:
+def _store_events(
+    store: Store, stream: EraStream, result: FileResult, on_claim: ClaimHook | None, file_id: int
+) -> dict[int, int]:
     """Consume the parser's events into the store; returns transaction no. → remittance id."""
     totals = result.totals
     remittance_ids: dict[int, int] = {}
@@ -250,19 +266,22 @@ def _store_events(store: Store, stream: EraStream, result: FileResult,
         elif isinstance(event, RemittanceHeader):
             header = event
             payer_id = store.payer_id(event)
-            earlier = store.find_remittance(payer_id, event.trace_number,
-                                            to_cents(event.payment_amount) or 0)
+            earlier = store.find_remittance(
+                payer_id, event.trace_number, to_cents(event.payment_amount) or 0
+            )
             skip = earlier is not None
             chunk = 0
             if skip:
                 result.duplicate_transactions += 1
-                stream.warn(event.segment, f"transaction {event.transaction} repeats a "
-                                           "remittance already stored (same payer, TRN02 and "
-                                           "BPR02); skipped")
+                stream.warn(
+                    event.segment,
+                    f"transaction {event.transaction} repeats a "
+                    "remittance already stored (same payer, TRN02 and "
+                    "BPR02); skipped",
+                )
                 writer = None
                 continue
-            rid = store.add_remittance(file_id, event, payer_id,
-                                       store.payee_id(event))
+            rid = store.add_remittance(file_id, event, payer_id, store.payee_id(event))
             remittance_ids[event.transaction] = rid
             writer = store.claim_writer(rid, payer_id)
             totals.transactions += 1
@@ -276,9 +295,12 @@ def _store_events(store: Store, stream: EraStream, result: FileResult,
     return remittance_ids
 
 
-def ingest_paths(store: Store, paths: Iterable[str | os.PathLike[str]],
-                 progress: Callable[[FileResult], None] | None = None,
-                 on_claim: ClaimHook | None = None) -> IngestReport:
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str | os.PathLike[str]],
+    progress: Callable[[FileResult], None] | None = None,
+    on_claim: ClaimHook | None = None,
+) -> IngestReport:
     """Ingest every file found; one bad file never stops the others."""
     report = IngestReport()
     for path in find_files(paths):

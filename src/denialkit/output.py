@@ -64,8 +64,11 @@ def issues(kind: str, items: Iterable[dict[str, Any]], style: str) -> None:
             where += f": segment {item['segment']}"
         con.print(f"{kind}: {where}: {item['message']}", style=style, markup=False)
     if len(items) > MAX_MESSAGES:
-        con.print(f"… and {len(items) - MAX_MESSAGES} more {kind}s (see --format json)",
-                  style=style, markup=False)
+        con.print(
+            f"… and {len(items) - MAX_MESSAGES} more {kind}s (see --format json)",
+            style=style,
+            markup=False,
+        )
 
 
 def ingest_report(report: IngestReport, fmt: str) -> None:
@@ -115,9 +118,14 @@ class _Progress:
                 TimeElapsedColumn,
             )
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=stderr_console(), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=stderr_console(),
+                transient=True,
+            )
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=self.total)
         return self.advance

@@ -48,61 +48,212 @@ def _num(value: Decimal | None) -> str | None:
 
 _TABLES: dict[str, dict[str, Any]] = {
     "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
-    "files": {"columns": {"id": int, "name": str, "path": str, "size": int, "sha256": str,
-                          "ingested_at": str, "transactions": int, "claims": int,
-                          "warnings": int}, "pk": "id"},
-    "payers": {"columns": {"id": int, "key": str, "name": str, "id_qualifier": str,
-                           "identifier": str, "ref_2u": str, "address": str, "city": str,
-                           "state": str, "postal_code": str, "contacts": str}, "pk": "id"},
-    "payees": {"columns": {"id": int, "key": str, "name": str, "id_qualifier": str,
-                           "identifier": str, "tax_id": str, "address": str, "city": str,
-                           "state": str, "postal_code": str, "refs": str}, "pk": "id"},
-    "remittances": {"columns": {
-        "id": int, "file_id": int, "transaction_no": int, "segment": int, "payer_id": int,
-        "payee_id": int, "st_control": str, "implementation": str, "isa_sender": str,
-        "isa_receiver": str, "isa_date": str, "isa_control": str, "isa_version": str,
-        "usage": str, "gs_sender": str, "gs_receiver": str, "gs_date": str, "gs_control": str,
-        "gs_version": str, "handling_code": str, "payment_cents": int, "credit_debit": str,
-        "payment_method": str, "payment_format": str, "payment_date": str, "trace_type": str,
-        "trace_number": str, "trace_originator": str, "trace_reference": str,
-        "production_date": str, "notice_date": str, "currency": str, "refs": str,
-        "segment_count": int, "claim_count": int, "total_charge_cents": int,
-        "total_paid_cents": int, "plb_total_cents": int}, "pk": "id"},
-    "raw_text": {"columns": {"remittance_id": int, "chunk": int, "text": str},
-                 "pk": ("remittance_id", "chunk")},
-    "claims": {"columns": {
-        "id": int, "remittance_id": int, "payer_id": int, "segment": int, "lx": str,
-        "patient_control": str, "status": str, "charge_cents": int, "paid_cents": int,
-        "patient_resp_cents": int, "filing_indicator": str, "payer_claim_id": str,
-        "facility_type": str, "frequency": str, "drg": str, "drg_weight": str,
-        "patient_last": str, "patient_first": str, "patient_id": str, "insured_last": str,
-        "insured_first": str, "insured_id": str, "rendering_name": str, "rendering_id": str,
-        "statement_from": str, "statement_to": str, "received_date": str,
-        "coverage_expiration": str, "service_date": str}, "pk": "id"},
-    "claim_names": {"columns": {"claim_id": int, "entity": str, "last": str, "first": str,
-                                "middle": str, "suffix": str, "id_qualifier": str,
-                                "identifier": str}},
-    "service_lines": {"columns": {
-        "id": int, "claim_id": int, "segment": int, "line_no": int,
-        "procedure_qualifier": str, "procedure": str, "modifiers": str, "description": str,
-        "charge_cents": int, "paid_cents": int, "revenue_code": str, "units": str,
-        "original_qualifier": str, "original_procedure": str, "original_modifiers": str,
-        "original_units": str, "date_from": str, "date_to": str, "line_control": str,
-        "allowed_cents": int}, "pk": "id"},
-    "adjustments": {"columns": {"id": int, "claim_id": int, "line_id": int, "group_code": str,
-                                "reason": str, "amount_cents": int, "quantity": str,
-                                "segment": int}, "pk": "id"},
-    "remarks": {"columns": {"claim_id": int, "line_id": int, "source": str, "qualifier": str,
-                            "code": str}},
+    "files": {
+        "columns": {
+            "id": int,
+            "name": str,
+            "path": str,
+            "size": int,
+            "sha256": str,
+            "ingested_at": str,
+            "transactions": int,
+            "claims": int,
+            "warnings": int,
+        },
+        "pk": "id",
+    },
+    "payers": {
+        "columns": {
+            "id": int,
+            "key": str,
+            "name": str,
+            "id_qualifier": str,
+            "identifier": str,
+            "ref_2u": str,
+            "address": str,
+            "city": str,
+            "state": str,
+            "postal_code": str,
+            "contacts": str,
+        },
+        "pk": "id",
+    },
+    "payees": {
+        "columns": {
+            "id": int,
+            "key": str,
+            "name": str,
+            "id_qualifier": str,
+            "identifier": str,
+            "tax_id": str,
+            "address": str,
+            "city": str,
+            "state": str,
+            "postal_code": str,
+            "refs": str,
+        },
+        "pk": "id",
+    },
+    "remittances": {
+        "columns": {
+            "id": int,
+            "file_id": int,
+            "transaction_no": int,
+            "segment": int,
+            "payer_id": int,
+            "payee_id": int,
+            "st_control": str,
+            "implementation": str,
+            "isa_sender": str,
+            "isa_receiver": str,
+            "isa_date": str,
+            "isa_control": str,
+            "isa_version": str,
+            "usage": str,
+            "gs_sender": str,
+            "gs_receiver": str,
+            "gs_date": str,
+            "gs_control": str,
+            "gs_version": str,
+            "handling_code": str,
+            "payment_cents": int,
+            "credit_debit": str,
+            "payment_method": str,
+            "payment_format": str,
+            "payment_date": str,
+            "trace_type": str,
+            "trace_number": str,
+            "trace_originator": str,
+            "trace_reference": str,
+            "production_date": str,
+            "notice_date": str,
+            "currency": str,
+            "refs": str,
+            "segment_count": int,
+            "claim_count": int,
+            "total_charge_cents": int,
+            "total_paid_cents": int,
+            "plb_total_cents": int,
+        },
+        "pk": "id",
+    },
+    "raw_text": {
+        "columns": {"remittance_id": int, "chunk": int, "text": str},
+        "pk": ("remittance_id", "chunk"),
+    },
+    "claims": {
+        "columns": {
+            "id": int,
+            "remittance_id": int,
+            "payer_id": int,
+            "segment": int,
+            "lx": str,
+            "patient_control": str,
+            "status": str,
+            "charge_cents": int,
+            "paid_cents": int,
+            "patient_resp_cents": int,
+            "filing_indicator": str,
+            "payer_claim_id": str,
+            "facility_type": str,
+            "frequency": str,
+            "drg": str,
+            "drg_weight": str,
+            "patient_last": str,
+            "patient_first": str,
+            "patient_id": str,
+            "insured_last": str,
+            "insured_first": str,
+            "insured_id": str,
+            "rendering_name": str,
+            "rendering_id": str,
+            "statement_from": str,
+            "statement_to": str,
+            "received_date": str,
+            "coverage_expiration": str,
+            "service_date": str,
+        },
+        "pk": "id",
+    },
+    "claim_names": {
+        "columns": {
+            "claim_id": int,
+            "entity": str,
+            "last": str,
+            "first": str,
+            "middle": str,
+            "suffix": str,
+            "id_qualifier": str,
+            "identifier": str,
+        }
+    },
+    "service_lines": {
+        "columns": {
+            "id": int,
+            "claim_id": int,
+            "segment": int,
+            "line_no": int,
+            "procedure_qualifier": str,
+            "procedure": str,
+            "modifiers": str,
+            "description": str,
+            "charge_cents": int,
+            "paid_cents": int,
+            "revenue_code": str,
+            "units": str,
+            "original_qualifier": str,
+            "original_procedure": str,
+            "original_modifiers": str,
+            "original_units": str,
+            "date_from": str,
+            "date_to": str,
+            "line_control": str,
+            "allowed_cents": int,
+        },
+        "pk": "id",
+    },
+    "adjustments": {
+        "columns": {
+            "id": int,
+            "claim_id": int,
+            "line_id": int,
+            "group_code": str,
+            "reason": str,
+            "amount_cents": int,
+            "quantity": str,
+            "segment": int,
+        },
+        "pk": "id",
+    },
+    "remarks": {
+        "columns": {"claim_id": int, "line_id": int, "source": str, "qualifier": str, "code": str}
+    },
     "refs": {"columns": {"claim_id": int, "line_id": int, "qualifier": str, "value": str}},
     "amounts": {"columns": {"claim_id": int, "line_id": int, "qualifier": str, "value": str}},
-    "quantities": {"columns": {"claim_id": int, "line_id": int, "qualifier": str,
-                               "value": str}},
-    "provider_adjustments": {"columns": {"id": int, "remittance_id": int, "segment": int,
-                                         "provider_id": str, "fiscal_date": str, "reason": str,
-                                         "reference": str, "amount_cents": int}, "pk": "id"},
-    "warnings": {"columns": {"id": int, "file_id": int, "remittance_id": int, "segment": int,
-                             "message": str}, "pk": "id"},
+    "quantities": {"columns": {"claim_id": int, "line_id": int, "qualifier": str, "value": str}},
+    "provider_adjustments": {
+        "columns": {
+            "id": int,
+            "remittance_id": int,
+            "segment": int,
+            "provider_id": str,
+            "fiscal_date": str,
+            "reason": str,
+            "reference": str,
+            "amount_cents": int,
+        },
+        "pk": "id",
+    },
+    "warnings": {
+        "columns": {
+            "id": int,
+            "file_id": int,
+            "remittance_id": int,
+            "segment": int,
+            "message": str,
+        },
+        "pk": "id",
+    },
 }
 
 _INDEXES: list[tuple[str, Sequence[str], bool]] = [
@@ -173,8 +324,9 @@ class Store:
                 conn = sqlite3.connect(":memory:", isolation_level=None)
             else:
                 _create_private_file(self.path)
-                conn = sqlite3.connect(self.path, isolation_level=None,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+                )
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 # In WAL mode NORMAL loses at most the last commits on power loss, never
@@ -182,8 +334,9 @@ class Store:
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = OFF")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {os.fspath(path or ':memory:')}: {exc}") \
-                from None
+            raise StoreError(
+                f"cannot open database {os.fspath(path or ':memory:')}: {exc}"
+            ) from None
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._in_tx = False
@@ -218,8 +371,10 @@ class Store:
                 self.db[name].create(spec["columns"], pk=spec.get("pk"), if_not_exists=True)
             for table, cols, unique in _INDEXES:
                 self.db[table].create_index(cols, unique=unique, if_not_exists=True)
-            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                              ("schema_version", str(SCHEMA_VERSION)))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                ("schema_version", str(SCHEMA_VERSION)),
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -242,29 +397,45 @@ class Store:
     # -- intake ---------------------------------------------------------------------------
 
     def file_by_sha256(self, sha256: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT id, name, ingested_at FROM files WHERE sha256 = ?",
-                                (sha256,)).fetchone()
+        row = self.conn.execute(
+            "SELECT id, name, ingested_at FROM files WHERE sha256 = ?", (sha256,)
+        ).fetchone()
         return None if row is None else {"id": row[0], "name": row[1], "ingested_at": row[2]}
 
     def add_file(self, name: str, path: str, size: int, sha256: str) -> int:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         cur = self.conn.execute(
             "INSERT INTO files (name, path, size, sha256, ingested_at, transactions, claims, "
-            "warnings) VALUES (?, ?, ?, ?, ?, 0, 0, 0)", (name, path, size, sha256, now))
+            "warnings) VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
+            (name, path, size, sha256, now),
+        )
         return int(cur.lastrowid or 0)
 
-    def finish_file(self, file_id: int, transactions: int, claims: int,
-                    warnings: Sequence[Issue], remittance_ids: dict[int, int]) -> None:
+    def finish_file(
+        self,
+        file_id: int,
+        transactions: int,
+        claims: int,
+        warnings: Sequence[Issue],
+        remittance_ids: dict[int, int],
+    ) -> None:
         self.conn.executemany(
             "INSERT INTO warnings (file_id, remittance_id, segment, message) VALUES (?,?,?,?)",
-            [(file_id, remittance_ids.get(w.transaction or 0), w.segment, w.message)
-             for w in warnings])
-        self.conn.execute("UPDATE files SET transactions = ?, claims = ?, warnings = ? "
-                          "WHERE id = ?", (transactions, claims, len(warnings), file_id))
+            [
+                (file_id, remittance_ids.get(w.transaction or 0), w.segment, w.message)
+                for w in warnings
+            ],
+        )
+        self.conn.execute(
+            "UPDATE files SET transactions = ?, claims = ?, warnings = ? WHERE id = ?",
+            (transactions, claims, len(warnings), file_id),
+        )
 
     def _party_id(self, table: str, key: str, values: dict[str, Any]) -> int:
-        row = self.conn.execute(f"SELECT id FROM [{table}] WHERE key = ?",  # noqa: S608
-                                (key,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT id FROM [{table}] WHERE key = ?",  # noqa: S608
+            (key,),
+        ).fetchone()
         if row:
             return int(row[0])
         cols = ["key", *values]
@@ -273,76 +444,135 @@ class Store:
 
     def payer_id(self, header: RemittanceHeader) -> int:
         p: Party = header.payer
-        return self._party_id("payers", header.payer_key, {
-            "name": p.name, "id_qualifier": p.id_qualifier, "identifier": p.id,
-            "ref_2u": p.ref("2U"), "address": p.address, "city": p.city, "state": p.state,
-            "postal_code": p.postal_code, "contacts": json.dumps(p.contacts)})
+        return self._party_id(
+            "payers",
+            header.payer_key,
+            {
+                "name": p.name,
+                "id_qualifier": p.id_qualifier,
+                "identifier": p.id,
+                "ref_2u": p.ref("2U"),
+                "address": p.address,
+                "city": p.city,
+                "state": p.state,
+                "postal_code": p.postal_code,
+                "contacts": json.dumps(p.contacts),
+            },
+        )
 
     def payee_id(self, header: RemittanceHeader) -> int:
         p = header.payee
         key = f"{p.id_qualifier}:{p.id}" if p.id else f"name:{' '.join(p.name.upper().split())}"
-        return self._party_id("payees", key, {
-            "name": p.name, "id_qualifier": p.id_qualifier, "identifier": p.id,
-            "tax_id": p.ref("TJ"), "address": p.address, "city": p.city, "state": p.state,
-            "postal_code": p.postal_code, "refs": json.dumps(p.refs)})
+        return self._party_id(
+            "payees",
+            key,
+            {
+                "name": p.name,
+                "id_qualifier": p.id_qualifier,
+                "identifier": p.id,
+                "tax_id": p.ref("TJ"),
+                "address": p.address,
+                "city": p.city,
+                "state": p.state,
+                "postal_code": p.postal_code,
+                "refs": json.dumps(p.refs),
+            },
+        )
 
-    def find_remittance(self, payer_id: int, trace_number: str, payment_cents: int
-                        ) -> int | None:
+    def find_remittance(self, payer_id: int, trace_number: str, payment_cents: int) -> int | None:
         """An earlier remittance with the same payer, TRN02 and BPR02 (a duplicate)."""
         if not trace_number:
             return None
         row = self.conn.execute(
             "SELECT id FROM remittances WHERE trace_number = ? AND payer_id = ? AND "
-            "payment_cents = ?", (trace_number, payer_id, payment_cents)).fetchone()
+            "payment_cents = ?",
+            (trace_number, payer_id, payment_cents),
+        ).fetchone()
         return None if row is None else int(row[0])
 
-    def add_remittance(self, file_id: int, header: RemittanceHeader, payer_id: int,
-                       payee_id: int) -> int:
+    def add_remittance(
+        self, file_id: int, header: RemittanceHeader, payer_id: int, payee_id: int
+    ) -> int:
         h = header
         values = {
-            "file_id": file_id, "transaction_no": h.transaction, "segment": h.segment,
-            "payer_id": payer_id, "payee_id": payee_id, "st_control": h.st_control,
-            "implementation": h.implementation, "isa_sender": h.isa_sender,
-            "isa_receiver": h.isa_receiver, "isa_date": h.isa_date,
-            "isa_control": h.isa_control, "isa_version": h.isa_version, "usage": h.usage,
-            "gs_sender": h.gs_sender, "gs_receiver": h.gs_receiver, "gs_date": h.gs_date,
-            "gs_control": h.gs_control, "gs_version": h.gs_version,
-            "handling_code": h.handling_code, "payment_cents": to_cents(h.payment_amount),
-            "credit_debit": h.credit_debit, "payment_method": h.payment_method,
-            "payment_format": h.payment_format, "payment_date": h.payment_date,
-            "trace_type": h.trace_type, "trace_number": h.trace_number,
-            "trace_originator": h.trace_originator, "trace_reference": h.trace_reference,
-            "production_date": h.production_date, "notice_date": h.notice_date,
-            "currency": h.currency, "refs": json.dumps(h.refs),
+            "file_id": file_id,
+            "transaction_no": h.transaction,
+            "segment": h.segment,
+            "payer_id": payer_id,
+            "payee_id": payee_id,
+            "st_control": h.st_control,
+            "implementation": h.implementation,
+            "isa_sender": h.isa_sender,
+            "isa_receiver": h.isa_receiver,
+            "isa_date": h.isa_date,
+            "isa_control": h.isa_control,
+            "isa_version": h.isa_version,
+            "usage": h.usage,
+            "gs_sender": h.gs_sender,
+            "gs_receiver": h.gs_receiver,
+            "gs_date": h.gs_date,
+            "gs_control": h.gs_control,
+            "gs_version": h.gs_version,
+            "handling_code": h.handling_code,
+            "payment_cents": to_cents(h.payment_amount),
+            "credit_debit": h.credit_debit,
+            "payment_method": h.payment_method,
+            "payment_format": h.payment_format,
+            "payment_date": h.payment_date,
+            "trace_type": h.trace_type,
+            "trace_number": h.trace_number,
+            "trace_originator": h.trace_originator,
+            "trace_reference": h.trace_reference,
+            "production_date": h.production_date,
+            "notice_date": h.notice_date,
+            "currency": h.currency,
+            "refs": json.dumps(h.refs),
         }
-        cur = self.conn.execute(_insert_sql("remittances", list(values)),
-                                tuple(values.values()))
+        cur = self.conn.execute(_insert_sql("remittances", list(values)), tuple(values.values()))
         return int(cur.lastrowid or 0)
 
     def finish_remittance(self, remittance_id: int, end: RemittanceEnd) -> None:
         self.conn.execute(
             "UPDATE remittances SET segment_count = ?, claim_count = ?, total_charge_cents = ?,"
             " total_paid_cents = ?, plb_total_cents = ? WHERE id = ?",
-            (end.segment_count, end.claim_count, to_cents(end.total_charge),
-             to_cents(end.total_paid), to_cents(end.plb_total), remittance_id))
+            (
+                end.segment_count,
+                end.claim_count,
+                to_cents(end.total_charge),
+                to_cents(end.total_paid),
+                to_cents(end.plb_total),
+                remittance_id,
+            ),
+        )
 
     def add_raw_text(self, remittance_id: int, chunk: int, text: str) -> None:
-        self.conn.execute("INSERT INTO raw_text (remittance_id, chunk, text) VALUES (?, ?, ?)",
-                          (remittance_id, chunk, text))
+        self.conn.execute(
+            "INSERT INTO raw_text (remittance_id, chunk, text) VALUES (?, ?, ?)",
+            (remittance_id, chunk, text),
+        )
 
     def add_provider_adjustment(self, remittance_id: int, adj: ProviderAdjustment) -> None:
         self.conn.execute(
             "INSERT INTO provider_adjustments (remittance_id, segment, provider_id, "
             "fiscal_date, reason, reference, amount_cents) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (remittance_id, adj.segment, adj.provider_id, adj.fiscal_date, adj.reason,
-             adj.reference, to_cents(adj.amount)))
+            (
+                remittance_id,
+                adj.segment,
+                adj.provider_id,
+                adj.fiscal_date,
+                adj.reason,
+                adj.reference,
+                to_cents(adj.amount),
+            ),
+        )
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next free claim, line and adjustment ids (inside the write transaction)."""
         q = "SELECT COALESCE(MAX(id), 0) + 1 FROM [{}]"
         return tuple(  # type: ignore[return-value]
             int(self.conn.execute(q.format(t)).fetchone()[0])
-            for t in ("claims", "service_lines", "adjustments"))
+            for t in ("claims", "service_lines", "adjustments")
+        )
 
     def claim_writer(self, remittance_id: int, payer_id: int) -> ClaimWriter:
         return ClaimWriter(self, remittance_id, payer_id)
@@ -359,8 +589,9 @@ class Store:
         return self.db[table].count
 
     def raw_text(self, remittance_id: int) -> str:
-        rows = self.conn.execute("SELECT text FROM raw_text WHERE remittance_id = ? "
-                                 "ORDER BY chunk", (remittance_id,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT text FROM raw_text WHERE remittance_id = ? ORDER BY chunk", (remittance_id,)
+        ).fetchall()
         return "".join(r[0] for r in rows)
 
     def totals(self) -> dict[str, Any]:
@@ -372,9 +603,11 @@ class Store:
             "claims": one("SELECT COUNT(*) FROM claims").fetchone()[0],
             "service_lines": one("SELECT COUNT(*) FROM service_lines").fetchone()[0],
             "total_charge": from_cents(
-                one("SELECT COALESCE(SUM(charge_cents), 0) FROM claims").fetchone()[0]),
+                one("SELECT COALESCE(SUM(charge_cents), 0) FROM claims").fetchone()[0]
+            ),
             "total_paid": from_cents(
-                one("SELECT COALESCE(SUM(paid_cents), 0) FROM claims").fetchone()[0]),
+                one("SELECT COALESCE(SUM(paid_cents), 0) FROM claims").fetchone()[0]
+            ),
         }
 
 
@@ -400,47 +633,101 @@ class ClaimWriter:
         patient = c.person("QC")
         insured = c.person("IL")
         rendering = c.person("82")
-        service_date = min((ln.date_from for ln in c.lines if ln.date_from), default=None) \
-            or c.statement_from
-        rows["claims"].append((
-            cid, self.remittance_id, self.payer_id, c.segment, c.lx, c.patient_control,
-            c.status, to_cents(c.charge), to_cents(c.paid), to_cents(c.patient_responsibility),
-            c.filing_indicator, c.payer_claim_id, c.facility_type, c.frequency, c.drg,
-            _num(c.drg_weight),
-            patient.last if patient else None, patient.first if patient else None,
-            patient.id if patient else None,
-            insured.last if insured else None, insured.first if insured else None,
-            insured.id if insured else None,
-            (" ".join(x for x in (rendering.first, rendering.last) if x) if rendering else None),
-            rendering.id if rendering else None,
-            c.statement_from, c.statement_to, c.received_date, c.coverage_expiration,
-            service_date))
+        service_date = (
+            min((ln.date_from for ln in c.lines if ln.date_from), default=None) or c.statement_from
+        )
+        rows["claims"].append(
+            (
+                cid,
+                self.remittance_id,
+                self.payer_id,
+                c.segment,
+                c.lx,
+                c.patient_control,
+                c.status,
+                to_cents(c.charge),
+                to_cents(c.paid),
+                to_cents(c.patient_responsibility),
+                c.filing_indicator,
+                c.payer_claim_id,
+                c.facility_type,
+                c.frequency,
+                c.drg,
+                _num(c.drg_weight),
+                patient.last if patient else None,
+                patient.first if patient else None,
+                patient.id if patient else None,
+                insured.last if insured else None,
+                insured.first if insured else None,
+                insured.id if insured else None,
+                (
+                    " ".join(x for x in (rendering.first, rendering.last) if x)
+                    if rendering
+                    else None
+                ),
+                rendering.id if rendering else None,
+                c.statement_from,
+                c.statement_to,
+                c.received_date,
+                c.coverage_expiration,
+                service_date,
+            )
+        )
         for p in c.people:
-            rows["claim_names"].append((cid, p.entity, p.last, p.first, p.middle, p.suffix,
-                                        p.id_qualifier, p.id))
+            rows["claim_names"].append(
+                (cid, p.entity, p.last, p.first, p.middle, p.suffix, p.id_qualifier, p.id)
+            )
         self._details(cid, None, c.adjustments, c.remarks, c.refs, c.amounts, c.quantities)
         for ln in c.lines:
             lid = self.line_id
             self.line_id += 1
-            rows["service_lines"].append((
-                lid, cid, ln.segment, ln.number, ln.procedure_qualifier, ln.procedure,
-                ",".join(ln.modifiers), ln.description, to_cents(ln.charge), to_cents(ln.paid),
-                ln.revenue_code, _num(ln.units), ln.original_qualifier, ln.original_procedure,
-                ",".join(ln.original_modifiers), _num(ln.original_units), ln.date_from,
-                ln.date_to, ln.line_control, to_cents(ln.allowed)))
-            self._details(cid, lid, ln.adjustments, ln.remarks, ln.refs, ln.amounts,
-                          ln.quantities)
+            rows["service_lines"].append(
+                (
+                    lid,
+                    cid,
+                    ln.segment,
+                    ln.number,
+                    ln.procedure_qualifier,
+                    ln.procedure,
+                    ",".join(ln.modifiers),
+                    ln.description,
+                    to_cents(ln.charge),
+                    to_cents(ln.paid),
+                    ln.revenue_code,
+                    _num(ln.units),
+                    ln.original_qualifier,
+                    ln.original_procedure,
+                    ",".join(ln.original_modifiers),
+                    _num(ln.original_units),
+                    ln.date_from,
+                    ln.date_to,
+                    ln.line_control,
+                    to_cents(ln.allowed),
+                )
+            )
+            self._details(cid, lid, ln.adjustments, ln.remarks, ln.refs, ln.amounts, ln.quantities)
         self.pending += 1
         if self.pending >= BATCH_CLAIMS:
             self.flush()
         return cid
 
-    def _details(self, cid: int, lid: int | None, adjustments, remarks, refs, amounts,
-                 quantities) -> None:
+    def _details(
+        self, cid: int, lid: int | None, adjustments, remarks, refs, amounts, quantities
+    ) -> None:
         rows = self.rows
         for a in adjustments:
-            rows["adjustments"].append((self.adj_id, cid, lid, a.group, a.reason,
-                                        to_cents(a.amount), _num(a.quantity), a.segment))
+            rows["adjustments"].append(
+                (
+                    self.adj_id,
+                    cid,
+                    lid,
+                    a.group,
+                    a.reason,
+                    to_cents(a.amount),
+                    _num(a.quantity),
+                    a.segment,
+                )
+            )
             self.adj_id += 1
         for r in remarks:
             rows["remarks"].append((cid, lid, r.source, r.qualifier, r.code))

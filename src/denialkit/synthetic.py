@@ -141,8 +141,9 @@ def _trim(elements: list[str]) -> list[str]:
     return elements
 
 
-def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "5010"
-                         ) -> Iterator[list[str]]:
+def transaction_segments(
+    r: RemitSpec, control: str, c: str, version: str = "5010"
+) -> Iterator[list[str]]:
     """The segments of one 835 transaction (ST…SE) as element lists; ``c`` = component sep."""
     impl = "005010X221A1" if version == "5010" else "004010X091A1"
     count = 0
@@ -153,9 +154,25 @@ def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "501
         return _trim(list(els))
 
     yield seg("ST", "835", control, impl if version == "5010" else "")
-    yield seg("BPR", r.handling, _m(r.payment_amount()), "C", r.method, "CCP", "01", "999999992",
-              "DA", "123456", "1512345678", "", "01", "999988880", "DA", "98765",
-              r.payment_date)
+    yield seg(
+        "BPR",
+        r.handling,
+        _m(r.payment_amount()),
+        "C",
+        r.method,
+        "CCP",
+        "01",
+        "999999992",
+        "DA",
+        "123456",
+        "1512345678",
+        "",
+        "01",
+        "999988880",
+        "DA",
+        "98765",
+        r.payment_date,
+    )
     yield seg("TRN", "1", r.trace, "1" + r.payer_id[:9])
     if r.production_date:
         yield seg("DTM", "405", r.production_date)
@@ -173,9 +190,18 @@ def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "501
         if lx == 0:
             lx = 1
             yield seg("LX", "1")
-        yield seg("CLP", claim.patient_control, claim.status, _m(claim.charge_amount()),
-                  _m(claim.paid_amount()), _m(claim.pr_amount()), claim.filing_indicator,
-                  claim.payer_claim_id, claim.facility_type, claim.frequency)
+        yield seg(
+            "CLP",
+            claim.patient_control,
+            claim.status,
+            _m(claim.charge_amount()),
+            _m(claim.paid_amount()),
+            _m(claim.pr_amount()),
+            claim.filing_indicator,
+            claim.payer_claim_id,
+            claim.facility_type,
+            claim.frequency,
+        )
         for els in _cas(claim.adjustments):
             yield seg(*els)
         last, first, member = claim.patient
@@ -192,8 +218,7 @@ def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "501
             yield seg("DTM", "050", claim.received)
         for ln in claim.lines:
             proc = c.join([ln.qualifier, ln.procedure, *ln.modifiers])
-            yield seg("SVC", proc, _m(ln.charge), _m(ln.paid_amount()), ln.revenue_code,
-                      ln.units)
+            yield seg("SVC", proc, _m(ln.charge), _m(ln.paid_amount()), ln.revenue_code, ln.units)
             yield seg("DTM", "472", ln.date)
             for els in _cas(ln.adjustments):
                 yield seg(*els)
@@ -205,7 +230,7 @@ def transaction_segments(r: RemitSpec, control: str, c: str, version: str = "501
                 yield seg("LQ", "HE", code)
     for i in range(0, len(r.plb), 6):
         els = ["PLB", r.plb[i].provider, r.plb[i].fiscal_date]
-        for p in r.plb[i:i + 6]:
+        for p in r.plb[i : i + 6]:
             els += [c.join([p.reason, p.reference]) if p.reference else p.reason, _m(p.amount)]
         yield seg(*els)
     count += 1
@@ -219,7 +244,7 @@ def _cas(adjustments: list[Adj]) -> Iterator[list[str]]:
     for group, adjs in by_group.items():
         for i in range(0, len(adjs), 6):
             els = ["CAS", group]
-            for a in adjs[i:i + 6]:
+            for a in adjs[i : i + 6]:
                 els += [a.reason, _m(a.amount), "" if a.quantity is None else _m(a.quantity)]
             yield _trim(els)
 
@@ -245,22 +270,44 @@ def _isa(layout: Layout, control: int) -> list[str]:
 
     rep = layout.repetition if layout.version == "5010" else "U"
     ver = "00501" if layout.version == "5010" else "00401"
-    return ["ISA", "00", pad("", 10), "00", pad("", 10), "ZZ", pad("ACMEPAYER", 15), "ZZ",
-            pad("RIVERSIDE", 15), "261102", "1200", rep, ver, f"{control:09d}", "0", "P",
-            layout.component]
+    return [
+        "ISA",
+        "00",
+        pad("", 10),
+        "00",
+        pad("", 10),
+        "ZZ",
+        pad("ACMEPAYER", 15),
+        "ZZ",
+        pad("RIVERSIDE", 15),
+        "261102",
+        "1200",
+        rep,
+        ver,
+        f"{control:09d}",
+        "0",
+        "P",
+        layout.component,
+    ]
 
 
-def envelope_segments(remits: list[RemitSpec], layout: Layout, per_group: int = 50,
-                      groups_per_interchange: int = 10, extra_999: bool = False
-                      ) -> Iterator[list[str]]:
+def envelope_segments(
+    remits: list[RemitSpec],
+    layout: Layout,
+    per_group: int = 50,
+    groups_per_interchange: int = 10,
+    extra_999: bool = False,
+) -> Iterator[list[str]]:
     """Segments of a whole file: interchanges of groups of transactions."""
     if not layout.envelope:
         for i, r in enumerate(remits, 1):
             yield from transaction_segments(r, f"{i:04d}", layout.component, layout.version)
         return
-    groups = [remits[i:i + per_group] for i in range(0, len(remits), per_group)] or [[]]
-    interchanges = [groups[i:i + groups_per_interchange]
-                    for i in range(0, len(groups), groups_per_interchange)]
+    groups = [remits[i : i + per_group] for i in range(0, len(remits), per_group)] or [[]]
+    interchanges = [
+        groups[i : i + groups_per_interchange]
+        for i in range(0, len(groups), groups_per_interchange)
+    ]
     st = 0
     gs_control = 0
     for n, ic in enumerate(interchanges, 1):
@@ -268,8 +315,17 @@ def envelope_segments(remits: list[RemitSpec], layout: Layout, per_group: int = 
         for group in ic:
             gs_control += 1
             gs_ver = "005010X221A1" if layout.version == "5010" else "004010X091A1"
-            yield ["GS", "HP", "ACMEPAYER", "RIVERSIDE", "20261102", "1200", str(gs_control),
-                   "X", gs_ver]
+            yield [
+                "GS",
+                "HP",
+                "ACMEPAYER",
+                "RIVERSIDE",
+                "20261102",
+                "1200",
+                str(gs_control),
+                "X",
+                gs_ver,
+            ]
             count = 0
             if extra_999:
                 count += 1
@@ -280,14 +336,14 @@ def envelope_segments(remits: list[RemitSpec], layout: Layout, per_group: int = 
             for r in group:
                 st += 1
                 count += 1
-                yield from transaction_segments(r, f"{st:04d}", layout.component,
-                                                layout.version)
+                yield from transaction_segments(r, f"{st:04d}", layout.component, layout.version)
             yield ["GE", str(count), str(gs_control)]
         yield ["IEA", str(len(ic)), f"{n:09d}"]
 
 
-def write_835(out: IO[str], remits: list[RemitSpec], layout: Layout | None = None,
-              **kwargs: int | bool) -> None:
+def write_835(
+    out: IO[str], remits: list[RemitSpec], layout: Layout | None = None, **kwargs: int | bool
+) -> None:
     """Write a whole file to ``out``, streaming (a benchmark file never sits in memory)."""
     lay = layout or Layout()
     if lay.bom:
@@ -317,8 +373,9 @@ def write_835(out: IO[str], remits: list[RemitSpec], layout: Layout | None = Non
         out.write(lay.segment + "\n")
 
 
-def build_835(remits: list[RemitSpec] | RemitSpec, layout: Layout | None = None,
-              **kwargs: int | bool) -> str:
+def build_835(
+    remits: list[RemitSpec] | RemitSpec, layout: Layout | None = None, **kwargs: int | bool
+) -> str:
     import io
 
     buf = io.StringIO()

@@ -110,8 +110,12 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
     if head.startswith("ISA") and len(head) > 3:
         sep = head[3]
         if sep in _NOT_DELIMITER or sep in _WHITESPACE:
-            raise X12Error(f"ISA is not followed by an element separator ({sep!r})",
-                           file=name, segment=1, segment_id="ISA")
+            raise X12Error(
+                f"ISA is not followed by an element separator ({sep!r})",
+                file=name,
+                segment=1,
+                segment_id="ISA",
+            )
         # Walk to the 16th separator; do not trust fixed offsets (compressed ISA), and step
         # over line breaks (files wrapped at a fixed width break the ISA too).
         count, i = 1, 4
@@ -122,8 +126,9 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
         while i < len(head) and head[i] in "\r\n":
             i += 1
         if count < 16 or i >= len(head):
-            raise X12Error("ISA header has fewer than 16 elements", file=name, segment=1,
-                           segment_id="ISA")
+            raise X12Error(
+                "ISA header has fewer than 16 elements", file=name, segment=1, segment_id="ISA"
+            )
         component = head[i]
         terminator = _terminator_at(head, i + 1, name)
         fields = head[:i].replace("\r", "").replace("\n", "").split(sep)
@@ -134,8 +139,12 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
             if len(r) == 1 and r not in _NOT_DELIMITER:
                 repetition = r
         if component in (sep, terminator):
-            raise X12Error("ISA16 component separator equals another delimiter",
-                           file=name, segment=1, segment_id="ISA")
+            raise X12Error(
+                "ISA16 component separator equals another delimiter",
+                file=name,
+                segment=1,
+                segment_id="ISA",
+            )
         return Delimiters(sep, terminator, component, repetition), True
     for start in ("ST", "GS"):
         if head.startswith(start) and len(head) > 2 and head[2] not in _NOT_DELIMITER:
@@ -145,8 +154,9 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
                 i += 1
             terminator = _terminator_at(head, i, name)
             return Delimiters(sep, terminator, None, None), False
-    raise X12Error("not an X12 file: it does not begin with an ISA (or ST) segment",
-                   file=name, segment=1)
+    raise X12Error(
+        "not an X12 file: it does not begin with an ISA (or ST) segment", file=name, segment=1
+    )
 
 
 class SegmentReader:
@@ -156,8 +166,12 @@ class SegmentReader:
     problems the tokenizer noticed but could read past, as (segment ordinal, message).
     """
 
-    def __init__(self, source: str | os.PathLike[str] | IO[bytes], name: str | None = None,
-                 chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | IO[bytes],
+        name: str | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
         if isinstance(source, str | os.PathLike):
             self.name = name or os.fspath(source)
             raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed in close()
@@ -218,8 +232,9 @@ class SegmentReader:
         for chunk in self._chunks():
             if not warned_replacement and "\ufffd" in chunk:
                 warned_replacement = True
-                self.warnings.append((ordinal + 1, "file is not valid UTF-8; unreadable bytes "
-                                                   "were replaced"))
+                self.warnings.append(
+                    (ordinal + 1, "file is not valid UTF-8; unreadable bytes were replaced")
+                )
             if newline_term:
                 chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
             else:
@@ -240,7 +255,8 @@ class SegmentReader:
                     sep = text[3]
                     elements = text.split(sep)
                     self.warnings.append(
-                        (ordinal, f"interchange changes the element separator to {sep!r}"))
+                        (ordinal, f"interchange changes the element separator to {sep!r}")
+                    )
                 elements[0] = elements[0].strip()
                 yield Segment(ordinal, elements, text)
         tail = buffer.strip(_WHITESPACE)

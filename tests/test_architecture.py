@@ -1,0 +1,86 @@
+"""Imports flow one way (cli → output/letters/reports/intake → store → triage → rules → era →
+x12 → errors), SQL lives only in the store, typer only in the cli, jinja2 only in letters."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "denialkit"
+
+LAYERS = [
+    "errors",
+    "x12",
+    "era",
+    "synthetic",
+    "codes",
+    "settings",
+    "rules",
+    "triage",
+    "denials",
+    "store",
+    "intake",
+    "lifecycle",
+    "letters",
+    "reports",
+    "output",
+    "cli",
+    "__main__",
+    "__init__",
+]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+    return found
+
+
+def test_every_module_is_in_the_layer_list():
+    assert {p.stem for p in PKG.glob("*.py")} <= set(LAYERS)
+
+
+def test_imports_point_down():
+    for path in PKG.glob("*.py"):
+        mine = LAYERS.index(path.stem)
+        for dep in _imports(path) & set(LAYERS):
+            assert LAYERS.index(dep) < mine, f"{path.stem} imports {dep} (upward)"
+
+
+def test_only_cli_imports_typer_and_only_letters_and_reports_import_jinja():
+    for path in PKG.glob("*.py"):
+        deps = _imports(path)
+        if path.stem != "cli":
+            assert "typer" not in deps and "click" not in deps, path.stem
+        if path.stem not in ("letters", "reports"):
+            assert "jinja2" not in deps, path.stem
+
+
+SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|"
+    r"CREATE\s+TABLE)\b",
+    re.IGNORECASE,
+)
+
+
+def test_sql_only_in_the_store():
+    for path in PKG.glob("*.py"):
+        if path.stem != "store":
+            assert not SQL.search(path.read_text()), f"SQL in {path.stem}"
+
+
+def test_yaml_only_through_safe_load():
+    for path in PKG.glob("*.py"):
+        text = path.read_text()
+        assert "yaml.load(" not in text and "yaml.unsafe_load" not in text, path.stem

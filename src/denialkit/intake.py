@@ -6,6 +6,7 @@ file (the file is reported as failed and the others go on).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +26,9 @@ from .era import (
     RemittanceHeader,
 )
 from .errors import X12Error
+from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
+from .workflow import DenialProcessor
 
 GROUPS = ("CO", "PR", "OA", "PI", "CR")
 _SNIFF_BYTES = 4096
@@ -120,6 +123,7 @@ class FileResult:
     duplicate_of: str | None = None
     duplicate_transactions: int = 0
     file_id: int | None = None
+    denials: int = 0
 
 
 @dataclass
@@ -133,6 +137,10 @@ class IngestReport:
             if f.status == "ingested":
                 t.merge(f.totals)
         return t
+
+    @property
+    def denials(self) -> int:
+        return sum(f.denials for f in self.files if f.status == "ingested")
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -177,13 +185,16 @@ class _AllDuplicate(Exception):
     """Every transaction in the file was stored before: roll back, report a duplicate."""
 
 
-ClaimHook = Callable[[Store, ClaimWriter, RemittanceHeader, Claim, int], None]
-
-
 def ingest_file(
-    store: Store, path: str | os.PathLike[str], on_claim: ClaimHook | None = None
+    store: Store,
+    path: str | os.PathLike[str],
+    rules: Rules | None = None,
+    today: dt.date | None = None,
 ) -> FileResult:
-    """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``."""
+    """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``.
+
+    With ``rules``, the denials in it are found, triaged and routed in the same transaction.
+    """
     p = Path(path)
     name = os.fspath(path)
     result = FileResult(name, "failed")
@@ -202,7 +213,10 @@ def ingest_file(
                 result.duplicate_of = earlier["name"]
                 return result
             file_id = store.add_file(p.name, os.path.abspath(p), size, digest)
-            remittance_ids = _store_events(store, stream, result, on_claim, file_id)
+            denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
+            remittance_ids = _store_events(store, stream, result, denials, file_id)
+            if denials is not None:
+                result.denials = denials.created
             result.warnings = list(stream.warnings)
             if stream.suppressed_warnings:
                 result.warnings.append(
@@ -236,7 +250,11 @@ def ingest_file(
 
 
 def _store_events(
-    store: Store, stream: EraStream, result: FileResult, on_claim: ClaimHook | None, file_id: int
+    store: Store,
+    stream: EraStream,
+    result: FileResult,
+    denials: DenialProcessor | None,
+    file_id: int,
 ) -> dict[int, int]:
     """Consume the parser's events into the store; returns transaction no. → remittance id."""
     totals = result.totals
@@ -249,10 +267,15 @@ def _store_events(
         if isinstance(event, Claim):
             if not skip:
                 assert writer is not None and header is not None
-                cid = writer.add(event)
+                cid, line_ids = writer.add(event)
                 totals.add_claim(event)
-                if on_claim is not None:
-                    on_claim(store, writer, header, event, cid)
+                if denials is not None:
+                    denials.claim(header, writer.payer_id, writer.remittance_id, event, cid,
+                                  line_ids)
+                if writer.full:
+                    writer.flush()
+                    if denials is not None:
+                        denials.flush()
         elif isinstance(event, RawText):
             if not skip:
                 assert header is not None
@@ -290,6 +313,8 @@ def _store_events(
             if not skip:
                 assert writer is not None
                 writer.flush()
+                if denials is not None:
+                    denials.flush()
                 store.finish_remittance(remittance_ids[event.header.transaction], event)
             skip = False
     return remittance_ids
@@ -299,12 +324,16 @@ def ingest_paths(
     store: Store,
     paths: Iterable[str | os.PathLike[str]],
     progress: Callable[[FileResult], None] | None = None,
-    on_claim: ClaimHook | None = None,
+    rules: Rules | None = None,
+    today: dt.date | None = None,
 ) -> IngestReport:
-    """Ingest every file found; one bad file never stops the others."""
+    """Ingest every file found; one bad file never stops the others.
+
+    With ``rules``, denials are found, triaged and routed at intake.
+    """
     report = IngestReport()
     for path in find_files(paths):
-        r = ingest_file(store, path, on_claim=on_claim)
+        r = ingest_file(store, path, rules, today)
         report.files.append(r)
         if progress is not None:
             progress(r)

@@ -67,3 +67,21 @@ def actor(flag: str | None = None) -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         return "unknown"
+
+
+TODAY_ENV = "DENIALKIT_TODAY"
+
+
+def today():
+    """Today's date, or ``$DENIALKIT_TODAY`` (ISO) to replay a day (demos, tests)."""
+    import datetime as dt
+
+    value = os.environ.get(TODAY_ENV)
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            from .errors import UsageError
+
+            raise UsageError(f"{TODAY_ENV}={value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return dt.date.today()

@@ -1,0 +1,385 @@
+"""Rules: YAML files (``carc.yaml``, ``rarc.yaml``, ``payers.yaml``, ``triage.yaml``,
+``routing.yaml``) loaded with ``yaml.safe_load`` into pydantic models that forbid unknown keys.
+
+The packaged rules load first; a user's rules directory overrides them — ``carc.yaml`` and
+``rarc.yaml`` code by code, the other files whole. Every problem is reported with the file,
+the line and the field, and invalid rules never load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import RulesError
+from .settings import packaged_rules_dir
+
+DENIAL_CATEGORIES = ("administrative", "technical", "clinical")
+NON_DENIAL = ("contractual", "patient_responsibility", "other")
+UNCATEGORIZED = "uncategorized"
+Category = Literal["administrative", "technical", "clinical", "contractual",
+                   "patient_responsibility", "other", "uncategorized"]
+TIERS = ("high", "standard", "low")
+FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Override(_Strict):
+    category: Category | None = None
+    likelihood: float | None = Field(None, ge=0, le=1)
+    template: str | None = None
+    prevention: str | None = None
+
+
+class CarcRule(_Strict):
+    category: Category
+    description: str
+    active: bool = True
+    likelihood: float = Field(0.4, ge=0, le=1)
+    template: str | None = None
+    prevention: str = ""
+    rarc_decides: bool = False
+    groups: dict[str, Override] = {}
+    rarc: dict[str, Override] = {}
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: dict[str, Override]) -> dict[str, Override]:
+        for g in v:
+            if g not in ("CO", "PR", "OA", "PI", "CR"):
+                raise ValueError(f"unknown group code {g!r} (CO, PR, OA, PI, CR)")
+        return v
+
+
+class CarcFile(_Strict):
+    codes: dict[str, CarcRule]
+
+
+class RarcRule(_Strict):
+    category: Literal["administrative", "technical", "clinical", "contractual", "info"]
+    description: str
+
+
+class RarcFile(_Strict):
+    codes: dict[str, RarcRule]
+
+
+class PayerRule(_Strict):
+    name: str
+    payer_ids: list[str] = []
+    name_pattern: str | None = None
+    filing_indicators: list[str] = []
+    receipt_days: int = Field(0, ge=0, le=60)
+    window_days: int = Field(ge=1, le=3650)
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+    def matches(self, payer_ids: list[str], payer_name: str, filing_indicator: str) -> bool:
+        if any(i and i in self.payer_ids for i in payer_ids):
+            return True
+        if self.name_pattern and re.search(self.name_pattern, payer_name, re.IGNORECASE):
+            return True
+        return bool(filing_indicator) and filing_indicator in self.filing_indicators
+
+
+class PayersFile(_Strict):
+    payers: list[PayerRule] = []
+    default: PayerRule
+
+
+class Weights(_Strict):
+    value: float = Field(ge=0)
+    likelihood: float = Field(ge=0)
+    urgency: float = Field(ge=0)
+    strategic: float = Field(ge=0)
+
+
+class Tiers(_Strict):
+    high: float = Field(ge=0, le=1)
+    standard: float = Field(ge=0, le=1)
+
+
+class Strategic(_Strict):
+    min_count: int = Field(ge=1)
+    window_days: int = Field(ge=1)
+    min_tier: Literal["high", "standard", "low"] = "standard"
+
+
+class TriageFile(_Strict):
+    weights: Weights
+    value_cap: float = Field(gt=0)
+    urgent_days: int = Field(ge=0)
+    horizon_days: int = Field(ge=1)
+    prior_weight: float = Field(ge=0)
+    tiers: Tiers
+    strategic: Strategic
+
+
+class RoutingFile(_Strict):
+    categories: dict[str, str]
+    teams: dict[str, list[str]]
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, v: dict[str, str]) -> dict[str, str]:
+        for c in v:
+            if c not in (*DENIAL_CATEGORIES, UNCATEGORIZED):
+                raise ValueError(f"unknown category {c!r}")
+        return v
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "carc.yaml": CarcFile, "rarc.yaml": RarcFile, "payers.yaml": PayersFile,
+    "triage.yaml": TriageFile, "routing.yaml": RoutingFile,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the rules say about one adjustment (group + CARC, with the claim's remarks)."""
+
+    category: str
+    likelihood: float
+    template: str
+    prevention: str
+    description: str
+
+    @property
+    def is_denial(self) -> bool:
+        return self.category in DENIAL_CATEGORIES or self.category == UNCATEGORIZED
+
+
+class Rules:
+    """The validated rule set. Build with ``load_rules``."""
+
+    def __init__(self, carc: CarcFile, rarc: RarcFile, payers: PayersFile, triage: TriageFile,
+                 routing: RoutingFile, sources: list[str]) -> None:
+        self.carc = carc.codes
+        self.rarc = rarc.codes
+        self.payers = payers
+        self.triage = triage
+        self.routing = routing
+        self.sources = sources
+        self._cache: dict[tuple[str, str, tuple[str, ...]], Resolved] = {}
+
+    def resolve(self, group: str, carc: str, remarks: tuple[str, ...] = ()) -> Resolved:
+        key = (group, carc, remarks)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._resolve(group, carc, remarks)
+        return hit
+
+    def _resolve(self, group: str, carc: str, remarks: tuple[str, ...]) -> Resolved:
+        rule = self.carc.get(carc)
+        if rule is None:
+            return Resolved(UNCATEGORIZED, 0.3, UNCATEGORIZED,
+                            "Unknown reason code: add it to carc.yaml.", "unknown reason code")
+        category, likelihood = rule.category, rule.likelihood
+        template = rule.template or category
+        prevention = rule.prevention
+        # A generic CARC (A1, 16, 96 ...): the first remark code with a denial category decides.
+        if rule.rarc_decides:
+            hint = next((self.rarc[r].category for r in remarks if r in self.rarc
+                         and self.rarc[r].category in DENIAL_CATEGORIES), None)
+            if hint is not None:
+                category = hint
+            elif carc == "A1":
+                category = UNCATEGORIZED
+        overrides = [rule.groups[group]] if group in rule.groups else []
+        overrides += [rule.rarc[r] for r in remarks if r in rule.rarc][:1]
+        for o in overrides:
+            category = o.category or category
+            likelihood = o.likelihood if o.likelihood is not None else likelihood
+            template = o.template or template
+            prevention = o.prevention or prevention
+        if category in DENIAL_CATEGORIES and template in NON_DENIAL:
+            template = category
+        return Resolved(category, likelihood, template, prevention, rule.description)
+
+    def carc_description(self, code: str) -> str:
+        rule = self.carc.get(code)
+        return rule.description if rule else "unknown reason code"
+
+    def rarc_description(self, code: str) -> str:
+        rule = self.rarc.get(code)
+        return rule.description if rule else ""
+
+    def payer_rule(self, payer_ids: list[str], payer_name: str, filing_indicator: str
+                   ) -> PayerRule:
+        for rule in self.payers.payers:
+            if rule.matches(payer_ids, payer_name, filing_indicator):
+                return rule
+        return self.payers.default
+
+    def team_for(self, category: str) -> str | None:
+        return self.routing.categories.get(category)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in a YAML document to its 1-based line (for error messages)."""
+    index: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                index[(*path, str(k.value))] = k.start_mark.line + 1
+                walk(v, (*path, str(k.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, str(i)))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _read(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[str, ...], int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
+        return None, {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(Problem(str(path), mark.line + 1 if mark else None, "",
+                                f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return None, {}
+    if not isinstance(data, dict):
+        problems.append(Problem(str(path), 1, "", "must be a mapping of keys to values"))
+        return None, {}
+    return data, _line_index(text)
+
+
+def _validate(name: str, data: dict[str, Any], where: dict[tuple[str, ...], Path],
+              lines: dict[tuple[str, ...], tuple[Path, int]], problems: list[Problem]
+              ) -> BaseModel | None:
+    try:
+        return _MODELS[name].model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            # The deepest known path gives the line; for merged files, the file it came from.
+            file, line = where.get(loc[:2], where.get((), Path(name))), None
+            for n in range(len(loc), -1, -1):
+                if loc[:n] in lines:
+                    file, line = lines[loc[:n]]
+                    break
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (misspelled?)"
+            problems.append(Problem(str(file), line, ".".join(loc), msg))
+        return None
+
+
+def check_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None
+                ) -> tuple[Rules | None, list[Problem]]:
+    """Load and validate; returns the rules (None when invalid) and every problem found."""
+    base = Path(packaged_dir) if packaged_dir else packaged_rules_dir()
+    user = Path(user_dir) if user_dir else None
+    problems: list[Problem] = []
+    if user is not None and not user.is_dir():
+        return None, [Problem(str(user), None, "", "rules directory does not exist")]
+    if user is not None:
+        for extra in sorted(user.glob("*.y*ml")):
+            if extra.name not in FILES:
+                problems.append(Problem(str(extra), None, "",
+                                        f"unknown rules file (expected one of {', '.join(FILES)})"))
+    models: dict[str, BaseModel] = {}
+    sources: list[str] = []
+    for name in FILES:
+        merged: dict[str, Any] = {}
+        lines: dict[tuple[str, ...], tuple[Path, int]] = {}
+        where: dict[tuple[str, ...], Path] = {}
+        for folder in (base, user):
+            if folder is None or not (folder / name).exists():
+                continue
+            data, index = _read(folder / name, problems)
+            if data is None:
+                continue
+            sources.append(str(folder / name))
+            if name in ("carc.yaml", "rarc.yaml") and merged:
+                # Code-by-code override: the user's entry replaces the packaged one.
+                codes = data.get("codes")
+                if not isinstance(codes, dict):
+                    problems.append(Problem(str(folder / name), index.get(("codes",), 1),
+                                            "codes", "must be a mapping of code to rule"))
+                    continue
+                merged["codes"] = {**merged.get("codes", {}), **{str(k): v
+                                                                  for k, v in codes.items()}}
+                extra = {k: v for k, v in data.items() if k != "codes"}
+                merged.update(extra)
+            else:
+                merged = dict(data)
+                if name in ("carc.yaml", "rarc.yaml") and isinstance(merged.get("codes"), dict):
+                    merged["codes"] = {str(k): v for k, v in merged["codes"].items()}
+                lines = {}
+            for path, line in index.items():
+                lines[path] = (folder / name, line)
+                where[path[:2]] = folder / name
+        if not merged:
+            if not any(p.file.endswith(name) for p in problems):
+                problems.append(Problem(str(base / name), None, "", "rules file is missing"))
+            continue
+        model = _validate(name, merged, where, lines, problems)
+        if model is not None:
+            models[name] = model
+    if problems:
+        return None, problems
+    rules = Rules(models["carc.yaml"], models["rarc.yaml"], models["payers.yaml"],  # type: ignore[arg-type]
+                  models["triage.yaml"], models["routing.yaml"], sources)  # type: ignore[arg-type]
+    routing = rules.routing
+    for category, team in routing.categories.items():
+        if team not in routing.teams:
+            line = None
+            problems.append(Problem(sources[-1], line, f"categories.{category}",
+                                    f"team {team!r} is not defined under teams"))
+    return (None, problems) if problems else (rules, [])
+
+
+def load_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None
+               ) -> Rules:
+    """Load the rules or raise ``RulesError`` listing every problem."""
+    rules, problems = check_rules(user_dir, packaged_dir)
+    if rules is None:
+        detail = "\n  ".join(str(p) for p in problems)
+        raise RulesError(f"invalid rules ({len(problems)} problem"
+                         f"{'s' if len(problems) != 1 else ''}):\n  {detail}")
+    return rules

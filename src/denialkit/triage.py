@@ -1,0 +1,78 @@
+"""Triage arithmetic: deadlines, likelihood of overturn, score and tier. Pure functions.
+
+The formula is documented in ``rules/triage.yaml`` and the README; this module is the only
+place it is computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .rules import PayerRule, TriageFile
+
+_TIER_RANK = {"low": 0, "standard": 1, "high": 2}
+
+
+def deadline(received: dt.date, rule: PayerRule) -> dt.date:
+    """Last day to file: the remittance date, plus the receipt presumption, plus the window."""
+    return received + dt.timedelta(days=rule.receipt_days + rule.window_days)
+
+
+def blend_likelihood(prior: float, overturned: float, decided: int, prior_weight: float
+                     ) -> float:
+    """The rule's prior, pulled toward this payer's recorded outcomes as they accumulate."""
+    if decided <= 0:
+        return prior
+    return (prior * prior_weight + overturned) / (prior_weight + decided)
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float
+    tier: str
+    value: float
+    likelihood: float
+    urgency: float
+    strategic: float
+    pattern_count: int
+
+    def breakdown(self) -> dict[str, float | int | str]:
+        return {"value": round(self.value, 4), "likelihood": round(self.likelihood, 4),
+                "urgency": round(self.urgency, 4), "strategic": round(self.strategic, 4),
+                "pattern_count": self.pattern_count, "score": round(self.score, 4),
+                "tier": self.tier}
+
+
+def score(amount: Decimal, likelihood: float, days_left: int, pattern_count: int,
+          policy: TriageFile) -> Score:
+    dollars = max(float(amount), 0.0)
+    value = min(1.0, math.log10(1 + dollars) / math.log10(1 + policy.value_cap))
+    if days_left <= policy.urgent_days:
+        urgency = 1.0
+    elif days_left >= policy.horizon_days:
+        urgency = 0.0
+    else:
+        span = policy.horizon_days - policy.urgent_days
+        urgency = 1.0 - (days_left - policy.urgent_days) / span
+    strategic = min(1.0, pattern_count / policy.strategic.min_count)
+    w = policy.weights
+    total_weight = (w.value + w.likelihood + w.urgency + w.strategic) or 1.0
+    s = (w.value * value + w.likelihood * likelihood + w.urgency * urgency
+         + w.strategic * strategic) / total_weight
+    if s >= policy.tiers.high:
+        tier = "high"
+    elif s >= policy.tiers.standard:
+        tier = "standard"
+    else:
+        tier = "low"
+    if pattern_count >= policy.strategic.min_count and \
+            _TIER_RANK[tier] < _TIER_RANK[policy.strategic.min_tier]:
+        tier = policy.strategic.min_tier
+    return Score(s, tier, value, likelihood, urgency, strategic, pattern_count)
+
+
+def tier_rank(tier: str) -> int:
+    return _TIER_RANK.get(tier, -1)

@@ -10,9 +10,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from . import output, settings
+from . import output, settings, workflow
 from .errors import DenialkitError
 from .intake import find_files, ingest_paths
+from .rules import check_rules, load_rules
 from .store import Store
 
 app = typer.Typer(
@@ -69,6 +70,24 @@ DbOption = Annotated[
 ]
 
 
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Your rules directory; its files override the packaged "
+        "rules. Default: $DENIALKIT_RULES.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+class QueueFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 def open_store(db: Path | None) -> Store:
     return Store(settings.db_path(db))
 
@@ -85,6 +104,7 @@ def ingest(
         ),
     ],
     db: DbOption = None,
+    rules_dir: RulesOption = None,
     fmt: Annotated[
         IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
     ] = IngestFormat.table,
@@ -97,14 +117,154 @@ def ingest(
 
     Example: denialkit ingest examples/ --db denials.db
     """
+    rules = load_rules(settings.user_rules_dir(rules_dir))  # invalid rules: refuse to run
     store = open_store(db)
     files = list(find_files(paths))
     if not files:
         output.message("no X12 files found in the paths given", style="yellow")
     with output.progress(len(files), "Ingesting") as advance:
-        report = ingest_paths(store, files, progress=lambda r: advance(Path(r.path).name))
+        report = ingest_paths(
+            store,
+            files,
+            progress=lambda r: advance(Path(r.path).name),
+            rules=rules,
+            today=settings.today(),
+        )
     output.ingest_report(report, fmt.value)
     raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+@handle_errors
+def queue(
+    tier: Annotated[str | None, typer.Option(help="high, standard or low.")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="administrative, technical, clinical, uncategorized.")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Team from routing.yaml.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Person the denial is assigned to.")] = None,
+    payer: Annotated[str | None, typer.Option(help="Payer name (part of it) or payer id.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="open (default), all, or one status such as expired.")
+    ] = None,
+    due_within: Annotated[
+        int | None, typer.Option("--due-within", help="Only deadlines within DAYS.", min=0)
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0)] = 50,
+    db: DbOption = None,
+    fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
+        QueueFormat.table
+    ),
+) -> None:
+    """The work queue: open denials, most urgent first (tier, days left, expected value).
+
+    Example: denialkit queue --tier high --team billing --due-within 14
+    """
+    store = open_store(db)
+    rows = workflow.queue(
+        store,
+        settings.today(),
+        status=status,
+        tier=tier,
+        category=category,
+        team=team,
+        assignee=assignee,
+        payer=payer,
+        due_within=due_within,
+        limit=limit or None,
+    )
+    output.queue(rows, fmt.value)
+
+
+@app.command()
+@handle_errors
+def show(
+    denial_id: Annotated[int, typer.Argument(help="Denial id (first column of the queue).")],
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
+        IngestFormat.table
+    ),
+) -> None:
+    """Everything about one denial: claim, lines, adjustments, remarks, deadline, score,
+    history.
+
+    Example: denialkit show 12
+    """
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    detail = workflow.show(open_store(db), rules, denial_id, settings.today())
+    output.denial_detail(detail, fmt.value)
+
+
+@app.command()
+@handle_errors
+def assign(
+    denial_ids: Annotated[list[int], typer.Argument(help="Denial ids.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="Who works them.", show_default=False)],
+    actor: Annotated[
+        str | None,
+        typer.Option(help="Who is assigning (default $DENIALKIT_USER, else the OS user)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Assign denials to a person.
+
+    Example: denialkit assign 12 13 --to maria
+    """
+    n = workflow.assign(open_store(db), denial_ids, to, settings.actor(actor))
+    output.message(f"assigned {n} denial{'s' if n != 1 else ''} to {to}")
+
+
+@app.command()
+@handle_errors
+def route(db: DbOption = None, rules_dir: RulesOption = None) -> None:
+    """Assign every unassigned open denial by routing.yaml (category → team → the member
+    with the fewest open denials)."""
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    store = open_store(db)
+    with store.transaction():
+        n = workflow.route(store, rules, actor=settings.actor(None))
+    output.message(f"routed {n} denial{'s' if n != 1 else ''}")
+
+
+@app.command()
+@handle_errors
+def retriage(db: DbOption = None, rules_dir: RulesOption = None) -> None:
+    """Recompute deadlines, likelihoods, scores and tiers of every open denial (after a rules
+    change, or nightly: outcomes teach the likelihoods), and expire what is past its deadline."""
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    store = open_store(db)
+    with store.transaction():
+        n = workflow.triage(store, rules, settings.today())
+    output.message(f"retriaged {n} open denial{'s' if n != 1 else ''}")
+
+
+rules_app = typer.Typer(help="Inspect and validate the YAML rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+@handle_errors
+def rules_check(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Rules directory to check (default: $DENIALKIT_RULES, else the packaged rules).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Validate rules: every problem with file, line and field. Exit 1 when any.
+
+    Example: denialkit rules check ./my-rules
+    """
+    rules, problems = check_rules(settings.user_rules_dir(directory))
+    for p in problems:
+        output.message(str(p), style="red")
+    if rules is None:
+        raise typer.Exit(1)
+    output.message(f"rules OK: {', '.join(rules.sources)}", style="green")
 
 
 def main() -> None:

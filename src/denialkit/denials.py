@@ -48,8 +48,9 @@ def _remark_codes(remarks) -> tuple[str, ...]:
     return tuple(r.code for r in remarks if r.qualifier == "HE")
 
 
-def _collect(rules: Rules, adjustments: list[Adjustment], remarks: tuple[str, ...]
-             ) -> list[tuple[Adjustment, object]]:
+def _collect(
+    rules: Rules, adjustments: list[Adjustment], remarks: tuple[str, ...]
+) -> list[tuple[Adjustment, object]]:
     found = []
     for a in adjustments:
         if a.amount <= ZERO:
@@ -60,8 +61,14 @@ def _collect(rules: Rules, adjustments: list[Adjustment], remarks: tuple[str, ..
     return found
 
 
-def _candidate(claim_id: int, line: ServiceLine | None, found, remarks: tuple[str, ...],
-               service_date: str | None, first_line: ServiceLine | None) -> Candidate:
+def _candidate(
+    claim_id: int,
+    line: ServiceLine | None,
+    found,
+    remarks: tuple[str, ...],
+    service_date: str | None,
+    first_line: ServiceLine | None,
+) -> Candidate:
     primary, resolved = max(found, key=lambda pair: pair[0].amount)
     shown = line or first_line
     return Candidate(
@@ -82,14 +89,15 @@ def _candidate(claim_id: int, line: ServiceLine | None, found, remarks: tuple[st
     )
 
 
-def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]
-                 ) -> list[Candidate]:
+def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]) -> list[Candidate]:
     """The denials in one claim (none for a reversal: it negates an earlier claim)."""
     if claim.status == REVERSAL:
         return []
     claim_remarks = _remark_codes(claim.remarks)
-    service_date = min((ln.date_from for ln in claim.lines if ln.date_from), default=None) \
+    service_date = (
+        min((ln.date_from for ln in claim.lines if ln.date_from), default=None)
         or claim.statement_from
+    )
     first_line = claim.lines[0] if claim.lines else None
     out: list[Candidate] = []
     for line, line_id in zip(claim.lines, line_ids, strict=True):
@@ -107,17 +115,24 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]
         # unless its largest adjustment says otherwise.
         adjustments = claim.adjustments + [a for ln in claim.lines for a in ln.adjustments]
         largest = max(adjustments, key=lambda a: a.amount, default=None)
-        resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest \
-            else None
+        resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest else None
         category = resolved.category if resolved and resolved.is_denial else UNCATEGORIZED
-        out.append(Candidate(
-            claim_id=claim_id, line_id=None,
-            procedure=first_line.procedure if first_line else "",
-            modifiers=",".join(first_line.modifiers) if first_line else "",
-            line_control="", service_date=service_date,
-            carc=largest.reason if largest else "", group=largest.group if largest else "",
-            rarcs=list(claim_remarks), category=category, amount=claim.charge - claim.paid,
-            reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
-            prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
-            template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED))
+        out.append(
+            Candidate(
+                claim_id=claim_id,
+                line_id=None,
+                procedure=first_line.procedure if first_line else "",
+                modifiers=",".join(first_line.modifiers) if first_line else "",
+                line_control="",
+                service_date=service_date,
+                carc=largest.reason if largest else "",
+                group=largest.group if largest else "",
+                rarcs=list(claim_remarks),
+                category=category,
+                amount=claim.charge - claim.paid,
+                reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
+                prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
+                template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED,
+            )
+        )
     return out

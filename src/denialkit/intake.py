@@ -270,8 +270,9 @@ def _store_events(
                 cid, line_ids = writer.add(event)
                 totals.add_claim(event)
                 if denials is not None:
-                    denials.claim(header, writer.payer_id, writer.remittance_id, event, cid,
-                                  line_ids)
+                    denials.claim(
+                        header, writer.payer_id, writer.remittance_id, event, cid, line_ids
+                    )
                 if writer.full:
                     writer.flush()
                     if denials is not None:

@@ -96,6 +96,7 @@ def ingest_report(report: IngestReport, fmt: str) -> None:
         table.add_row(f"adjustments {g}", data["adjustments_by_group"].get(g, "0.00"))
     status = ", ".join(f"{k}: {v}" for k, v in data["claims_by_status"].items()) or "-"
     table.add_row("claims by status (CLP02)", status)
+    table.add_row("denials found", str(report.denials))
     table.add_row("warnings", str(len(data["warnings"])))
     stdout_console().print(table)
 
@@ -141,3 +142,161 @@ class _Progress:
 
 def progress(total: int, label: str) -> _Progress:
     return _Progress(total, label)
+
+
+QUEUE_COLUMNS = [
+    "id",
+    "claim",
+    "payer_claim_id",
+    "payer",
+    "patient",
+    "service_date",
+    "procedure",
+    "modifiers",
+    "carc",
+    "group",
+    "rarc",
+    "category",
+    "amount_at_risk",
+    "received",
+    "deadline",
+    "days_left",
+    "likelihood",
+    "score",
+    "tier",
+    "status",
+    "team",
+    "assignee",
+    "recovered",
+    "outcome_date",
+]
+TIER_STYLE = {"high": "bold red", "standard": "yellow", "low": "dim"}
+CATEGORY_SHORT = {
+    "administrative": "admin",
+    "technical": "tech",
+    "clinical": "clin",
+    "uncategorized": "uncat",
+}
+
+
+def queue(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if fmt == "csv":
+        emit_csv(rows, QUEUE_COLUMNS)
+        return
+    if not rows:
+        message("the queue is empty")
+        return
+    # Fits an 80-column terminal: the full record is in --format json or `denialkit show ID`.
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name, kw in (
+        ("ID", {"justify": "right"}),
+        ("Tier", {}),
+        ("Left", {"justify": "right"}),
+        ("Payer", {"max_width": 14, "no_wrap": True}),
+        ("Proc", {}),
+        ("Reason", {}),
+        ("Cat", {}),
+        ("Amount", {"justify": "right"}),
+        ("Who", {"max_width": 9, "no_wrap": True}),
+    ):
+        table.add_column(name, overflow="ellipsis", **kw)
+    for r in rows:
+        left = r["days_left"]
+        table.add_row(
+            str(r["id"]),
+            r["tier"] or "",
+            "" if left is None else str(left),
+            r["payer"] or "",
+            r["procedure"] or "",
+            f"{r['group']}-{r['carc']}",
+            CATEGORY_SHORT.get(r["category"], r["category"]),
+            r["amount_at_risk"] or "",
+            r["assignee"] or r["team"] or "-",
+            style=TIER_STYLE.get(r["tier"] or "") if r["status"] not in ("expired",) else "dim",
+        )
+    stdout_console().print(table)
+    message(f"{len(rows)} denial{'s' if len(rows) != 1 else ''} shown")
+
+
+def denial_detail(detail: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(detail)
+        return
+    con = stdout_console()
+    d, c = detail["denial"], detail["claim"]
+    con.print(
+        f"[bold]Denial {d['id']}[/bold]  {d['status']}  tier {d['tier']}  score {d['score']:.3f}"
+        if d["score"] is not None
+        else f"Denial {d['id']}"
+    )
+    summary = Table(show_header=False, box=None)
+    summary.add_column(style="bold")
+    summary.add_column()
+    for label, value in (
+        ("reason", f"{d['group']}-{d['carc']} {d['carc_description']}"),
+        ("remarks", "; ".join(f"{r['code']} {r['description']}" for r in d["rarc"]) or "-"),
+        ("category", f"{d['category']} (team {d['team'] or '-'}, assignee {d['assignee'] or '-'})"),
+        ("amount at risk", d["amount_at_risk"]),
+        ("received", d["received"]),
+        ("deadline", f"{d['deadline']} ({d['days_left']} days left; {d['payer_rule']})"),
+        ("likelihood", f"{d['likelihood']:.2f} (prior {d['prior']:.2f})"),
+        ("score", ", ".join(f"{k} {v}" for k, v in d["breakdown"].items())),
+        ("template", d["template"]),
+        ("claim", f"{c['patient_control']} / payer {c['payer_claim_id']} ({c['payer']})"),
+        ("patient", f"{c['patient']} member {c['member_id']}"),
+        ("claim status", f"{c['status']}: charge {c['charge']}, paid {c['paid']}"),
+        (
+            "remittance",
+            f"{c['remittance']['date']} trace {c['remittance']['trace']} "
+            f"({c['remittance']['file']})",
+        ),
+    ):
+        summary.add_row(
+            label,
+            str(value),
+        )
+    con.print(summary)
+    lines = Table(title="Service lines", header_style="bold")
+    for col in ("id", "proc", "mods", "date", "charge", "paid", "denied"):
+        lines.add_column(col)
+    for ln in detail["lines"]:
+        lines.add_row(
+            str(ln["id"]),
+            ln["procedure"],
+            ",".join(ln["modifiers"]),
+            ln["service_date"] or "",
+            ln["charge"],
+            ln["paid"],
+            "yes" if ln["denied"] else "",
+        )
+    con.print(lines)
+    adj = Table(title="Adjustments and remarks", header_style="bold")
+    for col in ("line", "code", "amount", "category", "description"):
+        adj.add_column(col)
+    for a in detail["adjustments"]:
+        adj.add_row(
+            str(a["line_id"] or "claim"),
+            f"{a['group']}-{a['carc']}",
+            a["amount"],
+            a["category"],
+            a["description"],
+        )
+    for m in detail["remarks"]:
+        adj.add_row(str(m["line_id"] or "claim"), m["code"], "", m["source"], m["description"])
+    con.print(adj)
+    hist = Table(title="History", header_style="bold")
+    for col in ("at", "actor", "from", "to", "detail", "source"):
+        hist.add_column(col)
+    for h in detail["history"]:
+        hist.add_row(
+            h["at"],
+            h["actor"],
+            h["old_status"] or "",
+            h["new_status"] or "",
+            h["detail"],
+            h["source"],
+        )
+    con.print(hist)

@@ -22,8 +22,15 @@ from .settings import packaged_rules_dir
 DENIAL_CATEGORIES = ("administrative", "technical", "clinical")
 NON_DENIAL = ("contractual", "patient_responsibility", "other")
 UNCATEGORIZED = "uncategorized"
-Category = Literal["administrative", "technical", "clinical", "contractual",
-                   "patient_responsibility", "other", "uncategorized"]
+Category = Literal[
+    "administrative",
+    "technical",
+    "clinical",
+    "contractual",
+    "patient_responsibility",
+    "other",
+    "uncategorized",
+]
 TIERS = ("high", "standard", "low")
 FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 
@@ -145,8 +152,11 @@ class RoutingFile(_Strict):
 
 
 _MODELS: dict[str, type[BaseModel]] = {
-    "carc.yaml": CarcFile, "rarc.yaml": RarcFile, "payers.yaml": PayersFile,
-    "triage.yaml": TriageFile, "routing.yaml": RoutingFile,
+    "carc.yaml": CarcFile,
+    "rarc.yaml": RarcFile,
+    "payers.yaml": PayersFile,
+    "triage.yaml": TriageFile,
+    "routing.yaml": RoutingFile,
 }
 
 
@@ -159,7 +169,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -180,8 +192,15 @@ class Resolved:
 class Rules:
     """The validated rule set. Build with ``load_rules``."""
 
-    def __init__(self, carc: CarcFile, rarc: RarcFile, payers: PayersFile, triage: TriageFile,
-                 routing: RoutingFile, sources: list[str]) -> None:
+    def __init__(
+        self,
+        carc: CarcFile,
+        rarc: RarcFile,
+        payers: PayersFile,
+        triage: TriageFile,
+        routing: RoutingFile,
+        sources: list[str],
+    ) -> None:
         self.carc = carc.codes
         self.rarc = rarc.codes
         self.payers = payers
@@ -200,15 +219,26 @@ class Rules:
     def _resolve(self, group: str, carc: str, remarks: tuple[str, ...]) -> Resolved:
         rule = self.carc.get(carc)
         if rule is None:
-            return Resolved(UNCATEGORIZED, 0.3, UNCATEGORIZED,
-                            "Unknown reason code: add it to carc.yaml.", "unknown reason code")
+            return Resolved(
+                UNCATEGORIZED,
+                0.3,
+                UNCATEGORIZED,
+                "Unknown reason code: add it to carc.yaml.",
+                "unknown reason code",
+            )
         category, likelihood = rule.category, rule.likelihood
         template = rule.template or category
         prevention = rule.prevention
         # A generic CARC (A1, 16, 96 ...): the first remark code with a denial category decides.
         if rule.rarc_decides:
-            hint = next((self.rarc[r].category for r in remarks if r in self.rarc
-                         and self.rarc[r].category in DENIAL_CATEGORIES), None)
+            hint = next(
+                (
+                    self.rarc[r].category
+                    for r in remarks
+                    if r in self.rarc and self.rarc[r].category in DENIAL_CATEGORIES
+                ),
+                None,
+            )
             if hint is not None:
                 category = hint
             elif carc == "A1":
@@ -232,8 +262,7 @@ class Rules:
         rule = self.rarc.get(code)
         return rule.description if rule else ""
 
-    def payer_rule(self, payer_ids: list[str], payer_name: str, filing_indicator: str
-                   ) -> PayerRule:
+    def payer_rule(self, payer_ids: list[str], payer_name: str, filing_indicator: str) -> PayerRule:
         for rule in self.payers.payers:
             if rule.matches(payer_ids, payer_name, filing_indicator):
                 return rule
@@ -279,8 +308,14 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[str, ...
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(str(path), mark.line + 1 if mark else None, "",
-                                f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        problems.append(
+            Problem(
+                str(path),
+                mark.line + 1 if mark else None,
+                "",
+                f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            )
+        )
         return None, {}
     if not isinstance(data, dict):
         problems.append(Problem(str(path), 1, "", "must be a mapping of keys to values"))
@@ -288,9 +323,13 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[str, ...
     return data, _line_index(text)
 
 
-def _validate(name: str, data: dict[str, Any], where: dict[tuple[str, ...], Path],
-              lines: dict[tuple[str, ...], tuple[Path, int]], problems: list[Problem]
-              ) -> BaseModel | None:
+def _validate(
+    name: str,
+    data: dict[str, Any],
+    where: dict[tuple[str, ...], Path],
+    lines: dict[tuple[str, ...], tuple[Path, int]],
+    problems: list[Problem],
+) -> BaseModel | None:
     try:
         return _MODELS[name].model_validate(data)
     except ValidationError as exc:
@@ -309,8 +348,9 @@ def _validate(name: str, data: dict[str, Any], where: dict[tuple[str, ...], Path
         return None
 
 
-def check_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None
-                ) -> tuple[Rules | None, list[Problem]]:
+def check_rules(
+    user_dir: str | Path | None = None, packaged_dir: str | Path | None = None
+) -> tuple[Rules | None, list[Problem]]:
     """Load and validate; returns the rules (None when invalid) and every problem found."""
     base = Path(packaged_dir) if packaged_dir else packaged_rules_dir()
     user = Path(user_dir) if user_dir else None
@@ -320,8 +360,14 @@ def check_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | N
     if user is not None:
         for extra in sorted(user.glob("*.y*ml")):
             if extra.name not in FILES:
-                problems.append(Problem(str(extra), None, "",
-                                        f"unknown rules file (expected one of {', '.join(FILES)})"))
+                problems.append(
+                    Problem(
+                        str(extra),
+                        None,
+                        "",
+                        f"unknown rules file (expected one of {', '.join(FILES)})",
+                    )
+                )
     models: dict[str, BaseModel] = {}
     sources: list[str] = []
     for name in FILES:
@@ -339,11 +385,19 @@ def check_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | N
                 # Code-by-code override: the user's entry replaces the packaged one.
                 codes = data.get("codes")
                 if not isinstance(codes, dict):
-                    problems.append(Problem(str(folder / name), index.get(("codes",), 1),
-                                            "codes", "must be a mapping of code to rule"))
+                    problems.append(
+                        Problem(
+                            str(folder / name),
+                            index.get(("codes",), 1),
+                            "codes",
+                            "must be a mapping of code to rule",
+                        )
+                    )
                     continue
-                merged["codes"] = {**merged.get("codes", {}), **{str(k): v
-                                                                  for k, v in codes.items()}}
+                merged["codes"] = {
+                    **merged.get("codes", {}),
+                    **{str(k): v for k, v in codes.items()},
+                }
                 extra = {k: v for k, v in data.items() if k != "codes"}
                 merged.update(extra)
             else:
@@ -363,23 +417,36 @@ def check_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | N
             models[name] = model
     if problems:
         return None, problems
-    rules = Rules(models["carc.yaml"], models["rarc.yaml"], models["payers.yaml"],  # type: ignore[arg-type]
-                  models["triage.yaml"], models["routing.yaml"], sources)  # type: ignore[arg-type]
+    rules = Rules(
+        models["carc.yaml"],
+        models["rarc.yaml"],
+        models["payers.yaml"],  # type: ignore[arg-type]
+        models["triage.yaml"],
+        models["routing.yaml"],
+        sources,
+    )  # type: ignore[arg-type]
     routing = rules.routing
     for category, team in routing.categories.items():
         if team not in routing.teams:
             line = None
-            problems.append(Problem(sources[-1], line, f"categories.{category}",
-                                    f"team {team!r} is not defined under teams"))
+            problems.append(
+                Problem(
+                    sources[-1],
+                    line,
+                    f"categories.{category}",
+                    f"team {team!r} is not defined under teams",
+                )
+            )
     return (None, problems) if problems else (rules, [])
 
 
-def load_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None
-               ) -> Rules:
+def load_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None) -> Rules:
     """Load the rules or raise ``RulesError`` listing every problem."""
     rules, problems = check_rules(user_dir, packaged_dir)
     if rules is None:
         detail = "\n  ".join(str(p) for p in problems)
-        raise RulesError(f"invalid rules ({len(problems)} problem"
-                         f"{'s' if len(problems) != 1 else ''}):\n  {detail}")
+        raise RulesError(
+            f"invalid rules ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n  {detail}"
+        )
     return rules

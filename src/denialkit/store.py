@@ -256,22 +256,56 @@ _TABLES: dict[str, dict[str, Any]] = {
     },
     "denials": {
         "columns": {
-            "id": int, "key": str, "claim_id": int, "line_id": int, "remittance_id": int,
-            "payer_id": int, "patient_control": str, "payer_claim_id": str, "procedure": str,
-            "modifiers": str, "line_control": str, "service_date": str, "carc": str,
-            "group_code": str, "rarcs": str, "reasons": str, "category": str,
-            "amount_cents": int, "received": str, "deadline": str, "payer_rule": str,
-            "prior": float, "likelihood": float, "score": float, "tier": str,
-            "breakdown": str, "status": str, "team": str, "assignee": str, "template": str,
-            "created_at": str, "recovered_cents": int, "outcome_date": str,
-            "tier_order": int, "ev_cents": int,
+            "id": int,
+            "key": str,
+            "claim_id": int,
+            "line_id": int,
+            "remittance_id": int,
+            "payer_id": int,
+            "patient_control": str,
+            "payer_claim_id": str,
+            "procedure": str,
+            "modifiers": str,
+            "line_control": str,
+            "service_date": str,
+            "carc": str,
+            "group_code": str,
+            "rarcs": str,
+            "reasons": str,
+            "category": str,
+            "amount_cents": int,
+            "received": str,
+            "deadline": str,
+            "payer_rule": str,
+            "prior": float,
+            "likelihood": float,
+            "score": float,
+            "tier": str,
+            "breakdown": str,
+            "status": str,
+            "team": str,
+            "assignee": str,
+            "template": str,
+            "created_at": str,
+            "recovered_cents": int,
+            "outcome_date": str,
+            "tier_order": int,
+            "ev_cents": int,
         },
         "pk": "id",
     },
     # The audit trail: append-only, one row per change of a denial.
     "events": {
-        "columns": {"id": int, "denial_id": int, "at": str, "actor": str, "old_status": str,
-                    "new_status": str, "detail": str, "source": str},
+        "columns": {
+            "id": int,
+            "denial_id": int,
+            "at": str,
+            "actor": str,
+            "old_status": str,
+            "new_status": str,
+            "detail": str,
+            "source": str,
+        },
         "pk": "id",
     },
 }
@@ -651,8 +685,9 @@ class Store:
 
     # -- denials --------------------------------------------------------------------------
 
-    def reverse_open_denials(self, payer_id: int, patient_control: str, payer_claim_id: str,
-                             source: str, at: str) -> int:
+    def reverse_open_denials(
+        self, payer_id: int, patient_control: str, payer_claim_id: str, source: str, at: str
+    ) -> int:
         """A CLP02=22 reversal: the payer withdrew the earlier adjudication of this claim, so
         its open denials leave the queue (the corrected claim is judged on its own)."""
         params: list[Any] = [payer_id, patient_control, *OPEN_STATUSES]
@@ -665,10 +700,18 @@ class Store:
             params.append(payer_claim_id)
         rows = self.conn.execute(sql, params).fetchall()
         for denial_id, status in rows:
-            self._event(denial_id, at, "denialkit", status, "reversed",
-                        "payer reversed the claim (CLP02=22)", source)
-        self.conn.executemany("UPDATE denials SET status = 'reversed' WHERE id = ?",
-                              [(r[0],) for r in rows])
+            self._event(
+                denial_id,
+                at,
+                "denialkit",
+                status,
+                "reversed",
+                "payer reversed the claim (CLP02=22)",
+                source,
+            )
+        self.conn.executemany(
+            "UPDATE denials SET status = 'reversed' WHERE id = ?", [(r[0],) for r in rows]
+        )
         return len(rows)
 
     def open_denial_ids_by_key(self, keys: Sequence[str]) -> dict[str, int]:
@@ -676,41 +719,58 @@ class Store:
         found: dict[str, int] = {}
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 400):
-            part = keys[i:i + 400]
+            part = keys[i : i + 400]
             rows = self.conn.execute(
                 f"SELECT key, id FROM denials WHERE key IN ({_marks(part)}) "  # noqa: S608
-                f"AND status IN ({_marks(OPEN_STATUSES)})", [*part, *OPEN_STATUSES]).fetchall()
+                f"AND status IN ({_marks(OPEN_STATUSES)})",
+                [*part, *OPEN_STATUSES],
+            ).fetchall()
             found.update({k: i for k, i in rows})
         return found
 
     def note_repeat(self, denial_id: int, at: str, source: str) -> None:
-        status = self.conn.execute("SELECT status FROM denials WHERE id = ?",
-                                   (denial_id,)).fetchone()[0]
-        self._event(denial_id, at, "denialkit", status, status,
-                    "denied again on a later remittance", source)
+        status = self.conn.execute(
+            "SELECT status FROM denials WHERE id = ?", (denial_id,)
+        ).fetchone()[0]
+        self._event(
+            denial_id, at, "denialkit", status, status, "denied again on a later remittance", source
+        )
 
     def insert_denials(self, rows: list[dict[str, Any]], at: str, source: str) -> list[int]:
         if not rows:
             return []
-        first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM denials")
-                    .fetchone()[0])
+        first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM denials").fetchone()[0])
         cols = list(rows[0])
-        self.conn.executemany(_insert_sql("denials", ["id", *cols]),
-                              [(first + i, *r.values()) for i, r in enumerate(rows)])
+        self.conn.executemany(
+            _insert_sql("denials", ["id", *cols]),
+            [(first + i, *r.values()) for i, r in enumerate(rows)],
+        )
         ids = list(range(first, first + len(rows)))
         self.conn.executemany(
             "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
             "VALUES (?, ?, 'denialkit', NULL, ?, ?, ?)",
-            [(i, at, r["status"], f"found at intake: {r['group_code']}-{r['carc']} "
-              f"({r['category']})", source) for i, r in zip(ids, rows, strict=True)])
+            [
+                (
+                    i,
+                    at,
+                    r["status"],
+                    f"found at intake: {r['group_code']}-{r['carc']} ({r['category']})",
+                    source,
+                )
+                for i, r in zip(ids, rows, strict=True)
+            ],
+        )
         return ids
 
     def pattern_count(self, payer_id: int, procedure: str, carc: str, since: str) -> int:
         """Denials with this payer, procedure and CARC received on or after ``since``."""
-        return int(self.conn.execute(
-            "SELECT COUNT(*) FROM denials WHERE payer_id = ? AND procedure = ? AND carc = ? "
-            "AND received >= ? AND status != 'reversed'",
-            (payer_id, procedure, carc, since)).fetchone()[0])
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM denials WHERE payer_id = ? AND procedure = ? AND carc = ? "
+                "AND received >= ? AND status != 'reversed'",
+                (payer_id, procedure, carc, since),
+            ).fetchone()[0]
+        )
 
     def outcome_stats(self) -> dict[tuple[int, str], tuple[float, int]]:
         """Per payer and CARC: (overturned, decided); a partial overturn counts half."""
@@ -718,31 +778,34 @@ class Store:
             "SELECT payer_id, carc, SUM(CASE status WHEN 'overturned' THEN 1.0 "
             "WHEN 'partially_overturned' THEN 0.5 ELSE 0 END), COUNT(*) FROM denials "
             "WHERE status IN ('overturned', 'partially_overturned', 'upheld') "
-            "GROUP BY payer_id, carc").fetchall()
+            "GROUP BY payer_id, carc"
+        ).fetchall()
         return {(p, c): (float(o), int(n)) for p, c, o, n in rows}
 
     def open_counts(self) -> dict[str, int]:
         rows = self.conn.execute(
             f"SELECT assignee, COUNT(*) FROM denials WHERE assignee IS NOT NULL "  # noqa: S608
             f"AND status IN ({_marks(OPEN_STATUSES)}) GROUP BY assignee",
-            OPEN_STATUSES).fetchall()
+            OPEN_STATUSES,
+        ).fetchall()
         return {a: n for a, n in rows}
 
     def denials_to_triage(self, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Open denials (or these ones) with what triage needs."""
-        base = ("SELECT d.id, d.payer_id, d.procedure, d.carc, d.amount_cents, d.received, "
-                "d.prior, d.status, d.category, d.team, d.assignee, d.patient_control, "
-                "p.name AS payer_name, p.identifier AS payer_identifier, p.ref_2u, "
-                "c.filing_indicator, r.trace_originator FROM denials d "
-                "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
-                "JOIN remittances r ON r.id = d.remittance_id ")
+        base = (
+            "SELECT d.id, d.payer_id, d.procedure, d.carc, d.amount_cents, d.received, "
+            "d.prior, d.status, d.category, d.team, d.assignee, d.patient_control, "
+            "p.name AS payer_name, p.identifier AS payer_identifier, p.ref_2u, "
+            "c.filing_indicator, r.trace_originator FROM denials d "
+            "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
+            "JOIN remittances r ON r.id = d.remittance_id "
+        )
         if ids is None:
-            return self.query(base + f"WHERE d.status IN ({_marks(OPEN_STATUSES)})",
-                              OPEN_STATUSES)
+            return self.query(base + f"WHERE d.status IN ({_marks(OPEN_STATUSES)})", OPEN_STATUSES)
         out: list[dict[str, Any]] = []
         ids = list(ids)
         for i in range(0, len(ids), 400):
-            part = ids[i:i + 400]
+            part = ids[i : i + 400]
             out += self.query(base + f"WHERE d.id IN ({_marks(part)})", part)
         return out
 
@@ -751,18 +814,30 @@ class Store:
         breakdown_json, id)."""
         self.conn.executemany(
             "UPDATE denials SET deadline = ?, payer_rule = ?, likelihood = ?, score = ?, "
-            "tier = ?, tier_order = ?, ev_cents = ?, breakdown = ? WHERE id = ?", rows)
+            "tier = ?, tier_order = ?, ev_cents = ?, breakdown = ? WHERE id = ?",
+            rows,
+        )
 
-    def set_assignment(self, denial_id: int, team: str | None, assignee: str | None,
-                       actor: str, source: str, at: str) -> None:
-        row = self.conn.execute("SELECT status, assignee FROM denials WHERE id = ?",
-                                (denial_id,)).fetchone()
+    def set_assignment(
+        self,
+        denial_id: int,
+        team: str | None,
+        assignee: str | None,
+        actor: str,
+        source: str,
+        at: str,
+    ) -> None:
+        row = self.conn.execute(
+            "SELECT status, assignee FROM denials WHERE id = ?", (denial_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"no denial with id {denial_id}")
         status, before = row
         new_status = "assigned" if (assignee and status == "new") else status
-        self.conn.execute("UPDATE denials SET team = COALESCE(?, team), assignee = ?, "
-                          "status = ? WHERE id = ?", (team, assignee, new_status, denial_id))
+        self.conn.execute(
+            "UPDATE denials SET team = COALESCE(?, team), assignee = ?, status = ? WHERE id = ?",
+            (team, assignee, new_status, denial_id),
+        )
         detail = f"assigned to {assignee}" if assignee else "unassigned"
         if before:
             detail += f" (was {before})"
@@ -773,29 +848,55 @@ class Store:
         waiting = ("new", "assigned", "appeal_drafted")
         rows = self.conn.execute(
             f"SELECT id, status FROM denials WHERE status IN ({_marks(waiting)}) "  # noqa: S608
-            "AND deadline < ?", [*waiting, today]).fetchall()
+            "AND deadline < ?",
+            [*waiting, today],
+        ).fetchall()
         for denial_id, status in rows:
-            self._event(denial_id, at, "denialkit", status, "expired",
-                        "appeal deadline passed", "deadline")
-        self.conn.executemany("UPDATE denials SET status = 'expired' WHERE id = ?",
-                              [(r[0],) for r in rows])
+            self._event(
+                denial_id, at, "denialkit", status, "expired", "appeal deadline passed", "deadline"
+            )
+        self.conn.executemany(
+            "UPDATE denials SET status = 'expired' WHERE id = ?", [(r[0],) for r in rows]
+        )
         return len(rows)
 
-    def _event(self, denial_id: int, at: str, actor: str, old: str | None, new: str | None,
-               detail: str, source: str) -> None:
+    def _event(
+        self,
+        denial_id: int,
+        at: str,
+        actor: str,
+        old: str | None,
+        new: str | None,
+        detail: str,
+        source: str,
+    ) -> None:
         self.conn.execute(
             "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", (denial_id, at, actor, old, new, detail, source))
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (denial_id, at, actor, old, new, detail, source),
+        )
 
-    def queue(self, *, statuses: Sequence[str], tier: str | None = None,
-              category: str | None = None, team: str | None = None,
-              assignee: str | None = None, payer: str | None = None,
-              due_by: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def queue(
+        self,
+        *,
+        statuses: Sequence[str],
+        tier: str | None = None,
+        category: str | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        payer: str | None = None,
+        due_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """The work queue, most urgent first: tier, then deadline, then expected value."""
         where = [f"d.status IN ({_marks(statuses)})"]
         params: list[Any] = list(statuses)
-        for column, value in (("d.tier", tier), ("d.category", category), ("d.team", team),
-                              ("d.assignee", assignee)):
+        for column, value in (
+            ("d.tier", tier),
+            ("d.category", category),
+            ("d.team", team),
+            ("d.assignee", assignee),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -813,7 +914,8 @@ class Store:
             "d.recovered_cents, d.outcome_date FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             f"WHERE {' AND '.join(where)} "
-            "ORDER BY d.tier_order, d.deadline, d.ev_cents DESC, d.id")
+            "ORDER BY d.tier_order, d.deadline, d.ev_cents DESC, d.id"
+        )
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
@@ -828,43 +930,61 @@ class Store:
             "r.payment_date, f.name AS file_name FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             "JOIN remittances r ON r.id = d.remittance_id JOIN files f ON f.id = r.file_id "
-            "WHERE d.id = ?", (denial_id,))
+            "WHERE d.id = ?",
+            (denial_id,),
+        )
         if not rows:
             raise NotFound(f"no denial with id {denial_id}")
         return rows[0]
 
     def claim_detail(self, claim_id: int) -> dict[str, list[dict[str, Any]]]:
         return {
-            "lines": self.query("SELECT * FROM service_lines WHERE claim_id = ? ORDER BY id",
-                                (claim_id,)),
-            "adjustments": self.query("SELECT * FROM adjustments WHERE claim_id = ? "
-                                      "ORDER BY id", (claim_id,)),
+            "lines": self.query(
+                "SELECT * FROM service_lines WHERE claim_id = ? ORDER BY id", (claim_id,)
+            ),
+            "adjustments": self.query(
+                "SELECT * FROM adjustments WHERE claim_id = ? ORDER BY id", (claim_id,)
+            ),
             "remarks": self.query("SELECT * FROM remarks WHERE claim_id = ?", (claim_id,)),
         }
 
     def history(self, denial_id: int) -> list[dict[str, Any]]:
-        return self.query("SELECT at, actor, old_status, new_status, detail, source "
-                          "FROM events WHERE denial_id = ? ORDER BY id", (denial_id,))
+        return self.query(
+            "SELECT at, actor, old_status, new_status, detail, source "
+            "FROM events WHERE denial_id = ? ORDER BY id",
+            (denial_id,),
+        )
 
     def denial_ids(self, ids: Sequence[int]) -> list[int]:
         """Those of ``ids`` that exist."""
         found: list[int] = []
         for i in range(0, len(ids), 400):
-            part = list(ids[i:i + 400])
-            found += [r[0] for r in self.conn.execute(
-                f"SELECT id FROM denials WHERE id IN ({_marks(part)})", part)]  # noqa: S608
+            part = list(ids[i : i + 400])
+            found += [
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT id FROM denials WHERE id IN ({_marks(part)})",  # noqa: S608
+                    part,
+                )
+            ]
         return found
 
     def open_denial_ids(self) -> list[int]:
-        return [r[0] for r in self.conn.execute(
-            f"SELECT id FROM denials WHERE status IN ({_marks(OPEN_STATUSES)}) "  # noqa: S608
-            "ORDER BY id", OPEN_STATUSES)]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT id FROM denials WHERE status IN ({_marks(OPEN_STATUSES)}) "  # noqa: S608
+                "ORDER BY id",
+                OPEN_STATUSES,
+            )
+        ]
 
     def unassigned_open(self) -> list[dict[str, Any]]:
         return self.query(
             f"SELECT id, category, team FROM denials WHERE assignee IS NULL "  # noqa: S608
             f"AND status IN ({_marks(OPEN_STATUSES)}) ORDER BY tier_order, deadline, id",
-            OPEN_STATUSES)
+            OPEN_STATUSES,
+        )
 
 
 class ClaimWriter:

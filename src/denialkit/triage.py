@@ -21,8 +21,7 @@ def deadline(received: dt.date, rule: PayerRule) -> dt.date:
     return received + dt.timedelta(days=rule.receipt_days + rule.window_days)
 
 
-def blend_likelihood(prior: float, overturned: float, decided: int, prior_weight: float
-                     ) -> float:
+def blend_likelihood(prior: float, overturned: float, decided: int, prior_weight: float) -> float:
     """The rule's prior, pulled toward this payer's recorded outcomes as they accumulate."""
     if decided <= 0:
         return prior
@@ -40,14 +39,20 @@ class Score:
     pattern_count: int
 
     def breakdown(self) -> dict[str, float | int | str]:
-        return {"value": round(self.value, 4), "likelihood": round(self.likelihood, 4),
-                "urgency": round(self.urgency, 4), "strategic": round(self.strategic, 4),
-                "pattern_count": self.pattern_count, "score": round(self.score, 4),
-                "tier": self.tier}
+        return {
+            "value": round(self.value, 4),
+            "likelihood": round(self.likelihood, 4),
+            "urgency": round(self.urgency, 4),
+            "strategic": round(self.strategic, 4),
+            "pattern_count": self.pattern_count,
+            "score": round(self.score, 4),
+            "tier": self.tier,
+        }
 
 
-def score(amount: Decimal, likelihood: float, days_left: int, pattern_count: int,
-          policy: TriageFile) -> Score:
+def score(
+    amount: Decimal, likelihood: float, days_left: int, pattern_count: int, policy: TriageFile
+) -> Score:
     dollars = max(float(amount), 0.0)
     value = min(1.0, math.log10(1 + dollars) / math.log10(1 + policy.value_cap))
     if days_left <= policy.urgent_days:
@@ -60,16 +65,19 @@ def score(amount: Decimal, likelihood: float, days_left: int, pattern_count: int
     strategic = min(1.0, pattern_count / policy.strategic.min_count)
     w = policy.weights
     total_weight = (w.value + w.likelihood + w.urgency + w.strategic) or 1.0
-    s = (w.value * value + w.likelihood * likelihood + w.urgency * urgency
-         + w.strategic * strategic) / total_weight
+    s = (
+        w.value * value + w.likelihood * likelihood + w.urgency * urgency + w.strategic * strategic
+    ) / total_weight
     if s >= policy.tiers.high:
         tier = "high"
     elif s >= policy.tiers.standard:
         tier = "standard"
     else:
         tier = "low"
-    if pattern_count >= policy.strategic.min_count and \
-            _TIER_RANK[tier] < _TIER_RANK[policy.strategic.min_tier]:
+    if (
+        pattern_count >= policy.strategic.min_count
+        and _TIER_RANK[tier] < _TIER_RANK[policy.strategic.min_tier]
+    ):
         tier = policy.strategic.min_tier
     return Score(s, tier, value, likelihood, urgency, strategic, pattern_count)
 

@@ -21,8 +21,18 @@ from .store import OPEN_STATUSES, Store, from_cents, to_cents
 from .triage import blend_likelihood, deadline, score, tier_rank
 
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
-ALL_STATUSES = ("new", "assigned", "appeal_drafted", "appealed", "overturned",
-                "partially_overturned", "upheld", "written_off", "expired", "reversed")
+ALL_STATUSES = (
+    "new",
+    "assigned",
+    "appeal_drafted",
+    "appealed",
+    "overturned",
+    "partially_overturned",
+    "upheld",
+    "written_off",
+    "expired",
+    "reversed",
+)
 PAGE = 5000
 
 
@@ -48,19 +58,39 @@ class DenialProcessor:
         self.repeated = 0
         self.reversed = 0
 
-    def claim(self, header: RemittanceHeader, payer_id: int, remittance_id: int, claim: Claim,
-              claim_id: int, line_ids: list[int]) -> None:
+    def claim(
+        self,
+        header: RemittanceHeader,
+        payer_id: int,
+        remittance_id: int,
+        claim: Claim,
+        claim_id: int,
+        line_ids: list[int],
+    ) -> None:
         source = f"remittance {remittance_id}"
         if claim.status == REVERSAL:
             self.reversals.append((payer_id, claim.patient_control, claim.payer_claim_id, source))
             return
         for c in find_denials(claim, self.rules, claim_id, line_ids):
-            received = header.payment_date or header.production_date or header.notice_date \
+            received = (
+                header.payment_date
+                or header.production_date
+                or header.notice_date
                 or self.today.isoformat()
-            self.pending.append((c, {
-                "payer_id": payer_id, "remittance_id": remittance_id, "received": received,
-                "patient_control": claim.patient_control,
-                "payer_claim_id": claim.payer_claim_id, "source": source}))
+            )
+            self.pending.append(
+                (
+                    c,
+                    {
+                        "payer_id": payer_id,
+                        "remittance_id": remittance_id,
+                        "received": received,
+                        "patient_control": claim.patient_control,
+                        "payer_claim_id": claim.payer_claim_id,
+                        "source": source,
+                    },
+                )
+            )
 
     def flush(self) -> None:
         at = now_iso()
@@ -83,21 +113,37 @@ class DenialProcessor:
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({
-                "key": key, "claim_id": c.claim_id, "line_id": c.line_id,
-                "remittance_id": ctx["remittance_id"], "payer_id": ctx["payer_id"],
-                "patient_control": ctx["patient_control"],
-                "payer_claim_id": ctx["payer_claim_id"], "procedure": c.procedure,
-                "modifiers": c.modifiers, "line_control": c.line_control,
-                "service_date": c.service_date, "carc": c.carc, "group_code": c.group,
-                "rarcs": ",".join(c.rarcs),
-                "reasons": json.dumps([[g, r, str(a)] for g, r, a in c.reasons]),
-                "category": c.category, "amount_cents": to_cents(c.amount),
-                "received": ctx["received"], "prior": c.prior, "likelihood": c.prior,
-                "status": "new", "team": self.rules.team_for(c.category),
-                "template": c.template, "created_at": at, "recovered_cents": None,
-                "tier_order": 1, "ev_cents": 0,
-            })
+            rows.append(
+                {
+                    "key": key,
+                    "claim_id": c.claim_id,
+                    "line_id": c.line_id,
+                    "remittance_id": ctx["remittance_id"],
+                    "payer_id": ctx["payer_id"],
+                    "patient_control": ctx["patient_control"],
+                    "payer_claim_id": ctx["payer_claim_id"],
+                    "procedure": c.procedure,
+                    "modifiers": c.modifiers,
+                    "line_control": c.line_control,
+                    "service_date": c.service_date,
+                    "carc": c.carc,
+                    "group_code": c.group,
+                    "rarcs": ",".join(c.rarcs),
+                    "reasons": json.dumps([[g, r, f"{a:.2f}"] for g, r, a in c.reasons]),
+                    "category": c.category,
+                    "amount_cents": to_cents(c.amount),
+                    "received": ctx["received"],
+                    "prior": c.prior,
+                    "likelihood": c.prior,
+                    "status": "new",
+                    "team": self.rules.team_for(c.category),
+                    "template": c.template,
+                    "created_at": at,
+                    "recovered_cents": None,
+                    "tier_order": 1,
+                    "ev_cents": 0,
+                }
+            )
         self.pending = []
         ids = self.store.insert_denials(rows, at, "intake")
         self.created += len(ids)
@@ -109,8 +155,7 @@ def _key(c: Candidate, ctx: dict[str, Any]) -> str:
     return f"{ctx['payer_id']}|{ctx['patient_control']}|{c.line_key}|{c.carc}"
 
 
-def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None = None
-           ) -> int:
+def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None = None) -> int:
     """Compute deadline, likelihood, score and tier for these denials (default: all open);
     then mark the ones past their deadline expired. Returns how many were scored."""
     policy = rules.triage
@@ -118,13 +163,19 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
     since = (today - dt.timedelta(days=policy.strategic.window_days)).isoformat()
     patterns: dict[tuple[int, str, str], int] = {}
     done = 0
-    pages = [list(ids)[i:i + PAGE] for i in range(0, len(ids), PAGE)] if ids is not None \
+    pages = (
+        [list(ids)[i : i + PAGE] for i in range(0, len(ids), PAGE)]
+        if ids is not None
         else _open_pages(store)
+    )
     for page in pages:
         updates = []
         for r in store.denials_to_triage(page):
-            rule = rules.payer_rule([r["payer_identifier"], r["ref_2u"], r["trace_originator"]],
-                                    r["payer_name"] or "", r["filing_indicator"] or "")
+            rule = rules.payer_rule(
+                [r["payer_identifier"], r["ref_2u"], r["trace_originator"]],
+                r["payer_name"] or "",
+                r["filing_indicator"] or "",
+            )
             due = deadline(dt.date.fromisoformat(r["received"]), rule)
             overturned, decided = stats.get((r["payer_id"], r["carc"]), (0.0, 0))
             likelihood = blend_likelihood(r["prior"], overturned, decided, policy.prior_weight)
@@ -133,9 +184,19 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
                 patterns[pkey] = store.pattern_count(*pkey, since)
             amount = from_cents(r["amount_cents"]) or Decimal(0)
             s = score(amount, likelihood, (due - today).days, patterns[pkey], policy)
-            updates.append((due.isoformat(), rule.name, likelihood, s.score, s.tier,
-                            TIER_ORDER[s.tier], int(r["amount_cents"] * likelihood),
-                            json.dumps(s.breakdown()), r["id"]))
+            updates.append(
+                (
+                    due.isoformat(),
+                    rule.name,
+                    likelihood,
+                    s.score,
+                    s.tier,
+                    TIER_ORDER[s.tier],
+                    int(r["amount_cents"] * likelihood),
+                    json.dumps(s.breakdown()),
+                    r["id"],
+                )
+            )
         store.update_triage(updates)
         done += len(updates)
     store.expire_overdue(today.isoformat(), now_iso())
@@ -145,11 +206,17 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
 def _open_pages(store: Store):
     ids = store.open_denial_ids()
     for i in range(0, len(ids), PAGE):
-        yield ids[i:i + PAGE]
+        yield ids[i : i + PAGE]
 
 
-def route(store: Store, rules: Rules, ids: Sequence[int] | None = None, *,
-          actor: str = "denialkit", source: str = "route") -> int:
+def route(
+    store: Store,
+    rules: Rules,
+    ids: Sequence[int] | None = None,
+    *,
+    actor: str = "denialkit",
+    source: str = "route",
+) -> int:
     """Assign unassigned open denials to the team member with the fewest open denials."""
     counts = store.open_counts()
     wanted = set(ids) if ids is not None else None
@@ -178,10 +245,19 @@ def assign(store: Store, ids: Sequence[int], to: str, actor: str) -> int:
     return len(ids)
 
 
-def queue(store: Store, today: dt.date, *, status: str | None = None,
-          tier: str | None = None, category: str | None = None, team: str | None = None,
-          assignee: str | None = None, payer: str | None = None,
-          due_within: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def queue(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Rows of the work queue in the documented JSON shape."""
     if status in (None, "open"):
         statuses: Sequence[str] = OPEN_STATUSES
@@ -193,10 +269,17 @@ def queue(store: Store, today: dt.date, *, status: str | None = None,
         raise UsageError(f"unknown status {status!r}: one of open, all, {', '.join(ALL_STATUSES)}")
     if tier is not None and tier_rank(tier) < 0:
         raise UsageError(f"unknown tier {tier!r}: high, standard or low")
-    due_by = (today + dt.timedelta(days=due_within)).isoformat() if due_within is not None \
-        else None
-    rows = store.queue(statuses=statuses, tier=tier, category=category, team=team,
-                       assignee=assignee, payer=payer, due_by=due_by, limit=limit)
+    due_by = (today + dt.timedelta(days=due_within)).isoformat() if due_within is not None else None
+    rows = store.queue(
+        statuses=statuses,
+        tier=tier,
+        category=category,
+        team=team,
+        assignee=assignee,
+        payer=payer,
+        due_by=due_by,
+        limit=limit,
+    )
     return [_queue_row(r, today) for r in rows]
 
 
@@ -208,19 +291,30 @@ def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
     patient = ", ".join(x for x in (r["patient_last"], r["patient_first"]) if x)
     due = r["deadline"]
     return {
-        "id": r["id"], "claim": r["claim"], "payer_claim_id": r["payer_claim_id"],
-        "payer": r["payer"], "patient": patient, "service_date": r["service_date"],
+        "id": r["id"],
+        "claim": r["claim"],
+        "payer_claim_id": r["payer_claim_id"],
+        "payer": r["payer"],
+        "patient": patient,
+        "service_date": r["service_date"],
         "procedure": r["procedure"],
         "modifiers": [m for m in (r["modifiers"] or "").split(",") if m],
-        "carc": r["carc"], "group": r["group_code"],
+        "carc": r["carc"],
+        "group": r["group_code"],
         "rarc": [m for m in (r["rarcs"] or "").split(",") if m],
-        "category": r["category"], "amount_at_risk": _money(r["amount_cents"]),
-        "received": r["received"], "deadline": due,
+        "category": r["category"],
+        "amount_at_risk": _money(r["amount_cents"]),
+        "received": r["received"],
+        "deadline": due,
         "days_left": (dt.date.fromisoformat(due) - today).days if due else None,
         "likelihood": round(r["likelihood"], 3) if r["likelihood"] is not None else None,
         "score": round(r["score"], 3) if r["score"] is not None else None,
-        "tier": r["tier"], "status": r["status"], "team": r["team"], "assignee": r["assignee"],
-        "recovered": _money(r["recovered_cents"]), "outcome_date": r["outcome_date"],
+        "tier": r["tier"],
+        "status": r["status"],
+        "team": r["team"],
+        "assignee": r["assignee"],
+        "recovered": _money(r["recovered_cents"]),
+        "outcome_date": r["outcome_date"],
     }
 
 
@@ -231,44 +325,87 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
     detail = store.claim_detail(d["claim_id"])
     return {
         "denial": {
-            "id": d["id"], "status": d["status"], "category": d["category"],
-            "tier": d["tier"], "score": d["score"], "team": d["team"],
-            "assignee": d["assignee"], "carc": d["carc"], "group": d["group_code"],
+            "id": d["id"],
+            "status": d["status"],
+            "category": d["category"],
+            "tier": d["tier"],
+            "score": d["score"],
+            "team": d["team"],
+            "assignee": d["assignee"],
+            "carc": d["carc"],
+            "group": d["group_code"],
             "carc_description": rules.carc_description(d["carc"]),
-            "rarc": [{"code": c, "description": rules.rarc_description(c)}
-                     for c in (d["rarcs"] or "").split(",") if c],
-            "reasons": [{"group": g, "carc": c, "amount": a,
-                         "description": rules.carc_description(c)}
-                        for g, c, a in json.loads(d["reasons"] or "[]")],
-            "amount_at_risk": _money(d["amount_cents"]), "received": d["received"],
+            "rarc": [
+                {"code": c, "description": rules.rarc_description(c)}
+                for c in (d["rarcs"] or "").split(",")
+                if c
+            ],
+            "reasons": [
+                {"group": g, "carc": c, "amount": a, "description": rules.carc_description(c)}
+                for g, c, a in json.loads(d["reasons"] or "[]")
+            ],
+            "amount_at_risk": _money(d["amount_cents"]),
+            "received": d["received"],
             "deadline": d["deadline"],
             "days_left": (dt.date.fromisoformat(d["deadline"]) - today).days
-            if d["deadline"] else None,
-            "payer_rule": d["payer_rule"], "prior": d["prior"], "likelihood": d["likelihood"],
-            "breakdown": json.loads(d["breakdown"] or "{}"), "template": d["template"],
-            "procedure": d["procedure"], "line_control": d["line_control"],
+            if d["deadline"]
+            else None,
+            "payer_rule": d["payer_rule"],
+            "prior": d["prior"],
+            "likelihood": d["likelihood"],
+            "breakdown": json.loads(d["breakdown"] or "{}"),
+            "template": d["template"],
+            "procedure": d["procedure"],
+            "line_control": d["line_control"],
         },
         "claim": {
-            "patient_control": d["patient_control"], "payer_claim_id": d["payer_claim_id"],
-            "payer": d["payer_name"], "status": d["claim_status"],
-            "charge": _money(d["claim_charge_cents"]), "paid": _money(d["claim_paid_cents"]),
+            "patient_control": d["patient_control"],
+            "payer_claim_id": d["payer_claim_id"],
+            "payer": d["payer_name"],
+            "status": d["claim_status"],
+            "charge": _money(d["claim_charge_cents"]),
+            "paid": _money(d["claim_paid_cents"]),
             "patient": ", ".join(x for x in (d["patient_last"], d["patient_first"]) if x),
-            "member_id": d["patient_id"], "filing_indicator": d["filing_indicator"],
-            "remittance": {"trace": d["trace_number"], "date": d["payment_date"],
-                           "file": d["file_name"]},
+            "member_id": d["patient_id"],
+            "filing_indicator": d["filing_indicator"],
+            "remittance": {
+                "trace": d["trace_number"],
+                "date": d["payment_date"],
+                "file": d["file_name"],
+            },
         },
-        "lines": [{"id": ln["id"], "procedure": ln["procedure"],
-                   "modifiers": [m for m in (ln["modifiers"] or "").split(",") if m],
-                   "charge": _money(ln["charge_cents"]), "paid": _money(ln["paid_cents"]),
-                   "service_date": ln["date_from"], "line_control": ln["line_control"],
-                   "denied": ln["id"] == d["line_id"]} for ln in detail["lines"]],
-        "adjustments": [{"line_id": a["line_id"], "group": a["group_code"],
-                         "carc": a["reason"], "amount": _money(a["amount_cents"]),
-                         "description": rules.carc_description(a["reason"]),
-                         "category": rules.resolve(a["group_code"], a["reason"]).category}
-                        for a in detail["adjustments"]],
-        "remarks": [{"line_id": m["line_id"], "source": m["source"], "code": m["code"],
-                     "description": rules.rarc_description(m["code"])}
-                    for m in detail["remarks"]],
+        "lines": [
+            {
+                "id": ln["id"],
+                "procedure": ln["procedure"],
+                "modifiers": [m for m in (ln["modifiers"] or "").split(",") if m],
+                "charge": _money(ln["charge_cents"]),
+                "paid": _money(ln["paid_cents"]),
+                "service_date": ln["date_from"],
+                "line_control": ln["line_control"],
+                "denied": ln["id"] == d["line_id"],
+            }
+            for ln in detail["lines"]
+        ],
+        "adjustments": [
+            {
+                "line_id": a["line_id"],
+                "group": a["group_code"],
+                "carc": a["reason"],
+                "amount": _money(a["amount_cents"]),
+                "description": rules.carc_description(a["reason"]),
+                "category": rules.resolve(a["group_code"], a["reason"]).category,
+            }
+            for a in detail["adjustments"]
+        ],
+        "remarks": [
+            {
+                "line_id": m["line_id"],
+                "source": m["source"],
+                "code": m["code"],
+                "description": rules.rarc_description(m["code"]),
+            }
+            for m in detail["remarks"]
+        ],
         "history": store.history(denial_id),
     }

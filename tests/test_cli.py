@@ -105,3 +105,85 @@ def test_every_command_has_help(runner):
         result = runner.invoke(app, [*cmd, "--help"])
         assert result.exit_code == 0, cmd
         assert len(result.stdout.strip().splitlines()) > 3, cmd
+
+
+@pytest.fixture
+def demo_db(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("DENIALKIT_TODAY", "2026-11-27")
+    monkeypatch.setenv("DENIALKIT_RULES", str(ROOT / "examples" / "rules"))
+    db = tmp_path / "demo.db"
+    result = runner.invoke(app, ["ingest", str(ROOT / "examples"), "--db", str(db)])
+    assert result.exit_code == 0, result.stderr
+    assert "denials found" in result.stdout
+    return db
+
+
+def test_queue_formats(runner, demo_db):
+    data = json.loads(
+        runner.invoke(app, ["queue", "--db", str(demo_db), "--format", "json"]).stdout
+    )
+    assert len(data) == 11 and all(r["status"] == "assigned" for r in data)
+    assert [r["tier"] for r in data] == sorted(
+        (r["tier"] for r in data), key=["high", "standard", "low"].index
+    )
+    csv_out = runner.invoke(app, ["queue", "--db", str(demo_db), "--format", "csv"]).stdout
+    assert csv_out.splitlines()[0].startswith("id,claim,payer_claim_id,payer,patient")
+    assert len(csv_out.splitlines()) == 12
+    table = runner.invoke(
+        app, ["queue", "--db", str(demo_db), "--tier", "low"], env={"COLUMNS": "80"}
+    )
+    assert table.exit_code == 0 and "CO-29" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    filtered = json.loads(
+        runner.invoke(
+            app, ["queue", "--db", str(demo_db), "--team", "coding", "--format", "json"]
+        ).stdout
+    )
+    assert filtered and {r["team"] for r in filtered} == {"coding"}
+    assert json.loads(
+        runner.invoke(
+            app, ["queue", "--db", str(demo_db), "--status", "all", "--format", "json"]
+        ).stdout
+    )[-1]["status"] in ("reversed", "assigned")
+
+
+def test_queue_bad_status_is_a_usage_error(runner, demo_db):
+    result = runner.invoke(app, ["queue", "--db", str(demo_db), "--status", "nope"])
+    assert result.exit_code == 2 and "unknown status" in result.stderr
+
+
+def test_show_assign_route_retriage(runner, demo_db):
+    shown = runner.invoke(app, ["show", "2", "--db", str(demo_db)])
+    assert shown.exit_code == 0 and "CO-4" in shown.stdout and "History" in shown.stdout
+    detail = json.loads(
+        runner.invoke(app, ["show", "2", "--db", str(demo_db), "--format", "json"]).stdout
+    )
+    assert detail["denial"]["carc_description"].startswith("Procedure code does not agree")
+    assert runner.invoke(app, ["show", "999", "--db", str(demo_db)]).exit_code == 1
+    assigned = runner.invoke(
+        app, ["assign", "2", "3", "--to", "sam", "--db", str(demo_db), "--actor", "boss"]
+    )
+    assert assigned.exit_code == 0 and "assigned 2 denials to sam" in assigned.stderr
+    assert (
+        runner.invoke(app, ["assign", "4040", "--to", "sam", "--db", str(demo_db)]).exit_code == 1
+    )
+    assert runner.invoke(app, ["route", "--db", str(demo_db)]).exit_code == 0
+    result = runner.invoke(app, ["retriage", "--db", str(demo_db)])
+    assert result.exit_code == 0 and "retriaged 11 open denials" in result.stderr
+
+
+def test_rules_check_and_ingest_refuses_invalid_rules(runner, tmp_path):
+    ok = runner.invoke(app, ["rules", "check"])
+    assert ok.exit_code == 0 and "rules OK" in ok.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "routing.yaml").write_text(
+        "categories: {technical: coding}\nteams: {coding: []}\nextra: 1\n"
+    )
+    result = runner.invoke(app, ["rules", "check", str(bad)])
+    assert result.exit_code == 1 and "routing.yaml:3: extra: unknown key" in result.stderr
+    ingest = runner.invoke(
+        app, ["ingest", str(ROOT / "examples"), "--rules", str(bad), "--db", str(tmp_path / "x.db")]
+    )
+    assert ingest.exit_code == 1 and "invalid rules" in ingest.stderr
+    assert not (tmp_path / "x.db").exists()

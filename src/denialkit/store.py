@@ -331,7 +331,6 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
     ("provider_adjustments", ["remittance_id"], False),
     ("warnings", ["file_id"], False),
     ("denials", ["key", "status"], False),
-    ("denials", ["status", "tier"], False),
     ("denials", ["payer_id", "procedure", "carc", "received"], False),
     ("denials", ["payer_id", "patient_control"], False),
     ("denials", ["assignee", "status"], False),
@@ -753,12 +752,18 @@ class Store:
                 (
                     i,
                     at,
-                    r["status"],
+                    "new",
                     f"found at intake: {r['group_code']}-{r['carc']} ({r['category']})",
                     source,
                 )
                 for i, r in zip(ids, rows, strict=True)
             ],
+        )
+        expired = [(i, at) for i, r in zip(ids, rows, strict=True) if r["status"] == "expired"]
+        self.conn.executemany(
+            "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
+            "VALUES (?, ?, 'denialkit', 'new', 'expired', 'appeal deadline passed', 'deadline')",
+            expired,
         )
         return ids
 
@@ -979,12 +984,21 @@ class Store:
             )
         ]
 
-    def unassigned_open(self) -> list[dict[str, Any]]:
-        return self.query(
-            f"SELECT id, category, team FROM denials WHERE assignee IS NULL "  # noqa: S608
-            f"AND status IN ({_marks(OPEN_STATUSES)}) ORDER BY tier_order, deadline, id",
-            OPEN_STATUSES,
+    def unassigned_open(self, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Open denials with nobody assigned (of ``ids`` when given), most urgent first."""
+        base = (
+            "SELECT id, category, team FROM denials WHERE assignee IS NULL "  # noqa: S608
+            f"AND status IN ({_marks(OPEN_STATUSES)})"
         )
+        order = " ORDER BY tier_order, deadline, id"
+        if ids is None:
+            return self.query(base + order, OPEN_STATUSES)
+        out: list[dict[str, Any]] = []
+        ids = list(ids)
+        for i in range(0, len(ids), 400):
+            part = ids[i : i + 400]
+            out += self.query(f"{base} AND id IN ({_marks(part)}){order}", [*OPEN_STATUSES, *part])
+        return out
 
 
 class ClaimWriter:

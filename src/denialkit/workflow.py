@@ -16,7 +16,7 @@ from typing import Any
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
 from .errors import NotFound, UsageError
-from .rules import Rules
+from .rules import PayerRule, Rules
 from .store import OPEN_STATUSES, Store, from_cents, to_cents
 from .triage import blend_likelihood, deadline, score, tier_rank
 
@@ -54,6 +54,7 @@ class DenialProcessor:
         self.today = today
         self.pending: list[tuple[Candidate, dict[str, Any]]] = []
         self.reversals: list[tuple[int, str, str, str]] = []
+        self.assessor: _Assessor | None = None
         self.created = 0
         self.repeated = 0
         self.reversed = 0
@@ -88,6 +89,13 @@ class DenialProcessor:
                         "patient_control": claim.patient_control,
                         "payer_claim_id": claim.payer_claim_id,
                         "source": source,
+                        "payer_ids": [
+                            header.payer.id,
+                            header.payer.ref("2U"),
+                            header.trace_originator,
+                        ],
+                        "payer_name": header.payer.name,
+                        "filing": claim.filing_indicator,
                     },
                 )
             )
@@ -102,6 +110,7 @@ class DenialProcessor:
         keys = [_key(c, ctx) for c, ctx in self.pending]
         existing = self.store.open_denial_ids_by_key(keys)
         rows: list[dict[str, Any]] = []
+        contexts: list[dict[str, Any]] = []
         seen: set[str] = set()
         for key, (c, ctx) in zip(keys, self.pending, strict=True):
             if key in existing:
@@ -113,6 +122,7 @@ class DenialProcessor:
             if key in seen:
                 continue
             seen.add(key)
+            contexts.append(ctx)
             rows.append(
                 {
                     "key": key,
@@ -145,9 +155,39 @@ class DenialProcessor:
                 }
             )
         self.pending = []
+        # Triage before the insert (one write per denial, no update): a pattern counts what
+        # is stored already plus what this batch adds.
+        if self.assessor is None:
+            self.assessor = _Assessor(self.store, self.rules, self.today)
+        in_batch: dict[tuple[int, str, str], int] = {}
+        today = self.today.isoformat()
+        for row in rows:
+            pkey = (row["payer_id"], row["procedure"], row["carc"])
+            if row["received"] >= self.assessor.since:
+                in_batch[pkey] = in_batch.get(pkey, 0) + 1
+        for row, ctx in zip(rows, contexts, strict=True):
+            pkey = (row["payer_id"], row["procedure"], row["carc"])
+            row.update(
+                self.assessor.assess(
+                    row["payer_id"],
+                    ctx["payer_ids"],
+                    ctx["payer_name"],
+                    ctx["filing"],
+                    row["received"],
+                    row["carc"],
+                    row["procedure"],
+                    row["prior"],
+                    row["amount_cents"],
+                    in_batch.get(pkey, 0),
+                )
+            )
+            if row["deadline"] < today:
+                row["status"] = "expired"
+        for pkey, n in in_batch.items():  # this batch is stored now: counts move on
+            if pkey in self.assessor.patterns:
+                self.assessor.patterns[pkey] += n
         ids = self.store.insert_denials(rows, at, "intake")
         self.created += len(ids)
-        triage(self.store, self.rules, self.today, ids)
         route(self.store, self.rules, ids, actor="denialkit", source="intake")
 
 
@@ -155,13 +195,66 @@ def _key(c: Candidate, ctx: dict[str, Any]) -> str:
     return f"{ctx['payer_id']}|{ctx['patient_control']}|{c.line_key}|{c.carc}"
 
 
+class _Assessor:
+    """Deadline, likelihood, score and tier for one denial; caches what repeats."""
+
+    def __init__(self, store: Store, rules: Rules, today: dt.date) -> None:
+        self.store = store
+        self.rules = rules
+        self.policy = rules.triage
+        self.today = today
+        self.stats = store.outcome_stats()
+        self.since = (today - dt.timedelta(days=self.policy.strategic.window_days)).isoformat()
+        self.patterns: dict[tuple[int, str, str], int] = {}
+        self.payer_rules: dict[tuple[int, str], PayerRule] = {}
+
+    def assess(
+        self,
+        payer_id: int,
+        payer_ids: list[str],
+        payer_name: str,
+        filing: str,
+        received: str,
+        carc: str,
+        procedure: str,
+        prior: float,
+        amount_cents: int,
+        extra_pattern: int = 0,
+    ) -> dict[str, Any]:
+        rkey = (payer_id, filing)
+        rule = self.payer_rules.get(rkey)
+        if rule is None:
+            rule = self.payer_rules[rkey] = self.rules.payer_rule(payer_ids, payer_name, filing)
+        due = deadline(dt.date.fromisoformat(received), rule)
+        overturned, decided = self.stats.get((payer_id, carc), (0.0, 0))
+        likelihood = blend_likelihood(prior, overturned, decided, self.policy.prior_weight)
+        pkey = (payer_id, procedure, carc)
+        if pkey not in self.patterns:
+            self.patterns[pkey] = self.store.pattern_count(*pkey, self.since)
+        amount = from_cents(amount_cents) or Decimal(0)
+        s = score(
+            amount,
+            likelihood,
+            (due - self.today).days,
+            self.patterns[pkey] + extra_pattern,
+            self.policy,
+        )
+        return {
+            "deadline": due.isoformat(),
+            "payer_rule": rule.name,
+            "likelihood": likelihood,
+            "score": s.score,
+            "tier": s.tier,
+            "tier_order": TIER_ORDER[s.tier],
+            "ev_cents": int(amount_cents * likelihood),
+            "breakdown": json.dumps(s.breakdown()),
+        }
+
+
 def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None = None) -> int:
     """Compute deadline, likelihood, score and tier for these denials (default: all open);
     then mark the ones past their deadline expired. Returns how many were scored."""
-    policy = rules.triage
-    stats = store.outcome_stats()
-    since = (today - dt.timedelta(days=policy.strategic.window_days)).isoformat()
-    patterns: dict[tuple[int, str, str], int] = {}
+    assessor = _Assessor(store, rules, today)
     done = 0
     pages = (
         [list(ids)[i : i + PAGE] for i in range(0, len(ids), PAGE)]
@@ -171,29 +264,27 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
     for page in pages:
         updates = []
         for r in store.denials_to_triage(page):
-            rule = rules.payer_rule(
+            a = assessor.assess(
+                r["payer_id"],
                 [r["payer_identifier"], r["ref_2u"], r["trace_originator"]],
                 r["payer_name"] or "",
                 r["filing_indicator"] or "",
+                r["received"],
+                r["carc"],
+                r["procedure"],
+                r["prior"],
+                r["amount_cents"],
             )
-            due = deadline(dt.date.fromisoformat(r["received"]), rule)
-            overturned, decided = stats.get((r["payer_id"], r["carc"]), (0.0, 0))
-            likelihood = blend_likelihood(r["prior"], overturned, decided, policy.prior_weight)
-            pkey = (r["payer_id"], r["procedure"], r["carc"])
-            if pkey not in patterns:
-                patterns[pkey] = store.pattern_count(*pkey, since)
-            amount = from_cents(r["amount_cents"]) or Decimal(0)
-            s = score(amount, likelihood, (due - today).days, patterns[pkey], policy)
             updates.append(
                 (
-                    due.isoformat(),
-                    rule.name,
-                    likelihood,
-                    s.score,
-                    s.tier,
-                    TIER_ORDER[s.tier],
-                    int(r["amount_cents"] * likelihood),
-                    json.dumps(s.breakdown()),
+                    a["deadline"],
+                    a["payer_rule"],
+                    a["likelihood"],
+                    a["score"],
+                    a["tier"],
+                    a["tier_order"],
+                    a["ev_cents"],
+                    a["breakdown"],
                     r["id"],
                 )
             )
@@ -218,12 +309,11 @@ def route(
     source: str = "route",
 ) -> int:
     """Assign unassigned open denials to the team member with the fewest open denials."""
+    if not any(rules.routing.teams.values()):
+        return 0  # nobody to assign to: denials stay with their team, unassigned
     counts = store.open_counts()
-    wanted = set(ids) if ids is not None else None
     assigned = 0
-    for d in store.unassigned_open():
-        if wanted is not None and d["id"] not in wanted:
-            continue
+    for d in store.unassigned_open(ids):
         team = rules.team_for(d["category"])
         members = rules.routing.teams.get(team or "", [])
         if not members:

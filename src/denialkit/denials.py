@@ -94,10 +94,7 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
     if claim.status == REVERSAL:
         return []
     claim_remarks = _remark_codes(claim.remarks)
-    service_date = (
-        min((ln.date_from for ln in claim.lines if ln.date_from), default=None)
-        or claim.statement_from
-    )
+    service_date = claim.service_date
     first_line = claim.lines[0] if claim.lines else None
     out: list[Candidate] = []
     for line, line_id in zip(claim.lines, line_ids, strict=True):

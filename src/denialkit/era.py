@@ -159,6 +159,13 @@ class Claim:
     quantities: list[tuple[str, Decimal]] = field(default_factory=list)
     lines: list[ServiceLine] = field(default_factory=list)
 
+    @property
+    def service_date(self) -> str | None:
+        """The first line's service date, else the statement start (DTM*232)."""
+        return min((ln.date_from for ln in self.lines if ln.date_from), default=None) or (
+            self.statement_from
+        )
+
     def person(self, entity: str) -> Person | None:
         for p in self.people:
             if p.entity == entity:
@@ -1140,7 +1147,7 @@ def parse_835(
         elif isinstance(event, RawText):
             raw.append(event.text)
         elif isinstance(event, RemittanceEnd):
-            mine = [w for w in stream.warnings[seen:]]
+            mine = stream.warnings[seen:]
             seen = len(stream.warnings)
             yield Remittance(event.header, claims, plbs, mine, "".join(raw))
             claims, plbs, raw = [], [], []

@@ -358,6 +358,13 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
+def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[list[Any]]:
+    """Pieces small enough for one ``IN (...)`` (SQLite limits bound parameters)."""
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
     cols = ", ".join(f"[{c}]" for c in columns)
     marks = ", ".join("?" for _ in columns)
@@ -717,8 +724,7 @@ class Store:
         """Open denials already stored for these keys (a denial repeated on a later remit)."""
         found: dict[str, int] = {}
         keys = list(dict.fromkeys(keys))
-        for i in range(0, len(keys), 400):
-            part = keys[i : i + 400]
+        for part in _chunks(keys):
             rows = self.conn.execute(
                 f"SELECT key, id FROM denials WHERE key IN ({_marks(part)}) "  # noqa: S608
                 f"AND status IN ({_marks(OPEN_STATUSES)})",
@@ -808,9 +814,7 @@ class Store:
         if ids is None:
             return self.query(base + f"WHERE d.status IN ({_marks(OPEN_STATUSES)})", OPEN_STATUSES)
         out: list[dict[str, Any]] = []
-        ids = list(ids)
-        for i in range(0, len(ids), 400):
-            part = ids[i : i + 400]
+        for part in _chunks(ids):
             out += self.query(base + f"WHERE d.id IN ({_marks(part)})", part)
         return out
 
@@ -963,8 +967,7 @@ class Store:
     def denial_ids(self, ids: Sequence[int]) -> list[int]:
         """Those of ``ids`` that exist."""
         found: list[int] = []
-        for i in range(0, len(ids), 400):
-            part = list(ids[i : i + 400])
+        for part in _chunks(ids):
             found += [
                 r[0]
                 for r in self.conn.execute(
@@ -994,9 +997,7 @@ class Store:
         if ids is None:
             return self.query(base + order, OPEN_STATUSES)
         out: list[dict[str, Any]] = []
-        ids = list(ids)
-        for i in range(0, len(ids), 400):
-            part = ids[i : i + 400]
+        for part in _chunks(ids):
             out += self.query(f"{base} AND id IN ({_marks(part)}){order}", [*OPEN_STATUSES, *part])
         return out
 
@@ -1025,9 +1026,6 @@ class ClaimWriter:
         patient = c.person("QC")
         insured = c.person("IL")
         rendering = c.person("82")
-        service_date = (
-            min((ln.date_from for ln in c.lines if ln.date_from), default=None) or c.statement_from
-        )
         rows["claims"].append(
             (
                 cid,
@@ -1062,7 +1060,7 @@ class ClaimWriter:
                 c.statement_to,
                 c.received_date,
                 c.coverage_expiration,
-                service_date,
+                c.service_date,
             )
         )
         for p in c.people:

@@ -72,13 +72,14 @@ class DenialProcessor:
         if claim.status == REVERSAL:
             self.reversals.append((payer_id, claim.patient_control, claim.payer_claim_id, source))
             return
+        # The appeal clock runs from the remittance date: BPR16, else DTM*405.
+        received = (
+            header.payment_date
+            or header.production_date
+            or header.notice_date
+            or self.today.isoformat()
+        )
         for c in find_denials(claim, self.rules, claim_id, line_ids):
-            received = (
-                header.payment_date
-                or header.production_date
-                or header.notice_date
-                or self.today.isoformat()
-            )
             self.pending.append(
                 (
                     c,
@@ -256,11 +257,7 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
     then mark the ones past their deadline expired. Returns how many were scored."""
     assessor = _Assessor(store, rules, today)
     done = 0
-    pages = (
-        [list(ids)[i : i + PAGE] for i in range(0, len(ids), PAGE)]
-        if ids is not None
-        else _open_pages(store)
-    )
+    pages = _page(list(ids)) if ids is not None else _open_pages(store)
     for page in pages:
         updates = []
         for r in store.denials_to_triage(page):
@@ -294,10 +291,13 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
     return done
 
 
-def _open_pages(store: Store):
-    ids = store.open_denial_ids()
+def _page(ids: list[int]):
     for i in range(0, len(ids), PAGE):
         yield ids[i : i + PAGE]
+
+
+def _open_pages(store: Store):
+    return _page(store.open_denial_ids())
 
 
 def route(

@@ -395,3 +395,16 @@ def test_queue_json_shape(store, write835, rules):
     ]
     assert d["patient"] == "DOE, JANE" and d["modifiers"] == ["GP"] and d["rarc"] == ["N115"]
     assert 0 <= d["likelihood"] <= 1 and json.dumps(d)
+
+
+def test_breakdown_json_matches_json_dumps(rules):
+    for args in [(D("12.34"), 0.4, 30, 0), (D("0"), 0.0, -3, 9), (D("99999"), 1.0, 400, 2)]:
+        s = score(*args, rules.triage)
+        assert json.loads(s.breakdown_json()) == s.breakdown()
+
+
+def test_never_denial_only_for_codes_remarks_cannot_change(rules):
+    assert rules.never_denial("CO", "45") and rules.never_denial("PR", "2")
+    assert not rules.never_denial("CO", "50")  # a denial
+    assert not rules.never_denial("CO", "16")  # remarks decide
+    assert not rules.never_denial("CO", "ZZZ")  # unknown: uncategorized, kept

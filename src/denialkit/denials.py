@@ -19,7 +19,7 @@ REVERSAL = "22"
 DENIED = "4"
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     claim_id: int
     line_id: int | None
@@ -98,6 +98,8 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
     first_line = claim.lines[0] if claim.lines else None
     out: list[Candidate] = []
     for line, line_id in zip(claim.lines, line_ids, strict=True):
+        if all(a.amount <= ZERO or rules.never_denial(a.group, a.reason) for a in line.adjustments):
+            continue
         remarks = tuple(dict.fromkeys(_remark_codes(line.remarks) + claim_remarks))
         found = _collect(rules, line.adjustments, remarks)
         if found:

@@ -208,6 +208,23 @@ class Rules:
         self.routing = routing
         self.sources = sources
         self._cache: dict[tuple[str, str, tuple[str, ...]], Resolved] = {}
+        self._plain: dict[tuple[str, str], bool] = {}
+
+    def never_denial(self, group: str, carc: str) -> bool:
+        """True when this group + CARC is not a denial whatever the remark codes say: intake
+        skips most adjustments (CO-45, PR-2 ...) without looking at remarks."""
+        key = (group, carc)
+        hit = self._plain.get(key)
+        if hit is None:
+            rule = self.carc.get(carc)
+            hit = (
+                rule is not None
+                and not rule.rarc_decides
+                and not rule.rarc
+                and not self._resolve(group, carc, ()).is_denial
+            )
+            self._plain[key] = hit
+        return hit
 
     def resolve(self, group: str, carc: str, remarks: tuple[str, ...] = ()) -> Resolved:
         key = (group, carc, remarks)

@@ -49,6 +49,15 @@ class Score:
             "tier": self.tier,
         }
 
+    def breakdown_json(self) -> str:
+        """``breakdown()`` as JSON, formatted directly: this runs once per denial at intake."""
+        return (
+            f'{{"value": {round(self.value, 4)}, "likelihood": {round(self.likelihood, 4)}, '
+            f'"urgency": {round(self.urgency, 4)}, "strategic": {round(self.strategic, 4)}, '
+            f'"pattern_count": {self.pattern_count}, "score": {round(self.score, 4)}, '
+            f'"tier": "{self.tier}"}}'
+        )
+
 
 def score(
     amount: Decimal, likelihood: float, days_left: int, pattern_count: int, policy: TriageFile

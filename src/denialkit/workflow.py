@@ -79,27 +79,21 @@ class DenialProcessor:
             or header.notice_date
             or self.today.isoformat()
         )
-        for c in find_denials(claim, self.rules, claim_id, line_ids):
-            self.pending.append(
-                (
-                    c,
-                    {
-                        "payer_id": payer_id,
-                        "remittance_id": remittance_id,
-                        "received": received,
-                        "patient_control": claim.patient_control,
-                        "payer_claim_id": claim.payer_claim_id,
-                        "source": source,
-                        "payer_ids": [
-                            header.payer.id,
-                            header.payer.ref("2U"),
-                            header.trace_originator,
-                        ],
-                        "payer_name": header.payer.name,
-                        "filing": claim.filing_indicator,
-                    },
-                )
-            )
+        found = find_denials(claim, self.rules, claim_id, line_ids)
+        if not found:
+            return
+        ctx = {  # shared by the claim's denials
+            "payer_id": payer_id,
+            "remittance_id": remittance_id,
+            "received": received,
+            "patient_control": claim.patient_control,
+            "payer_claim_id": claim.payer_claim_id,
+            "source": source,
+            "payer_ids": [header.payer.id, header.payer.ref("2U"), header.trace_originator],
+            "payer_name": header.payer.name,
+            "filing": claim.filing_indicator,
+        }
+        self.pending.extend((c, ctx) for c in found)
 
     def flush(self) -> None:
         at = now_iso()
@@ -232,9 +226,8 @@ class _Assessor:
         pkey = (payer_id, procedure, carc)
         if pkey not in self.patterns:
             self.patterns[pkey] = self.store.pattern_count(*pkey, self.since)
-        amount = from_cents(amount_cents) or Decimal(0)
         s = score(
-            amount,
+            Decimal(amount_cents) / 100,
             likelihood,
             (due - self.today).days,
             self.patterns[pkey] + extra_pattern,
@@ -248,7 +241,7 @@ class _Assessor:
             "tier": s.tier,
             "tier_order": TIER_ORDER[s.tier],
             "ev_cents": int(amount_cents * likelihood),
-            "breakdown": json.dumps(s.breakdown()),
+            "breakdown": s.breakdown_json(),
         }
 
 

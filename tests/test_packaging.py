@@ -1,0 +1,102 @@
+"""The wheel ships rules/ and templates/: build it, install it in a fresh venv, use both.
+
+Top-level ``rules/`` and ``templates/`` are outside the package, so a wheel without hatch's
+force-include would install a denialkit that cannot categorize or write letters.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytest.importorskip("hatchling")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next((tmp / "dist").glob("denialkit-*.whl"))
+    env_dir = tmp / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # The dependencies come from the test environment (no network needed); a .pth line adds
+    # that directory to sys.path without running its .pth files, so the editable checkout
+    # stays invisible and only the wheel provides denialkit.
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            site,
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return wheel, python, tmp
+
+
+def test_wheel_contains_rules_and_templates(installed):
+    wheel, _, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "denialkit/_data/rules/carc.yaml" in names
+    assert any(n.startswith("denialkit/_data/templates/") for n in names)
+
+
+def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
+    _, python, tmp = installed
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DENIALKIT", "PYTHON"))}
+    where = subprocess.run(
+        [str(python), "-c", "import denialkit.settings as s; print(s.packaged_rules_dir())"],
+        cwd=tmp,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "site-packages" in where and "_data" in where
+    run = subprocess.run(
+        [str(python), "-m", "denialkit", "rules", "check"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr

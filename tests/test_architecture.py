@@ -19,6 +19,7 @@ LAYERS = [
     "triage",
     "denials",
     "store",
+    "lifecycle",
     "workflow",
     "intake",
     "letters",

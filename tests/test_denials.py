@@ -158,12 +158,12 @@ def test_reversal_and_correction_is_judged_by_the_correction(store, write835, ru
     )
     paid = ClaimSpec("A1", "1", payer_claim_id="ICN2", lines=[LineSpec("99213", D(400))])
     rows = ingest(store, write835, rules, [reversal, paid], trace="T2")
-    assert [r["status"] for r in rows] == ["reversed"]
+    # The payer withdrew the denial and paid the corrected claim: recovered, not just reversed.
+    assert [(r["status"], r["recovered"]) for r in rows] == [("overturned", "400.00")]
     assert workflow.queue(store, TODAY) == []
     history = store.history(rows[0]["id"])
-    assert history[-1]["new_status"] == "reversed" and history[-1]["source"].startswith(
-        "remittance"
-    )
+    assert [h["new_status"] for h in history[-2:]] == ["reversed", "overturned"]
+    assert history[-1]["source"].startswith("remittance")
 
 
 def test_reversal_with_corrected_claim_denied_again_counts_once(store, write835, rules):

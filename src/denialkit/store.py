@@ -25,7 +25,7 @@ import sqlite_utils
 from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 from .errors import NotFound, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 BATCH_CLAIMS = 2000
 
@@ -291,6 +291,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             "outcome_date": str,
             "tier_order": int,
             "ev_cents": int,
+            "appealed_on": str,
         },
         "pk": "id",
     },
@@ -335,6 +336,7 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
     ("denials", ["payer_id", "patient_control"], False),
     ("denials", ["assignee", "status"], False),
     ("denials", ["claim_id"], False),
+    ("denials", ["payer_id", "payer_claim_id"], False),
     ("events", ["denial_id"], False),
 ]
 
@@ -439,6 +441,7 @@ class Store:
         if existing and "meta" not in existing:
             raise StoreError("not a denialkit database (it has tables but no 'meta' table)")
         if "files" in existing:
+            self._upgrade()
             return
         with self.transaction():
             for name, spec in _TABLES.items():
@@ -450,6 +453,25 @@ class Store:
                 "CREATE INDEX IF NOT EXISTS idx_denials_queue "
                 "ON denials (tier_order, deadline, ev_cents DESC)"
             )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                ("schema_version", str(SCHEMA_VERSION)),
+            )
+
+    def _upgrade(self) -> None:
+        """Bring an older database up to this schema: new columns and indexes only (additive)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row and int(row[0]) >= SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for name, spec in _TABLES.items():
+                table = self.db[name]
+                have = set(table.columns_dict)
+                for column, kind in spec["columns"].items():
+                    if column not in have:
+                        table.add_column(column, kind)
+            for table, cols, unique in _INDEXES:
+                self.db[table].create_index(cols, unique=unique, if_not_exists=True)
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 ("schema_version", str(SCHEMA_VERSION)),
@@ -884,6 +906,110 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (denial_id, at, actor, old, new, detail, source),
         )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def denial_state(self, denial_id: int) -> dict[str, Any]:
+        """Status and money of one denial; read inside ``transaction()`` before changing it."""
+        row = self.conn.execute(
+            "SELECT status, amount_cents, recovered_cents, appealed_on, received "
+            "FROM denials WHERE id = ?",
+            (denial_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no denial with id {denial_id}")
+        keys = ("status", "amount_cents", "recovered_cents", "appealed_on", "received")
+        return dict(zip(keys, row, strict=True))
+
+    _STATUS_FIELDS = ("appealed_on", "recovered_cents", "outcome_date")
+
+    def set_status(
+        self,
+        denial_id: int,
+        old: str,
+        new: str,
+        *,
+        actor: str,
+        detail: str,
+        source: str,
+        at: str,
+        **fields: Any,
+    ) -> None:
+        """Move one denial from ``old`` to ``new`` and append the event, atomically.
+
+        The ``WHERE status = old`` guard makes a move decided on a stale read fail loudly
+        instead of overwriting another process's change.
+        """
+        unknown = set(fields) - set(self._STATUS_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot set {sorted(unknown)} with a status change")
+        sets = ", ".join(["status = ?", *(f"{k} = ?" for k in fields)])
+        with self.transaction():
+            cur = self.conn.execute(
+                f"UPDATE denials SET {sets} WHERE id = ? AND status = ?",  # noqa: S608
+                [new, *fields.values(), denial_id, old],
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"denial {denial_id} changed while it was being updated")
+            self._event(denial_id, at, actor, old, new, detail, source)
+
+    def add_note(self, denial_id: int, text: str, actor: str, at: str) -> None:
+        with self.transaction():
+            status = self.denial_state(denial_id)["status"]
+            self._event(denial_id, at, actor, status, status, f"note: {text}", "note")
+
+    def resolvable_denials(
+        self,
+        payer_id: int,
+        patient_controls: Sequence[str],
+        payer_claim_ids: Sequence[str],
+        statuses: Sequence[str],
+    ) -> list[dict[str, Any]]:
+        """Denials of this payer whose claim (CLP01 or CLP07) appears on a later remittance,
+        with what the denied line and claim were originally paid."""
+        cols = (
+            "SELECT d.id, d.status, d.remittance_id, d.received, d.line_id, d.line_control, "
+            "d.procedure, d.modifiers, d.service_date, d.amount_cents, d.recovered_cents, "
+            "d.patient_control, d.payer_claim_id, d.key, "
+            "COALESCE(l.paid_cents, 0) AS line_paid_cents, c.paid_cents AS claim_paid_cents "
+            "FROM denials d JOIN claims c ON c.id = d.claim_id "
+            "LEFT JOIN service_lines l ON l.id = d.line_id "
+        )
+        found: dict[int, dict[str, Any]] = {}
+        for column, values in (
+            ("patient_control", patient_controls),
+            ("payer_claim_id", [v for v in payer_claim_ids if v]),
+        ):
+            for part in _chunks(list(dict.fromkeys(values))):
+                sql = (
+                    cols + f"WHERE d.payer_id = ? AND d.{column} IN ({_marks(part)}) "  # noqa: S608
+                    f"AND d.status IN ({_marks(statuses)}) ORDER BY d.id"
+                )
+                for r in self.query(sql, [payer_id, *part, *statuses]):
+                    found[r["id"]] = r
+        return [found[k] for k in sorted(found)]
+
+    def letter_facts(self, denial_id: int) -> dict[str, Any]:
+        """What an appeal letter says about a denial beyond ``denial()``: payer and payee
+        addresses, and the claim's people (patient, insured, rendering provider)."""
+        d = self.denial(denial_id)
+        payer = self.query(
+            "SELECT name, identifier, ref_2u, address, city, state, postal_code "
+            "FROM payers WHERE id = ?",
+            (d["payer_id"],),
+        )[0]
+        payee = self.query(
+            "SELECT y.name, y.id_qualifier, y.identifier, y.tax_id, y.address, y.city, "
+            "y.state, y.postal_code FROM remittances r JOIN payees y ON y.id = r.payee_id "
+            "WHERE r.id = ?",
+            (d["remittance_id"],),
+        )
+        names = self.query(
+            "SELECT entity, last, first, middle, suffix, id_qualifier, identifier "
+            "FROM claim_names WHERE claim_id = ?",
+            (d["claim_id"],),
+        )
+        return {"payer": payer, "payee": payee[0] if payee else {}, "names": names}
 
     def queue(
         self,

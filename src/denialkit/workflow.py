@@ -14,12 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 from .denials import REVERSAL, Candidate, find_denials
-from .era import Claim, RemittanceHeader
+from .era import ZERO, Claim, RemittanceHeader
 from .errors import NotFound, UsageError
+from .lifecycle import PaidClaim, Payment, now_iso, resolve_from_payment
 from .rules import PayerRule, Rules
 from .store import OPEN_STATUSES, Store, from_cents, to_cents
 from .triage import blend_likelihood, deadline, score, tier_rank
 
+# CLP02 statuses that adjudicate a payment (processed as primary/secondary/tertiary, and the
+# same forwarded to another payer).
+PAID = frozenset({"1", "2", "3", "19", "20", "21"})
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
 ALL_STATUSES = (
     "new",
@@ -36,10 +40,6 @@ ALL_STATUSES = (
 PAGE = 5000
 
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
 class DenialProcessor:
     """Collects the denials of the claims being ingested and stores them in batches.
 
@@ -54,10 +54,12 @@ class DenialProcessor:
         self.today = today
         self.pending: list[tuple[Candidate, dict[str, Any]]] = []
         self.reversals: list[tuple[int, str, str, str]] = []
+        self.payments: list[PaidClaim] = []
         self.assessor: _Assessor | None = None
         self.created = 0
         self.repeated = 0
         self.reversed = 0
+        self.resolved = 0
 
     def claim(
         self,
@@ -80,6 +82,31 @@ class DenialProcessor:
             or self.today.isoformat()
         )
         found = find_denials(claim, self.rules, claim_id, line_ids)
+        if claim.status in PAID and (
+            claim.paid > ZERO or any(ln.paid > ZERO for ln in claim.lines)
+        ):
+            denied_lines = {c.line_id for c in found}
+            self.payments.append(
+                PaidClaim(
+                    payer_id,
+                    remittance_id,
+                    received,
+                    claim.patient_control,
+                    claim.payer_claim_id,
+                    Payment(to_cents(claim.paid), "", "", claim.service_date, bool(found)),
+                    [
+                        Payment(
+                            to_cents(ln.paid),
+                            ln.line_control,
+                            ln.procedure,
+                            ln.date_from or claim.service_date,
+                            lid in denied_lines,
+                        )
+                        for ln, lid in zip(claim.lines, line_ids, strict=True)
+                    ],
+                    source,
+                )
+            )
         if not found:
             return
         ctx = {  # shared by the claim's denials
@@ -100,6 +127,10 @@ class DenialProcessor:
         for payer_id, pcn, icn, source in self.reversals:
             self.reversed += self.store.reverse_open_denials(payer_id, pcn, icn, source, at)
         self.reversals = []
+        # Payments settle earlier denials before this batch's denials are matched against
+        # the open ones: what is left denied on a partly paid line is a new denial.
+        self.resolved += resolve_from_payment(self.store, self.payments)
+        self.payments = []
         if not self.pending:
             return
         keys = [_key(c, ctx) for c, ctx in self.pending]

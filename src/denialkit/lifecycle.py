@@ -1,0 +1,363 @@
+"""The life of a denial after intake: statuses, the moves between them, and who made each.
+
+Every change is one row in the append-only ``events`` table (time, actor, old and new status,
+detail, source). Changes made by staff come through the functions here; changes made by a later
+remittance come through ``resolve_from_payment``, called at intake. Each check-and-move runs in
+one ``BEGIN IMMEDIATE`` transaction, so two people (or a person and a nightly ingest) changing
+the same denial are serialized and neither change nor event is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .errors import InvalidTransition, UsageError
+from .store import Store, from_cents, to_cents
+
+# What staff can move a denial to, from each status. A remittance that pays the claim can
+# additionally overturn it from any status but 'overturned' (see PAYABLE).
+MOVES: dict[str, dict[str, str]] = {
+    # status: {new status: the command that makes the move}
+    "new": {
+        "assigned": "assign",
+        "appeal_drafted": "appeal",
+        "appealed": "submit",
+        "written_off": "writeoff",
+        "expired": "retriage",
+    },
+    "assigned": {
+        "appeal_drafted": "appeal",
+        "appealed": "submit",
+        "written_off": "writeoff",
+        "expired": "retriage",
+    },
+    "appeal_drafted": {"appealed": "submit", "written_off": "writeoff", "expired": "retriage"},
+    "appealed": {
+        "overturned": "outcome --overturned",
+        "partially_overturned": "outcome --partial",
+        "upheld": "outcome --upheld",
+        "written_off": "writeoff",
+    },
+    # The next appeal level (Medicare reconsideration, a second commercial level) or give up.
+    "upheld": {"appealed": "submit", "written_off": "writeoff"},
+    "partially_overturned": {"appealed": "submit", "written_off": "writeoff"},
+    "expired": {"written_off": "writeoff"},
+    "overturned": {},
+    "written_off": {},
+    "reversed": {},
+}
+STATUSES = tuple(MOVES)
+FINAL = ("overturned", "written_off")
+# Statuses a later payment can resolve: money that arrives is recovered whatever the paperwork
+# said (an expired or written-off denial paid on reprocessing is still revenue recovered).
+PAYABLE = (
+    "new",
+    "assigned",
+    "appeal_drafted",
+    "appealed",
+    "upheld",
+    "partially_overturned",
+    "expired",
+    "written_off",
+    "reversed",
+)
+OUTCOMES = ("overturned", "partially_overturned", "upheld")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def check_move(denial_id: int, old: str, new: str) -> None:
+    """Raise ``InvalidTransition`` with what is allowed instead, if ``old → new`` is illegal."""
+    allowed = MOVES.get(old, {})
+    if new in allowed:
+        return
+    if allowed:
+        options = ", ".join(f"{s} ({cmd})" for s, cmd in allowed.items())
+        hint = f"from {old!r} it can move to: {options}"
+    else:
+        hint = f"{old!r} is final"
+    raise InvalidTransition(f"denial {denial_id} is {old!r}; it cannot become {new!r}: {hint}")
+
+
+def _date(value: str | dt.date | None, today: dt.date, what: str) -> str:
+    if value is None:
+        return today.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _move(
+    store: Store,
+    denial_id: int,
+    new: str,
+    *,
+    actor: str,
+    detail: str,
+    source: str,
+    check=None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Check and move in one write transaction; ``check(state)`` may refuse (raise) or add
+    fields; ``detail`` may use them (``{recovered}`` is filled in as money)."""
+    with store.transaction():
+        state = store.denial_state(denial_id)
+        check_move(denial_id, state["status"], new)
+        if check is not None:
+            fields.update(check(state) or {})
+        cents = fields.get("recovered_cents")
+        store.set_status(
+            denial_id,
+            state["status"],
+            new,
+            actor=actor,
+            detail=detail.replace("{recovered}", f"{from_cents(cents or 0):.2f}"),
+            source=source,
+            at=now_iso(),
+            **fields,
+        )
+    return {**state, **fields, "old_status": state["status"], "status": new}
+
+
+def mark_drafted(store: Store, denial_id: int, template: str, actor: str) -> bool:
+    """A finished letter was rendered: new/assigned → appeal_drafted. Later statuses keep
+    theirs (re-rendering a letter for an appealed denial changes nothing); returns moved."""
+    with store.transaction():
+        status = store.denial_state(denial_id)["status"]
+        if status not in ("new", "assigned"):
+            return False
+        store.set_status(
+            denial_id,
+            status,
+            "appeal_drafted",
+            actor=actor,
+            detail=f"appeal letter drafted from template {template}",
+            source="appeal",
+            at=now_iso(),
+        )
+    return True
+
+
+def submit(
+    store: Store,
+    denial_id: int,
+    *,
+    actor: str,
+    on: str | dt.date | None = None,
+    today: dt.date,
+    reference: str = "",
+) -> dict[str, Any]:
+    """The appeal was sent (``on``, default today)."""
+    day = _date(on, today, "submit date")
+
+    def check(state: dict[str, Any]) -> None:
+        if day < state["received"]:
+            raise UsageError(
+                f"submit date {day} is before the denial was received ({state['received']})"
+            )
+
+    detail = f"appeal submitted on {day}" + (f" (reference {reference})" if reference else "")
+    return _move(
+        store,
+        denial_id,
+        "appealed",
+        actor=actor,
+        detail=detail,
+        source="submit",
+        check=check,
+        appealed_on=day,
+    )
+
+
+def outcome(
+    store: Store,
+    denial_id: int,
+    result: str,
+    *,
+    actor: str,
+    recovered: Decimal | None = None,
+    on: str | dt.date | None = None,
+    today: dt.date,
+) -> dict[str, Any]:
+    """The payer decided the appeal: ``overturned``, ``partially_overturned`` or ``upheld``.
+
+    Overturned without an amount recovers the amount at risk; a partial overturn needs the
+    amount (more than zero, less than the amount at risk); upheld recovers nothing.
+    """
+    if result not in OUTCOMES:
+        raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if recovered is not None and recovered < 0:
+        raise UsageError("recovered amount cannot be negative")
+    day = _date(on, today, "outcome date")
+
+    def check(state: dict[str, Any]) -> dict[str, Any]:
+        at_risk = state["amount_cents"]
+        if result == "upheld":
+            if recovered:
+                raise UsageError("an upheld appeal recovers nothing; use --partial")
+            cents = 0
+        elif result == "overturned":
+            cents = at_risk if recovered is None else to_cents(recovered)
+        else:
+            if recovered is None:
+                raise UsageError("a partial overturn needs --recovered AMOUNT")
+            cents = to_cents(recovered)
+            if not 0 < cents < at_risk:
+                raise UsageError(
+                    f"a partial overturn recovers more than 0 and less than the amount at risk "
+                    f"({from_cents(at_risk):.2f}); got {recovered}"
+                )
+        if state["appealed_on"] and day < state["appealed_on"]:
+            raise UsageError(f"outcome date {day} is before the appeal ({state['appealed_on']})")
+        return {"recovered_cents": cents, "outcome_date": day}
+
+    money = "" if result == "upheld" else ", recovered {recovered}"
+    return _move(
+        store,
+        denial_id,
+        result,
+        actor=actor,
+        detail=f"appeal {result.replace('_', ' ')} on {day}{money}",
+        source="outcome",
+        check=check,
+    )
+
+
+def writeoff(
+    store: Store, denial_id: int, reason: str, *, actor: str, today: dt.date
+) -> dict[str, Any]:
+    if not reason.strip():
+        raise UsageError("a write-off needs a reason (--reason TEXT)")
+    return _move(
+        store,
+        denial_id,
+        "written_off",
+        actor=actor,
+        detail=f"written off: {reason.strip()}",
+        source="writeoff",
+        outcome_date=today.isoformat(),
+    )
+
+
+def note(store: Store, denial_id: int, text: str, *, actor: str) -> None:
+    if not text.strip():
+        raise UsageError("a note needs some text")
+    store.add_note(denial_id, text.strip(), actor, now_iso())
+
+
+def history(store: Store, denial_id: int) -> list[dict[str, Any]]:
+    store.denial_state(denial_id)  # NotFound for an unknown id
+    return store.history(denial_id)
+
+
+# -- closing the loop from remittances -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Payment:
+    """One paid line (or a paid claim, ``line_control``/``procedure`` empty) on a remittance."""
+
+    paid_cents: int
+    line_control: str
+    procedure: str
+    service_date: str | None
+    still_denied: bool
+
+
+@dataclass(slots=True)
+class PaidClaim:
+    payer_id: int
+    remittance_id: int
+    received: str
+    patient_control: str
+    payer_claim_id: str
+    claim: Payment
+    lines: list[Payment]
+    source: str
+
+
+def _matches(denial: dict[str, Any], p: Payment) -> bool:
+    # REF*6R line control numbers identify the line when both sides have one; otherwise the
+    # procedure and service date must agree (a resubmission may renumber its lines).
+    if denial["line_control"] and p.line_control:
+        return denial["line_control"] == p.line_control
+    if denial["procedure"] != p.procedure:
+        return False
+    return not (denial["service_date"] and p.service_date) or (
+        denial["service_date"] == p.service_date
+    )
+
+
+def resolve_from_payment(store: Store, paid: list[PaidClaim]) -> int:
+    """Overturn the denials that later remittances paid; returns how many changed.
+
+    The recovered amount is what the later remittance pays on the denied line (or claim) beyond
+    what the first one paid, capped at the amount at risk. A line paid with no denial left on it
+    is ``overturned`` (a contractual reduction may remain); one still carrying a denial is
+    ``partially_overturned``. A line paid nothing more is a repeat, not a resolution.
+    """
+    if not paid:
+        return 0
+    changed = 0
+    at = now_iso()
+    by_payer: dict[int, list[PaidClaim]] = {}
+    for p in paid:
+        by_payer.setdefault(p.payer_id, []).append(p)
+    for payer_id, claims in by_payer.items():
+        denials = store.resolvable_denials(
+            payer_id,
+            [c.patient_control for c in claims],
+            [c.payer_claim_id for c in claims],
+            PAYABLE,
+        )
+        if not denials:
+            continue
+        for c in claims:
+            for d in denials:
+                if d["remittance_id"] == c.remittance_id or d["received"] > c.received:
+                    continue  # only a later remittance settles a denial
+                if d["patient_control"] != c.patient_control and not (
+                    c.payer_claim_id and d["payer_claim_id"] == c.payer_claim_id
+                ):
+                    continue
+                if d["line_id"] is None:
+                    payment, before = c.claim, d["claim_paid_cents"] or 0
+                else:
+                    payment = next((p for p in c.lines if _matches(d, p)), None)
+                    before = d["line_paid_cents"] or 0
+                if payment is None:
+                    continue
+                recovered = min(max(payment.paid_cents - before, 0), d["amount_cents"])
+                if recovered <= (d["recovered_cents"] or 0):
+                    continue
+                new = "partially_overturned" if payment.still_denied else "overturned"
+                with store.transaction():
+                    state = store.denial_state(d["id"])
+                    if state["status"] not in PAYABLE:
+                        continue
+                    store.set_status(
+                        d["id"],
+                        state["status"],
+                        new,
+                        actor="denialkit",
+                        detail=(
+                            f"paid {from_cents(payment.paid_cents):.2f} on a later remittance "
+                            f"dated {c.received}: recovered {from_cents(recovered):.2f} of "
+                            f"{from_cents(d['amount_cents']):.2f}"
+                        ),
+                        source=c.source,
+                        at=at,
+                        recovered_cents=recovered,
+                        outcome_date=c.received,
+                    )
+                d["status"], d["recovered_cents"] = new, recovered
+                changed += 1
+    return changed

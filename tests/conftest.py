@@ -22,6 +22,7 @@ def _isolate(monkeypatch, tmp_path):
         "DENIALKIT_CONFIG",
     ):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DENIALKIT_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.chdir(tmp_path)

@@ -15,6 +15,7 @@ LAYERS = [
     "era",
     "synthetic",
     "settings",
+    "config",
     "rules",
     "triage",
     "denials",

@@ -10,8 +10,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from . import output, settings, workflow
-from .errors import DenialkitError
+from . import config as config_mod
+from . import letters, lifecycle, output, settings, workflow
+from .errors import DenialkitError, UsageError
 from .intake import find_files, ingest_paths
 from .rules import check_rules, load_rules
 from .store import Store
@@ -265,6 +266,331 @@ def rules_check(
     if rules is None:
         raise typer.Exit(1)
     output.message(f"rules OK: {', '.join(rules.sources)}", style="green")
+
+
+ActorOption = Annotated[
+    str | None,
+    typer.Option(help="Who is making the change (default $DENIALKIT_USER, else the OS user)."),
+]
+TemplatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--templates",
+        help="Your templates directory (same layout as the packaged templates/; yours win). "
+        "Default: $DENIALKIT_TEMPLATES.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+class LetterFormat(StrEnum):
+    md = "md"
+    html = "html"
+    pdf = "pdf"
+
+
+@app.command()
+@handle_errors
+def appeal(
+    denial_ids: Annotated[
+        list[int] | None,
+        typer.Argument(
+            help="Denial ids (or select with --tier/--category/...).", show_default=False
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="NAME=VALUE for a placeholder; repeat for each.", show_default=False
+        ),
+    ] = None,
+    fields: Annotated[
+        Path | None,
+        typer.Option(
+            "--fields",
+            help="YAML or JSON file of NAME: value placeholders.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        LetterFormat, typer.Option("--format", help="md, html or pdf (pdf needs Chromium).")
+    ] = LetterFormat.md,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="File for one letter; directory for several. Default: stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft", help="Mark unfilled placeholders in the letter instead of failing."
+        ),
+    ] = False,
+    tier: Annotated[str | None, typer.Option(help="Select open denials of this tier.")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Select open denials of this category.")
+    ] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Select open denials assigned to NAME.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(help="At most N letters when selecting (0 = all).", min=0)
+    ] = 0,
+    actor: ActorOption = None,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+    templates_dir: TemplatesOption = None,
+) -> None:
+    """Write appeal letters from templates.
+
+    One letter: `denialkit appeal 12 --set clinical_summary="..." --out appeal-12.md`
+    (stdout without --out). Many: `denialkit appeal --tier high --draft --out letters/`.
+    Required placeholders left empty are an error naming them, unless --draft marks them.
+    A finished (non-draft) letter moves the denial to appeal_drafted.
+    """
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    cfg = config_mod.load_config()
+    writer = letters.LetterWriter(templates_dir)
+    values = letters.parse_values(set_, fields)
+    store = open_store(db)
+    today, who = settings.today(), settings.actor(actor)
+    selecting = any(v is not None for v in (tier, category, assignee))
+    if denial_ids and selecting:
+        raise UsageError("give denial ids or --tier/--category/--assignee, not both")
+    if not denial_ids and not selecting:
+        raise UsageError("which denials? give ids, or select with --tier/--category/--assignee")
+    if len(denial_ids or []) == 1 and not selecting:
+        result = letters.appeal(
+            store, rules, cfg, writer, denial_ids[0], values=values, fmt=fmt.value,
+            draft=draft, today=today, actor=who, out=out,
+        )  # fmt: skip
+        if out is None:
+            output.write_text(result.letter.text)
+        else:
+            output.message(f"wrote {out} ({result.letter.template})")
+        if result.letter.missing:
+            output.message(
+                "placeholders to fill: " + ", ".join(result.letter.missing), style="yellow"
+            )
+        return
+    if out is None:
+        raise UsageError("several letters need --out DIR")
+    ids = denial_ids or [
+        r["id"]
+        for r in workflow.queue(
+            store, today, tier=tier, category=category, assignee=assignee, limit=limit or None
+        )
+    ]
+    with output.progress(len(ids), "Writing letters") as advance:
+        results = letters.appeal_many(
+            store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
+            today=today, actor=who, progress=lambda i: advance(f"denial {i}"),
+        )  # fmt: skip
+    failed = [r for r in results if r.error]
+    for r in failed:
+        output.message(f"denial {r.denial_id}: {r.error}", style="red")
+    output.message(f"wrote {len(results) - len(failed)} letter(s) to {out}; {len(failed)} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+@handle_errors
+def submit(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="Day the appeal was sent (ISO; default today).")
+    ] = None,
+    reference: Annotated[str, typer.Option(help="Tracking or confirmation number.")] = "",
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Record that the appeal was sent: the denial becomes `appealed`.
+
+    Example: denialkit submit 12 --date 2026-03-01 --reference PORTAL-5521
+    """
+    lifecycle.submit(
+        open_store(db), denial_id, actor=settings.actor(actor), on=date,
+        today=settings.today(), reference=reference,
+    )  # fmt: skip
+    output.message(f"denial {denial_id}: appealed")
+
+
+@app.command()
+@handle_errors
+def outcome(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    overturned: Annotated[
+        bool, typer.Option("--overturned", help="The payer reversed the denial.")
+    ] = False,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Partly reversed (give --recovered).")
+    ] = False,
+    upheld: Annotated[bool, typer.Option("--upheld", help="The payer kept the denial.")] = False,
+    recovered: Annotated[
+        str | None,
+        typer.Option(
+            help="Amount recovered, e.g. 125.40 (default for --overturned: the amount at risk)."
+        ),
+    ] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="Decision date (ISO; default today).")
+    ] = None,
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Record the payer's decision on an appealed denial.
+
+    Example: denialkit outcome 12 --partial --recovered 80.00 --date 2026-04-10
+    """
+    chosen = [
+        n
+        for n, on in (
+            ("overturned", overturned),
+            ("partially_overturned", partial),
+            ("upheld", upheld),
+        )
+        if on
+    ]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of --overturned, --partial, --upheld")
+    amount = lifecycle.parse_amount(recovered) if recovered is not None else None
+    result = lifecycle.outcome(
+        open_store(db), denial_id, chosen[0], actor=settings.actor(actor), recovered=amount,
+        on=date, today=settings.today(),
+    )  # fmt: skip
+    output.message(
+        f"denial {denial_id}: {chosen[0]}, recovered {output.money(result['recovered_cents'])}"
+    )
+
+
+@app.command()
+@handle_errors
+def writeoff(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    reason: Annotated[str, typer.Option(help="Why the money is written off.", show_default=False)],
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write a denial off (stop pursuing it), with the reason on its history.
+
+    Example: denialkit writeoff 12 --reason "below appeal threshold"
+    """
+    lifecycle.writeoff(
+        open_store(db), denial_id, reason, actor=settings.actor(actor), today=settings.today()
+    )
+    output.message(f"denial {denial_id}: written off")
+
+
+@app.command()
+@handle_errors
+def note(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    text: Annotated[str, typer.Argument(help="The note.", show_default=False)],
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Add a note to a denial's history (calls made, documents requested ...).
+
+    Example: denialkit note 12 "called payer, ref 8841, records requested"
+    """
+    lifecycle.note(open_store(db), denial_id, text, actor=settings.actor(actor))
+    output.message(f"denial {denial_id}: note added")
+
+
+@app.command()
+@handle_errors
+def history(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    db: DbOption = None,
+    fmt: Annotated[
+        QueueFormat, typer.Option("--format", help="table, csv or json.")
+    ] = QueueFormat.table,
+) -> None:
+    """Every change of one denial, oldest first: time, actor, old and new status, detail,
+    source (a command, or the remittance that changed it).
+
+    Example: denialkit history 12 --format json
+    """
+    output.history(lifecycle.history(open_store(db), denial_id), fmt.value)
+
+
+templates_app = typer.Typer(help="List and check appeal letter templates.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
+
+
+@templates_app.command("list")
+@handle_errors
+def templates_list(
+    templates_dir: TemplatesOption = None,
+    rules_dir: RulesOption = None,
+    fmt: Annotated[
+        QueueFormat, typer.Option("--format", help="table, csv or json.")
+    ] = QueueFormat.table,
+) -> None:
+    """Letter templates, where each comes from (yours or packaged), and the reason codes
+    whose rule uses it."""
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    rows = letters.template_usage(rules, letters.LetterWriter(templates_dir))
+    output.rows(rows, fmt.value, ["template", "source", "carcs"])
+
+
+@templates_app.command("check")
+@handle_errors
+def templates_check(templates_dir: TemplatesOption = None, rules_dir: RulesOption = None) -> None:
+    """Render every template against a sample denial (Markdown and HTML); report errors.
+    Exit 1 when any template fails."""
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    results = letters.check_templates(rules, letters.LetterWriter(templates_dir))
+    for name, error in results:
+        if error:
+            output.message(f"{name}: {error}", style="red")
+    bad = sum(1 for _, e in results if e)
+    output.message(
+        f"{len(results) - bad} of {len(results)} templates render", style="red" if bad else "green"
+    )
+    raise typer.Exit(1 if bad else 0)
+
+
+config_app = typer.Typer(
+    help="Practice details for letters (name, address, NPI, TIN, phone, contact).",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("set")
+@handle_errors
+def config_set(
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="practice.name, practice.address, practice.npi, practice.tin, practice.phone, practice.fax, practice.email or practice.contact."
+        ),
+    ],
+    value: Annotated[str, typer.Argument(help=r"The value (\n starts a new line in an address).")],
+) -> None:
+    """Set one practice detail in the config file ($DENIALKIT_CONFIG, else
+    ~/.config/denialkit/config.yaml).
+
+    Example: denialkit config set practice.name "Riverside Family Medicine"
+    """
+    path = config_mod.set_value(key, value)
+    output.message(f"{key} set in {path}")
+
+
+@config_app.command("show")
+@handle_errors
+def config_show() -> None:
+    """Print the config file's path and contents (YAML)."""
+    path = settings.config_path()
+    output.message(f"# {path}{'' if path.exists() else ' (not created yet)'}")
+    output.write_text(output.yaml_text(config_mod.load_config().model_dump()))
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import InvalidTransition, UsageError
@@ -82,6 +82,17 @@ def check_move(denial_id: int, old: str, new: str) -> None:
     else:
         hint = f"{old!r} is final"
     raise InvalidTransition(f"denial {denial_id} is {old!r}; it cannot become {new!r}: {hint}")
+
+
+def parse_amount(text: str) -> Decimal:
+    """A typed amount ("125.40", "$1,250") as Decimal, or a usage error."""
+    try:
+        value = Decimal(text.replace(",", "").replace("$", "").strip())
+    except InvalidOperation:
+        raise UsageError(f"{text!r} is not an amount") from None
+    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
+        raise UsageError(f"{text!r} is not an amount in dollars and cents")
+    return value
 
 
 def _date(value: str | dt.date | None, today: dt.date, what: str) -> str:

@@ -300,3 +300,48 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
             h["source"],
         )
     con.print(hist)
+
+
+def rows(
+    data: list[dict[str, Any]],
+    fmt: str,
+    columns: Sequence[str],
+    title: str | None = None,
+) -> None:
+    """A list of records as a rich table (terminal), CSV or JSON (pipes)."""
+    if fmt == "json":
+        emit_json(data)
+        return
+    if fmt == "csv":
+        emit_csv(data, columns)
+        return
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        table.add_column(c.replace("_", " "), overflow="fold")
+    for r in data:
+        table.add_row(
+            *(
+                ", ".join(map(str, r.get(c) or [])) if isinstance(r.get(c), list) else
+                ("" if r.get(c) is None else str(r.get(c)))
+                for c in columns
+            )
+        )  # fmt: skip
+    stdout_console().print(table)
+
+
+def history(events: list[dict[str, Any]], fmt: str) -> None:
+    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"])
+
+
+def write_text(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def yaml_text(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def money(cents: int | None) -> str:
+    return "0.00" if cents is None else f"{Decimal(cents) / 100:.2f}"

@@ -85,3 +85,18 @@ def today():
 
             raise UsageError(f"{TODAY_ENV}={value!r} is not an ISO date (YYYY-MM-DD)") from None
     return dt.date.today()
+
+
+CONFIG_ENV = "DENIALKIT_CONFIG"
+
+
+def config_path(flag: str | os.PathLike[str] | None = None) -> Path:
+    """``--config``, else ``$DENIALKIT_CONFIG``, else ``$XDG_CONFIG_HOME/denialkit/config.yaml``
+    (``~/.config/denialkit/config.yaml``)."""
+    if flag:
+        return Path(flag)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "denialkit" / "config.yaml"

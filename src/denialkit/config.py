@@ -1,0 +1,90 @@
+"""The practice's own details for appeal letters: a small YAML (or TOML) file.
+
+    practice:
+      name: Riverside Family Medicine
+      address: "12 Main St\nSpringfield, IL 62701"
+      npi: "1234567893"
+      tin: "12-3456789"
+      phone: (555) 010-2000
+      contact: Dana Reyes, Billing Manager
+
+``denialkit config set practice.name "..."`` writes the YAML file; a ``.toml`` file with the
+same keys is read too (edit it by hand). Where it lives: ``settings.config_path``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import UsageError
+from .settings import config_path
+
+
+class Practice(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = ""
+    address: str = ""
+    npi: str = ""
+    tin: str = ""
+    phone: str = ""
+    fax: str = ""
+    email: str = ""
+    contact: str = ""
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    practice: Practice = Practice()
+
+
+KEYS = tuple(f"practice.{k}" for k in Practice.model_fields)
+
+
+def _problem(path: Path, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{path}: {where}: {first['msg']} (known keys: {', '.join(KEYS)})"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """The config file's contents, or an empty config when there is no file."""
+    p = config_path(path)
+    if not p.exists():
+        return Config()
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{p}: cannot read config: {exc}") from None
+    try:
+        return Config.model_validate(data or {})
+    except ValidationError as exc:
+        raise UsageError(_problem(p, exc)) from None
+
+
+def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """Set one ``practice.*`` key and save; returns the file written."""
+    p = config_path(path)
+    if key not in KEYS:
+        raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(KEYS)}")
+    if p.suffix == ".toml":
+        raise UsageError(f"{p} is TOML: edit it by hand (config set writes YAML files)")
+    data = load_config(p).model_dump()
+    section, name = key.split(".", 1)
+    data[section][name] = value.replace("\\n", "\n")
+    try:
+        Config.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(_problem(p, exc)) from None
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+    return p

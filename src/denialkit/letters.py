@@ -1,0 +1,657 @@
+"""Appeal letters from Jinja templates: choose a template, fill it, render Markdown/HTML/PDF.
+
+Lookup chain, first file that exists wins, the user's template directory before the packaged
+one (``letters/`` under each):
+
+1. ``payers/<payer>/<CARC>.md.j2`` — ``<payer>`` is the payer id (N1*PR04), REF*2U, or the
+   payer name in lower case with dashes (``payers/acme-health/50.md.j2``);
+2. ``carc/<CARC>.md.j2``;
+3. the template the CARC rule names (``rules/carc.yaml``: ``medical-necessity`` ...);
+4. the denial's category (``administrative``, ``technical``, ``clinical``);
+5. ``default.md.j2``.
+
+Templates are sandboxed (a user's template cannot run code), use a strict undefined (a
+misspelled field is an error, not a blank), and escape every value in HTML. What only staff
+know is asked for with ``{{ field("clinical_summary", "what to write") }}``: a required field
+left empty is an error naming it, unless the letter is a draft, which marks it visibly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup, escape
+
+from .config import Config
+from .errors import TemplateError, UsageError
+from .rules import Rules
+from .settings import packaged_templates_dir, user_templates_dir
+from .store import Store, from_cents
+
+SUFFIX = ".md.j2"
+FORMATS = ("md", "html", "pdf")
+GROUPS = {
+    "CO": "Contractual Obligation",
+    "PR": "Patient Responsibility",
+    "OA": "Other Adjustment",
+    "PI": "Payer Initiated Reduction",
+    "CR": "Correction and Reversal",
+}
+
+
+class Required:
+    """A value the letter needs that nobody supplied (a staff field or practice detail)."""
+
+    __slots__ = ("name", "hint")
+
+    def __init__(self, name: str, hint: str) -> None:
+        self.name, self.hint = name, hint
+
+    def __str__(self) -> str:  # only seen if a template bypasses the finalizer
+        return f"[[{self.name}]]"
+
+
+@dataclass
+class Letter:
+    denial_id: int
+    template: str
+    text: str
+    format: str
+    draft: bool
+    missing: list[str] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def template_dirs(user_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where letter templates are looked up, user's first."""
+    dirs = []
+    user = user_templates_dir(user_dir)
+    if user is not None:
+        if not user.is_dir():
+            raise UsageError(f"templates directory {user} does not exist")
+        dirs.append(user / "letters" if (user / "letters").is_dir() else user)
+    dirs.append(packaged_templates_dir() / "letters")
+    return dirs
+
+
+def candidates(ctx: dict[str, Any]) -> list[str]:
+    """The lookup chain for one denial's context, most specific first."""
+    d, payer = ctx["denial"], ctx["payer"]
+    names = [
+        f"payers/{key}/{d['carc']}{SUFFIX}"
+        for key in dict.fromkeys([payer["id"], payer["ref_2u"], slug(payer["name"])])
+        if key and "/" not in key and not key.startswith(".")
+    ]
+    names.append(f"carc/{d['carc']}{SUFFIX}")
+    names.append(f"{d['template']}{SUFFIX}")
+    names.append(f"{d['category']}{SUFFIX}")
+    names.append(f"default{SUFFIX}")
+    return list(dict.fromkeys(names))
+
+
+# -- Markdown subset to HTML -----------------------------------------------------------------
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_MARK = re.compile(r"\[\[(.+?)\]\]")
+
+_CSS = """
+body { font: 11pt/1.45 Georgia, 'Times New Roman', serif; max-width: 7in; margin: 0.8in auto;
+       color: #111; }
+h1 { font-size: 14pt; margin: 1.2em 0 0.6em; } h2 { font-size: 12pt; margin: 1.2em 0 0.4em; }
+p { margin: 0 0 0.8em; } ul { margin: 0 0 0.8em 1.2em; padding: 0; }
+mark { background: #ffe08a; padding: 0 2px; font-family: sans-serif; font-size: 9.5pt; }
+@media print { body { margin: 0; } }
+"""
+
+
+def markdown_to_html(text: str, title: str) -> str:
+    """The letters' Markdown (headings, paragraphs with line breaks, lists, bold) as a
+    standalone HTML page. The input is already escaped: this only adds tags."""
+    out: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+
+    def inline(s: str) -> str:
+        return _MARK.sub(r"<mark>[\1]</mark>", _BOLD.sub(r"<strong>\1</strong>", s))
+
+    def flush() -> None:
+        if para:
+            out.append("<p>" + "<br>\n".join(inline(p) for p in para) + "</p>")
+            para.clear()
+        if items:
+            out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip():
+            flush()
+        elif line.startswith("## "):
+            flush()
+            out.append(f"<h2>{inline(line[3:])}</h2>")
+        elif line.startswith("# "):
+            flush()
+            out.append(f"<h1>{inline(line[2:])}</h1>")
+        elif line.startswith("- "):
+            if para:
+                flush()
+            items.append(line[2:])
+        elif items and line.startswith("  "):
+            items[-1] += " " + line.strip()
+        else:
+            if items:
+                flush()
+            para.append(line)
+    flush()
+    body = "\n".join(out)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _escape_markdown(value: str) -> Markup:
+    # Escaped for HTML, and the characters the converter treats as markup neutralized, so a
+    # value can never become bold text or a highlighted placeholder.
+    return Markup(
+        str(escape(value)).replace("*", "&#42;").replace("[", "&#91;").replace("]", "&#93;")
+    )
+
+
+class LetterWriter:
+    """Renders letters; one per process is enough (templates compile once)."""
+
+    def __init__(self, user_dir: str | os.PathLike[str] | None = None) -> None:
+        self.dirs = template_dirs(user_dir)
+        loader = jinja2.FileSystemLoader([str(d) for d in self.dirs])
+        common = {
+            "loader": loader,
+            "undefined": jinja2.StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "keep_trailing_newline": True,
+        }
+        self._missing: list[str] = []
+        self._draft = False
+        self.md = SandboxedEnvironment(autoescape=False, finalize=self._finalize_md, **common)
+        self.html = SandboxedEnvironment(autoescape=True, finalize=self._finalize_html, **common)
+        for env in (self.md, self.html):
+            env.filters["money"] = _money
+
+    # The finalizer sees every {{ value }}: that is where missing values are caught.
+    def _placeholder(self, value: Required) -> str:
+        if value.name not in self._missing:
+            self._missing.append(value.name)
+        return f"[[REQUIRED: {value.name} - {value.hint}]]" if self._draft else ""
+
+    def _finalize_md(self, value: Any) -> Any:
+        if isinstance(value, Required):
+            return self._placeholder(value)
+        return "" if value is None else value
+
+    def _finalize_html(self, value: Any) -> Any:
+        if isinstance(value, Required):
+            return Markup(html.escape(self._placeholder(value)))
+        if value is None:
+            return ""
+        if isinstance(value, Markup):
+            return value
+        return _escape_markdown(str(value))
+
+    def names(self) -> list[str]:
+        """Every letter template (``letters/`` relative names), user's and packaged."""
+        seen: set[str] = set()
+        for d in self.dirs:
+            for p in sorted(d.rglob(f"*{SUFFIX}")):
+                rel = p.relative_to(d).as_posix()
+                if not rel.startswith("_"):
+                    seen.add(rel)
+        return sorted(seen)
+
+    def source_of(self, name: str) -> Path:
+        for d in self.dirs:
+            if (d / name).is_file():
+                return d / name
+        raise TemplateError(f"no template {name}")
+
+    def choose(self, ctx: dict[str, Any]) -> str:
+        for name in candidates(ctx):
+            if any((d / name).is_file() for d in self.dirs):
+                return name
+        raise TemplateError("no letter template found, not even default.md.j2")
+
+    def render(
+        self,
+        ctx: dict[str, Any],
+        values: dict[str, str] | None = None,
+        *,
+        fmt: str = "md",
+        draft: bool = False,
+        template: str | None = None,
+    ) -> Letter:
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown letter format {fmt!r}: use md, html or pdf")
+        name = template or self.choose(ctx)
+        supplied = {k: v for k, v in (values or {}).items() if str(v).strip()}
+
+        def field_(name_: str, hint: str = "", required: bool = True) -> Any:
+            if name_ in supplied:
+                return supplied[name_]
+            return Required(name_, hint or name_.replace("_", " ")) if required else None
+
+        env = self.md if fmt == "md" else self.html
+        self._missing, self._draft = [], draft
+        try:
+            text = env.get_template(name).render({**ctx, "field": field_})
+        except SecurityError as exc:
+            raise TemplateError(f"template {name}: not allowed in a template: {exc}") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"template {name}: {exc.message}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"template {exc.name or name}, line {exc.lineno}: {exc}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template {name}: {exc}") from None
+        missing = list(self._missing)
+        if missing and not draft:
+            practice = [m for m in missing if m.startswith("practice.")]
+            staff = [m for m in missing if not m.startswith("practice.")]
+            parts = []
+            if staff:
+                parts.append(
+                    "required fields not filled: " + ", ".join(staff) + " (fill them with "
+                    "--set NAME=VALUE or --fields FILE, or render with --draft)"
+                )
+            if practice:
+                parts.append(
+                    "practice details not configured: " + ", ".join(practice) + " (denialkit "
+                    "config set KEY VALUE)"
+                )
+            raise TemplateError(f"denial {ctx['denial']['id']} ({name}): " + "; ".join(parts))
+        if fmt != "md":
+            title = f"Appeal: claim {escape(ctx['claim']['payer_claim_id'] or ctx['claim']['id'])}"
+            text = markdown_to_html(text, title)
+        return Letter(ctx["denial"]["id"], name, text, fmt, draft, missing)
+
+
+def _money(value: Any) -> str:
+    if isinstance(value, Required):
+        return value  # type: ignore[return-value]
+    return f"{Decimal(str(value)):,.2f}"
+
+
+# -- the facts a letter is built from ----------------------------------------------------------
+
+
+def _practice(config: Config, payee: dict[str, Any]) -> dict[str, Any]:
+    """Practice details from the config; what is not configured comes from the 835's payee
+    (N1*PE name and NPI, N3/N4 address, REF*TJ tax id); what neither has is Required."""
+    p = config.practice
+    address = ", ".join(
+        x for x in (payee.get("address"), payee.get("city"), payee.get("state")) if x
+    )
+    if address and payee.get("postal_code"):
+        address += f" {payee['postal_code']}"
+    fallback = {
+        "name": payee.get("name") or "",
+        "address": address,
+        "npi": payee.get("identifier") if payee.get("id_qualifier") == "XX" else "",
+        "tin": payee.get("tax_id") or "",
+    }
+    out: dict[str, Any] = {}
+    for key in ("name", "address", "npi", "tin", "phone", "fax", "email", "contact"):
+        value = getattr(p, key) or fallback.get(key) or ""
+        required = key in ("name", "address", "npi", "phone", "contact")
+        if value:
+            out[key] = value
+        elif required:
+            out[key] = Required(f"practice.{key}", f"denialkit config set practice.{key} ...")
+        else:
+            out[key] = None
+    out["address_lines"] = (
+        out["address"].splitlines() if isinstance(out["address"], str) else [out["address"]]
+    )
+    return out
+
+
+def _person(names: list[dict[str, Any]], entity: str) -> dict[str, str] | None:
+    for n in names:
+        if n["entity"] == entity:
+            full = " ".join(x for x in (n["first"], n["middle"], n["last"], n["suffix"]) if x)
+            return {"name": full, "last": n["last"] or "", "first": n["first"] or "",
+                    "id": n["identifier"] or ""}  # fmt: skip
+    return None
+
+
+def letter_context(
+    store: Store, rules: Rules, config: Config, denial_id: int, today: dt.date
+) -> dict[str, Any]:
+    """Everything a template can use, for one stored denial (documented in templates/README)."""
+    d = store.denial(denial_id)
+    facts = store.letter_facts(denial_id)
+    patient = _person(facts["names"], "QC") or {"name": "", "last": "", "first": "", "id": ""}
+    insured = _person(facts["names"], "IL")
+    rendering = _person(facts["names"], "82")
+    member_id = patient["id"] or (insured["id"] if insured else "")
+    payer = facts["payer"]
+    rarcs = [r for r in (d["rarcs"] or "").split(",") if r]
+    detail = store.claim_detail(d["claim_id"])
+    line = next((ln for ln in detail["lines"] if ln["id"] == d["line_id"]), None)
+    return {
+        "today": today.isoformat(),
+        "practice": _practice(config, facts["payee"]),
+        "payer": {
+            "name": payer["name"] or "",
+            "id": payer["identifier"] or "",
+            "ref_2u": payer["ref_2u"] or "",
+            "address_lines": [
+                x
+                for x in (
+                    payer["address"],
+                    " ".join(y for y in (payer["city"], payer["state"], payer["postal_code"]) if y),
+                )
+                if x
+            ],
+        },
+        "patient": {
+            "name": patient["name"] or Required("patient.name", "patient name"),
+            "first": patient["first"],
+            "last": patient["last"],
+            "member_id": member_id or Required("patient.member_id", "member id / MBI"),
+        },
+        "insured": insured,
+        "rendering": rendering,
+        "claim": {
+            "id": d["patient_control"] or "",
+            "payer_claim_id": d["payer_claim_id"] or "",
+            "charge": f"{from_cents(d['claim_charge_cents']):.2f}",
+            "paid": f"{from_cents(d['claim_paid_cents']):.2f}",
+            "filing_indicator": d["filing_indicator"] or "",
+            "statement_from": d["statement_from"],
+            "statement_to": d["statement_to"],
+        },
+        "service": {
+            "date": d["service_date"] or "",
+            "procedure": d["procedure"] or "",
+            "modifiers": [m for m in (d["modifiers"] or "").split(",") if m],
+            "line_control": d["line_control"] or "",
+            "charge": f"{from_cents(line['charge_cents']):.2f}" if line else None,
+            "level": "line" if d["line_id"] else "claim",
+        },
+        "denial": {
+            "id": d["id"],
+            "date": d["received"],
+            "deadline": d["deadline"],
+            "amount": f"{from_cents(d['amount_cents']):.2f}",
+            "group": d["group_code"],
+            "group_description": GROUPS.get(d["group_code"], ""),
+            "carc": d["carc"],
+            "carc_description": rules.carc_description(d["carc"]),
+            "rarcs": [{"code": r, "description": rules.rarc_description(r)} for r in rarcs],
+            "category": d["category"],
+            "template": d["template"] or d["category"],
+            "payer_rule": d["payer_rule"] or "",
+            "trace_number": d["trace_number"] or "",
+            "appeal_level": "redetermination"
+            if (d["payer_rule"] or "").lower().startswith("medicare")
+            and "advantage" not in (d["payer_rule"] or "").lower()
+            else "reconsideration",
+        },
+    }
+
+
+def sample_context(rules: Rules, carc: str = "50", category: str | None = None) -> dict[str, Any]:
+    """A made-up denial for ``templates check``: every field a real context has."""
+    resolved = rules.resolve("CO", carc, ())
+    return {
+        "today": "2026-03-02",
+        "practice": {
+            "name": "Sample Family Practice",
+            "address": "1 Sample Way\nSpringfield, ST 00000",
+            "address_lines": ["1 Sample Way", "Springfield, ST 00000"],
+            "npi": "1234567893",
+            "tin": "00-0000000",
+            "phone": "(555) 010-0000",
+            "fax": None,
+            "email": None,
+            "contact": "Sample Biller",
+        },
+        "payer": {
+            "name": "Sample Health Plan",
+            "id": "00000",
+            "ref_2u": "",
+            "address_lines": ["PO Box 1", "Sample City ST 00000"],
+        },
+        "patient": {"name": "Pat Sample", "first": "Pat", "last": "Sample", "member_id": "M0"},
+        "insured": None,
+        "rendering": {"name": "Dr Sample", "last": "Sample", "first": "Dr", "id": "1234567893"},
+        "claim": {
+            "id": "PCN0",
+            "payer_claim_id": "ICN0",
+            "charge": "100.00",
+            "paid": "0.00",
+            "filing_indicator": "CI",
+            "statement_from": "2026-01-05",
+            "statement_to": "2026-01-05",
+        },
+        "service": {
+            "date": "2026-01-05",
+            "procedure": "99213",
+            "modifiers": ["25"],
+            "line_control": "1",
+            "charge": "100.00",
+            "level": "line",
+        },
+        "denial": {
+            "id": 0,
+            "date": "2026-02-01",
+            "deadline": "2026-07-31",
+            "amount": "100.00",
+            "group": "CO",
+            "group_description": GROUPS["CO"],
+            "carc": carc,
+            "carc_description": rules.carc_description(carc),
+            "rarcs": [{"code": "N115", "description": rules.rarc_description("N115")}],
+            "category": category or resolved.category,
+            "template": resolved.template,
+            "payer_rule": "commercial default",
+            "trace_number": "SAMPLE",
+            "appeal_level": "reconsideration",
+        },
+    }
+
+
+def write_pdf(html_text: str, out: Path) -> None:
+    """HTML to PDF with headless Chromium (the optional PDF route: no Python dependency)."""
+    browser = next(
+        (
+            shutil.which(b)
+            for b in ("chromium", "chromium-browser", "google-chrome")
+            if shutil.which(b)
+        ),
+        None,
+    )
+    if browser is None:
+        raise UsageError(
+            "PDF letters need Chromium on PATH (Debian/Ubuntu: apt install chromium); "
+            "or use --format html and print to PDF from a browser"
+        )
+    with tempfile.TemporaryDirectory(prefix="denialkit-pdf-") as tmp:
+        page = Path(tmp) / "letter.html"
+        page.write_text(html_text, encoding="utf-8")
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp}/profile",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0 or not out.exists():
+            raise UsageError(f"Chromium could not print the PDF (exit {proc.returncode})")
+
+
+# -- appeals: choose denials, render, write, record -------------------------------------------
+
+
+def parse_values(
+    pairs: list[str] | None = None, fields_file: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
+    """Staff-supplied fields: a YAML/JSON mapping file, then ``--set NAME=VALUE`` on top."""
+    values: dict[str, str] = {}
+    if fields_file is not None:
+        import yaml
+
+        path = Path(fields_file)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"{path}: cannot read fields: {exc}") from None
+        data = {} if data is None else data
+        if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+            raise UsageError(f"{path}: fields must be a mapping of NAME: text")
+        values.update({k: "" if v is None else str(v) for k, v in data.items()})
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {pair!r}: expected NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+@dataclass
+class AppealResult:
+    denial_id: int
+    path: Path | None = None
+    letter: Letter | None = None
+    error: str | None = None
+    drafted: bool = False
+
+
+def appeal(
+    store: Store,
+    rules: Rules,
+    config: Config,
+    writer: LetterWriter,
+    denial_id: int,
+    *,
+    values: dict[str, str] | None = None,
+    fmt: str = "md",
+    draft: bool = False,
+    today: dt.date,
+    actor: str,
+    out: Path | None = None,
+) -> AppealResult:
+    """Render one denial's letter (to ``out`` when given). A finished letter (not a draft)
+    moves the denial to ``appeal_drafted`` with an event naming the template."""
+    from .lifecycle import mark_drafted
+
+    if fmt == "pdf" and out is None:
+        raise UsageError("a PDF letter needs --out FILE")
+    ctx = letter_context(store, rules, config, denial_id, today)
+    letter = writer.render(ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "pdf":
+            write_pdf(letter.text, out)
+        else:
+            out.write_text(letter.text, encoding="utf-8")
+    drafted = False if draft else mark_drafted(store, denial_id, letter.template, actor)
+    return AppealResult(denial_id, out, letter, None, drafted)
+
+
+def appeal_many(
+    store: Store,
+    rules: Rules,
+    config: Config,
+    writer: LetterWriter,
+    denial_ids: list[int],
+    out_dir: Path,
+    *,
+    values: dict[str, str] | None = None,
+    fmt: str = "md",
+    draft: bool = False,
+    today: dt.date,
+    actor: str,
+    progress=None,
+) -> list[AppealResult]:
+    """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``); a letter
+    that cannot be finished is reported and the rest are still written."""
+    from .errors import DenialkitError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for denial_id in denial_ids:
+        try:
+            ctx = letter_context(store, rules, config, denial_id, today)
+            stem = f"denial-{denial_id}-{writer.choose(ctx).removesuffix(SUFFIX)}"
+            result = appeal(
+                store,
+                rules,
+                config,
+                writer,
+                denial_id,
+                values=values,
+                fmt=fmt,
+                draft=draft,
+                today=today,
+                actor=actor,
+                out=out_dir / f"{stem}.{fmt}",
+            )
+        except DenialkitError as exc:
+            result = AppealResult(denial_id, error=str(exc))
+        results.append(result)
+        if progress is not None:
+            progress(denial_id)
+    return results
+
+
+def check_templates(rules: Rules, writer: LetterWriter) -> list[tuple[str, str | None]]:
+    """Render every letter template against a sample denial, as Markdown and as HTML;
+    (name, error or None) for each."""
+    results = []
+    for name in writer.names():
+        try:
+            for fmt in ("md", "html"):
+                writer.render(sample_context(rules), fmt=fmt, draft=True, template=name)
+        except (TemplateError, UsageError) as exc:
+            results.append((name, str(exc)))
+        else:
+            results.append((name, None))
+    return results
+
+
+def template_usage(rules: Rules, writer: LetterWriter) -> list[dict[str, Any]]:
+    """Each template with where it comes from and the reason codes whose rule names it."""
+    codes: dict[str, list[str]] = {}
+    for code, rule in rules.carc.items():
+        if rule.category in ("administrative", "technical", "clinical"):
+            codes.setdefault(rule.template or rule.category, []).append(code)
+    user = writer.dirs[0] if len(writer.dirs) > 1 else None
+    rows = []
+    for name in writer.names():
+        stem = name.removesuffix(SUFFIX)
+        source = "user" if user is not None and (user / name).is_file() else "packaged"
+        rows.append({"template": name, "source": source, "carcs": codes.get(stem, [])})
+    return rows

@@ -100,3 +100,15 @@ def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
         text=True,
     )
     assert run.returncode == 0, run.stderr
+    run = subprocess.run(
+        [str(python), "-m", "denialkit", "templates", "check"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (
+        "18 of 18 templates render" in run.stderr.replace("\n", " ")
+        or "templates render" in run.stderr
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import textwrap
 
 import pytest
 from typer.testing import CliRunner

@@ -7,6 +7,7 @@ force-include would install a denialkit that cannot categorize or write letters.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -108,7 +109,4 @@ def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    assert (
-        "18 of 18 templates render" in run.stderr.replace("\n", " ")
-        or "templates render" in run.stderr
-    )
+    assert re.search(r"(\d+) of \1 templates render", " ".join(run.stderr.split()))

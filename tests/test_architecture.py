@@ -25,6 +25,7 @@ LAYERS = [
     "intake",
     "letters",
     "reports",
+    "nightly",
     "output",
     "cli",
     "__main__",

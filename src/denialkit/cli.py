@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import config as config_mod
-from . import letters, lifecycle, output, settings, workflow
+from . import letters, lifecycle, nightly, output, reports, settings, workflow
 from .errors import DenialkitError, UsageError
 from .intake import find_files, ingest_paths
 from .rules import check_rules, load_rules
@@ -591,6 +591,149 @@ def config_show() -> None:
     path = settings.config_path()
     output.message(f"# {path}{'' if path.exists() else ' (not created yet)'}")
     output.write_text(output.yaml_text(config_mod.load_config().model_dump()))
+
+
+class ReportKind(StrEnum):
+    tracking = "tracking"
+    patterns = "patterns"
+    team = "team"
+    roi = "roi"
+    summary = "summary"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    html = "html"
+
+
+def _iso(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"{name} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+@app.command()
+@handle_errors
+def report(
+    kind: Annotated[ReportKind, typer.Argument(help="tracking, patterns, team, roi or summary.")],
+    since: Annotated[
+        str | None, typer.Option(help="First day (ISO) of the period, by remittance date.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (ISO) of the period.")] = None,
+    payer: Annotated[str | None, typer.Option(help="Payer name (part of it) or payer id.")] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv, json or html.")
+    ] = ReportFormat.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write to this file instead of stdout.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    redact: Annotated[
+        bool, typer.Option("--redact", help="Leave out patient names and member ids.")
+    ] = False,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+) -> None:
+    """Reports: what is open and due (tracking), what to fix upstream (patterns), who is
+    keeping up (team), what appeals return (roi), or all headlines (summary).
+
+    Example: denialkit report patterns --since 2026-09-01 --format csv > patterns.csv
+    Example: denialkit report summary --format html --out today.html --redact
+    """
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    store = open_store(db)
+    today = settings.today()
+    first, last = _iso(since, "--since"), _iso(until, "--until")
+    if first and last and first > last:
+        raise UsageError("--since is after --until")
+    data = reports.build(
+        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact
+    )
+    if fmt == ReportFormat.html:
+        text = reports.render_html(data, store, today)
+        if out is None:
+            output.write_text(text)
+        else:
+            out.write_text(text, encoding="utf-8")
+        return
+    if out is not None:
+        with output.redirect_stdout(out):
+            output.report(data, fmt.value)
+        return
+    output.report(data, fmt.value)
+
+
+@app.command("nightly")
+@handle_errors
+def nightly_cmd(
+    inbox: Annotated[
+        Path,
+        typer.Option(
+            "--inbox",
+            help="Folder the day's 835 files arrive in.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    reports_dir: Annotated[
+        Path,
+        typer.Option(
+            "--reports", help="Folder for the day's reports.", file_okay=False, show_default=False
+        ),
+    ],
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive",
+            help="Stored and duplicate files move here (by date); failed files stay in the inbox.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option("--redact", help="Leave patient names and member ids out of the reports."),
+    ] = False,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+) -> None:
+    """The cron job: ingest the inbox, archive what was stored, recompute deadlines and tiers,
+    expire overdue denials, and write <date>-summary.html and <date>-<report>.json.
+
+    A lock file beside the database stops an overlapping run. Exit 1 when a file failed or
+    another run holds the lock; the log is appended to REPORTS/nightly.log.
+
+    Example (crontab): 30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive /srv/era/archive --reports /srv/era/reports --db /srv/era/denials.db
+    """
+    rules = load_rules(settings.user_rules_dir(rules_dir))
+    path = settings.db_path(db)
+    store = Store(path)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with open(reports_dir / "nightly.log", "a", encoding="utf-8") as logfile:
+
+        def log(line: str) -> None:
+            logfile.write(f"{lifecycle.now_iso()} {line}\n")
+            logfile.flush()
+            output.message(line)
+
+        result = nightly.run(
+            store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
+            lock=path.with_name(path.name + ".nightly.lock"), redact=redact, log=log,
+        )  # fmt: skip
+    raise typer.Exit(1 if result.failed else 0)
 
 
 def main() -> None:

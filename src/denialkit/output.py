@@ -9,7 +9,8 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -345,3 +346,99 @@ def yaml_text(data: Any) -> str:
 
 def money(cents: int | None) -> str:
     return "0.00" if cents is None else f"{Decimal(cents) / 100:.2f}"
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+PATTERN_COLUMNS = ["payer", "procedure", "carc", "category", "count", "amount", "lines_billed",
+                   "denial_rate", "previous_count", "trend", "flagged", "prevention"]  # fmt: skip
+TEAM_COLUMNS = ["assignee", "open", "overdue", "appeals_submitted", "decided", "overturn_rate",
+                "recovered", "median_days_to_appeal"]  # fmt: skip
+ROI_COLUMNS = ["month", "denials", "denied", "appeals", "appealed", "recovered", "written_off",
+               "expired", "recovery_rate"]  # fmt: skip
+
+
+def _tracking_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [{"section": "open", "key": "all", **data["open"]}]
+    for section in ("by_status", "by_tier", "by_category", "by_team"):
+        key = section.removeprefix("by_")
+        out += [{"section": key, "key": r[key], "count": r["count"], "amount": r["amount"]}
+                for r in data[section]]  # fmt: skip
+    out += [{"section": "due_within_days", "key": r["within_days"], "count": r["count"],
+             "amount": r["amount"]} for r in data["due"]]  # fmt: skip
+    p = data["past_deadline"]
+    out.append({"section": "past_deadline", "key": "all", "count": p["count"],
+                "amount": p["amount"]})  # fmt: skip
+    out.append({"section": "unassigned", "key": "all", **data["unassigned"]})
+    return out
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def report(data: dict[str, Any], fmt: str) -> None:
+    """A report as JSON (the whole document), CSV (its main table) or terminal tables."""
+    kind = data["report"]
+    if fmt == "json":
+        emit_json(data)
+        return
+    if fmt == "csv":
+        if kind == "tracking":
+            emit_csv(_tracking_rows(data), ["section", "key", "count", "amount"])
+        elif kind == "patterns":
+            emit_csv(data["patterns"], PATTERN_COLUMNS)
+        elif kind == "team":
+            emit_csv(data["team"], TEAM_COLUMNS)
+        elif kind == "roi":
+            emit_csv(data["months"], ROI_COLUMNS)
+        else:
+            emit_csv([{"metric": k, "value": v} for k, v in data["headline"].items()])
+        return
+    sections = data.get("sections", {kind: data})
+    if kind == "summary":
+        rows([{"metric": k.replace("_", " "), "value": _pct(v) if k.endswith("rate") else v}
+              for k, v in data["headline"].items()], "table", ["metric", "value"],
+             title="Summary")  # fmt: skip
+    if "tracking" in sections:
+        rows(_tracking_rows(sections["tracking"]), "table", ["section", "key", "count", "amount"],
+             title="Open denials (tracking)")  # fmt: skip
+        late = sections["tracking"]["past_deadline"]["denials"]
+        if late:
+            rows(late, "table", ["id", "claim", "payer", "reason", "amount", "deadline",
+                                 "days_over", "assignee"], title="PAST DEADLINE (should be empty)")  # fmt: skip
+    if "patterns" in sections:
+        p = sections["patterns"]
+        shown = [{**r, "denial_rate": _pct(r["denial_rate"]), "trend": _pct(r["trend"]),
+                  "flagged": "FLAG" if r["flagged"] else ""} for r in p["patterns"][:20]]  # fmt: skip
+        rows(shown, "table", ["payer", "procedure", "carc", "count", "amount", "denial_rate",
+                              "trend", "flagged"], title="Patterns (payer x procedure x reason)")  # fmt: skip
+        if kind == "patterns":
+            prov = [{**r, "denial_rate": _pct(r["denial_rate"]),
+                     "flagged": "FLAG" if r["flagged"] else ""} for r in p["providers"]]  # fmt: skip
+            rows(prov, "table", ["provider", "npi", "lines_billed", "denied", "denial_rate",
+                                 "flagged"],
+                 title=f"Rendering providers (practice rate {_pct(p['practice_denial_rate'])})")  # fmt: skip
+            rows(p["authorization_by_month"], "table", ["month", "count", "amount"],
+                 title="Authorization denials by month")  # fmt: skip
+    if "team" in sections:
+        shown = [{**r, "overturn_rate": _pct(r["overturn_rate"])} for r in sections["team"]["team"]]
+        rows(shown, "table", TEAM_COLUMNS, title="Team")
+    if "roi" in sections:
+        r = sections["roi"]
+        shown = [{**m, "recovery_rate": _pct(m["recovery_rate"])} for m in r["months"]]
+        if r["months"]:
+            shown.append({**r["total"], "month": "total",
+                          "recovery_rate": _pct(r["total"]["recovery_rate"])})  # fmt: skip
+        rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
+
+
+@contextmanager
+def redirect_stdout(path: Any) -> Iterator[None]:
+    """Send what would go to stdout (tables, CSV, JSON) to a file."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        old, sys.stdout = sys.stdout, f
+        try:
+            yield
+        finally:
+            sys.stdout = old

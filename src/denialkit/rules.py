@@ -128,6 +128,16 @@ class Strategic(_Strict):
     min_tier: Literal["high", "standard", "low"] = "standard"
 
 
+class PatternFlags(_Strict):
+    """When the patterns report flags a payer x procedure x reason (and a provider)."""
+
+    min_count: int = Field(default=5, ge=1)
+    min_rate: float = Field(default=0.10, ge=0, le=1)
+    min_amount: float = Field(default=1000, ge=0)
+    provider_factor: float = Field(default=1.5, ge=1)
+    provider_min_lines: int = Field(default=20, ge=1)
+
+
 class TriageFile(_Strict):
     weights: Weights
     value_cap: float = Field(gt=0)
@@ -136,6 +146,7 @@ class TriageFile(_Strict):
     prior_weight: float = Field(ge=0)
     tiers: Tiers
     strategic: Strategic
+    patterns: PatternFlags = PatternFlags()
 
 
 class RoutingFile(_Strict):

@@ -1011,6 +1011,210 @@ class Store:
         )
         return {"payer": payer, "payee": payee[0] if payee else {}, "names": names}
 
+    # -- reports (aggregates only: the report code never sees one row per denial) -----------
+
+    @staticmethod
+    def _denial_filter(
+        since: str | None, until: str | None, payer: str | None, column: str = "d.received"
+    ) -> tuple[str, list[Any]]:
+        where, params = ["d.status != 'reversed'"], []
+        if since:
+            where.append(f"{column} >= ?")
+            params.append(since)
+        if until:
+            where.append(f"{column} <= ?")
+            params.append(until)
+        if payer:
+            where.append(
+                "d.payer_id IN (SELECT id FROM payers WHERE name LIKE ? OR identifier = ? "
+                "OR ref_2u = ?)"
+            )
+            params += [f"%{payer}%", payer, payer]
+        return " AND ".join(where), params
+
+    def open_breakdown(self, payer: str | None) -> list[dict[str, Any]]:
+        """Open denials counted by status, tier, category, team and whether assigned."""
+        where, params = self._denial_filter(None, None, payer)
+        return self.query(
+            "SELECT d.status, d.tier, d.category, COALESCE(d.team, '') AS team, "  # noqa: S608
+            "d.assignee IS NULL AS unassigned, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
+            f"FROM denials d WHERE {where} AND d.status IN ({_marks(OPEN_STATUSES)}) "
+            "GROUP BY 1, 2, 3, 4, 5",
+            [*params, *OPEN_STATUSES],
+        )
+
+    def due_between(self, first: str, last: str, payer: str | None) -> dict[str, int]:
+        """Denials still waiting for an appeal whose deadline falls in [first, last]."""
+        where, params = self._denial_filter(None, None, payer)
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
+            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted') "
+            "AND d.deadline BETWEEN ? AND ?",
+            [*params, first, last],
+        ).fetchone()
+        return {"n": row[0], "cents": row[1]}
+
+    def past_deadline(
+        self, today: str, since: str | None, until: str | None, payer: str | None, limit: int
+    ) -> tuple[int, int, list[dict[str, Any]]]:
+        """Denials whose deadline passed with no appeal: still open, or already expired."""
+        where, params = self._denial_filter(since, until, payer)
+        cond = (
+            f"{where} AND d.deadline < ? AND d.status IN "
+            "('new', 'assigned', 'appeal_drafted', 'expired')"
+        )
+        n, cents = self.conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d WHERE {cond}",  # noqa: S608
+            [*params, today],
+        ).fetchone()
+        rows = self.query(
+            "SELECT d.id, d.patient_control AS claim, p.name AS payer, "  # noqa: S608
+            "c.patient_last, c.patient_first, c.patient_id, d.procedure, d.carc, "
+            "d.group_code, d.amount_cents, d.received, d.deadline, d.status, d.assignee "
+            "FROM denials d JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
+            f"WHERE {cond} ORDER BY d.deadline, d.id LIMIT ?",
+            [*params, today, limit],
+        )
+        return n, cents, rows
+
+    def pattern_counts(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Denials by payer x procedure x CARC in a period."""
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT d.payer_id, p.name AS payer, d.procedure, d.carc, "  # noqa: S608
+            "MIN(d.group_code) AS group_code, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
+            f"FROM denials d JOIN payers p ON p.id = d.payer_id WHERE {where} "
+            "GROUP BY d.payer_id, d.procedure, d.carc",
+            params,
+        )
+
+    def _line_filter(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> tuple[str, list[Any]]:
+        # Lines billed in the period: by remittance date, reversals (CLP02=22) excluded.
+        where, params = ["c.status != '22'"], []
+        date = "COALESCE(r.payment_date, r.production_date)"
+        if since:
+            where.append(f"{date} >= ?")
+            params.append(since)
+        if until:
+            where.append(f"{date} <= ?")
+            params.append(until)
+        if payer:
+            where.append(
+                "c.payer_id IN (SELECT id FROM payers WHERE name LIKE ? OR identifier = ? "
+                "OR ref_2u = ?)"
+            )
+            params += [f"%{payer}%", payer, payer]
+        return " AND ".join(where), params
+
+    def lines_billed(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Service lines by payer x procedure, and by rendering provider, in a period."""
+        where, params = self._line_filter(since, until, payer)
+        return self.query(
+            "SELECT c.payer_id, l.procedure, COALESCE(c.rendering_id, '') AS rendering, "  # noqa: S608
+            "COUNT(*) AS n FROM service_lines l JOIN claims c ON c.id = l.claim_id "
+            f"JOIN remittances r ON r.id = c.remittance_id WHERE {where} GROUP BY 1, 2, 3",
+            params,
+        )
+
+    def denials_by_provider(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT COALESCE(c.rendering_id, '') AS rendering, COUNT(*) AS n, "  # noqa: S608
+            "SUM(d.amount_cents) AS cents FROM denials d JOIN claims c ON c.id = d.claim_id "
+            f"WHERE {where} GROUP BY 1",
+            params,
+        )
+
+    def provider_names(self, ids: Sequence[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for part in _chunks([i for i in ids if i]):
+            for ident, last, first in self.conn.execute(
+                "SELECT identifier, MAX(last), MAX(first) FROM claim_names "  # noqa: S608
+                f"WHERE entity = '82' AND identifier IN ({_marks(part)}) GROUP BY identifier",
+                part,
+            ):
+                names[ident] = " ".join(x for x in (first, last) if x)
+        return names
+
+    def monthly(
+        self, since: str | None, until: str | None, payer: str | None, carcs: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per month of receipt and category: denied, appealed, recovered, written off and
+        expired money (``carcs`` narrows to those reason codes)."""
+        where, params = self._denial_filter(since, until, payer)
+        if carcs:
+            where += f" AND d.carc IN ({_marks(carcs)})"
+            params = [*params, *carcs]
+        return self.query(
+            "SELECT substr(d.received, 1, 7) AS month, d.category, COUNT(*) AS n, "  # noqa: S608
+            "SUM(d.amount_cents) AS denied, "
+            "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN d.amount_cents ELSE 0 END) AS appealed, "
+            "SUM(d.appealed_on IS NOT NULL) AS n_appealed, "
+            "COALESCE(SUM(d.recovered_cents), 0) AS recovered, "
+            "SUM(CASE WHEN d.status = 'written_off' THEN d.amount_cents ELSE 0 END) AS written_off, "
+            "SUM(CASE WHEN d.status = 'expired' THEN d.amount_cents ELSE 0 END) AS expired "
+            f"FROM denials d WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            params,
+        )
+
+    def decided(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Appeal decisions (overturned, partial, upheld) by category and payer."""
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT d.category, p.name AS payer, d.status, COUNT(*) AS n, "  # noqa: S608
+            "COALESCE(SUM(d.recovered_cents), 0) AS recovered FROM denials d "
+            f"JOIN payers p ON p.id = d.payer_id WHERE {where} AND d.status IN "
+            "('overturned', 'partially_overturned', 'upheld') GROUP BY 1, 2, 3",
+            params,
+        )
+
+    def team_activity(
+        self, today: str, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Per assignee: open and overdue now; appeals and decisions dated in the period."""
+        where, params = self._denial_filter(None, None, payer)
+        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        waiting = "d.status IN ('new', 'assigned', 'appeal_drafted')"
+        return self.query(
+            "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
+            f"SUM(d.status IN ({_marks(OPEN_STATUSES)})) AS open, "
+            f"SUM(({waiting} AND d.deadline < ?) OR d.status = 'expired') AS overdue, "
+            "SUM(d.appealed_on BETWEEN ? AND ?) AS submitted, "
+            "SUM(d.status IN ('overturned', 'partially_overturned', 'upheld') "
+            "AND d.outcome_date BETWEEN ? AND ?) AS decided, "
+            "SUM(d.status IN ('overturned', 'partially_overturned') "
+            "AND d.outcome_date BETWEEN ? AND ?) AS won, "
+            "COALESCE(SUM(CASE WHEN d.outcome_date BETWEEN ? AND ? THEN d.recovered_cents END), 0) "
+            "AS recovered "
+            f"FROM denials d WHERE {where} GROUP BY 1 ORDER BY 1",
+            [*OPEN_STATUSES, today, lo, hi, lo, hi, lo, hi, lo, hi, *params],
+        )
+
+    def days_to_appeal(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[tuple[str, int]]:
+        """(assignee, days from receipt to appeal) for appeals submitted in the period."""
+        where, params = self._denial_filter(since, until, payer, column="d.appealed_on")
+        return [
+            (a, int(n))
+            for a, n in self.conn.execute(
+                "SELECT COALESCE(d.assignee, ''), "  # noqa: S608
+                "julianday(d.appealed_on) - julianday(d.received) FROM denials d "
+                f"WHERE {where} AND d.appealed_on IS NOT NULL",
+                params,
+            )
+        ]
+
     def queue(
         self,
         *,

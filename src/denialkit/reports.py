@@ -1,0 +1,545 @@
+"""Reports: tracking, patterns, team, ROI and a summary — plain data (dicts and lists), never
+printing. ``output`` renders them for the terminal, CSV and JSON; ``render_html`` writes the
+self-contained HTML page (inline CSS and SVG) for the nightly e-mail.
+
+Money is a string with two decimals; rates are fractions rounded to four places. A period is
+``since``/``until`` (inclusive ISO dates) on the date a denial was received (its remittance date);
+lines billed are counted by their remittance's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import statistics
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .rules import Rules
+from .settings import packaged_templates_dir
+from .store import Store
+
+KINDS = ("tracking", "patterns", "team", "roi", "summary")
+AUTH_CARCS = ("15", "197", "198", "284", "296", "302")
+DUE_WINDOWS = (7, 14, 30)
+PAST_DEADLINE_LIMIT = 500
+REDACTED = None  # a redacted PHI field is null: the shape of every row stays the same
+
+
+def money(cents: int | None) -> str:
+    return f"{Decimal(cents or 0) / 100:.2f}"
+
+
+def rate(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _period(since: str | None, until: str | None) -> dict[str, str | None]:
+    return {"since": since, "until": until}
+
+
+def previous_period(since: str, until: str) -> tuple[str, str]:
+    """The period of the same length just before [since, until]."""
+    a, b = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
+    length = (b - a).days + 1
+    return (a - dt.timedelta(days=length)).isoformat(), (a - dt.timedelta(days=1)).isoformat()
+
+
+# -- tracking -----------------------------------------------------------------------------------
+
+
+def tracking(
+    store: Store,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+    redact: bool = False,
+) -> dict[str, Any]:
+    """Open denials now (by status, tier, category, team), what falls due within 7/14/30 days,
+    what passed its deadline unappealed (should be empty), and what nobody is assigned."""
+    groups: dict[str, dict[str, list[int]]] = {
+        k: defaultdict(lambda: [0, 0]) for k in ("status", "tier", "category", "team")
+    }
+    total = [0, 0]
+    unassigned = [0, 0]
+    for r in store.open_breakdown(payer):
+        for key in groups:
+            g = groups[key][r[key] or ""]
+            g[0] += r["n"]
+            g[1] += r["cents"]
+        total[0] += r["n"]
+        total[1] += r["cents"]
+        if r["unassigned"]:
+            unassigned[0] += r["n"]
+            unassigned[1] += r["cents"]
+    iso = today.isoformat()
+    due = []
+    for days in DUE_WINDOWS:
+        last = (today + dt.timedelta(days=days)).isoformat()
+        d = store.due_between(iso, last, payer)
+        due.append({"within_days": days, "count": d["n"], "amount": money(d["cents"])})
+    n, cents, rows = store.past_deadline(iso, since, until, payer, PAST_DEADLINE_LIMIT)
+    past = [
+        {
+            "id": r["id"],
+            "claim": r["claim"],
+            "payer": r["payer"],
+            "patient": REDACTED
+            if redact
+            else " ".join(x for x in (r["patient_first"], r["patient_last"]) if x),
+            "member_id": REDACTED if redact else r["patient_id"],
+            "procedure": r["procedure"],
+            "reason": f"{r['group_code']}-{r['carc']}",
+            "amount": money(r["amount_cents"]),
+            "received": r["received"],
+            "deadline": r["deadline"],
+            "days_over": (today - dt.date.fromisoformat(r["deadline"])).days,
+            "status": r["status"],
+            "assignee": r["assignee"],
+        }
+        for r in rows
+    ]
+
+    def listed(key: str) -> list[dict[str, Any]]:
+        return [
+            {key: k, "count": v[0], "amount": money(v[1])}
+            for k, v in sorted(groups[key].items(), key=lambda kv: (-kv[1][1], kv[0]))
+        ]
+
+    return {
+        "report": "tracking",
+        "as_of": iso,
+        "period": _period(since, until),
+        "payer": payer,
+        "open": {"count": total[0], "amount": money(total[1])},
+        "by_status": listed("status"),
+        "by_tier": listed("tier"),
+        "by_category": listed("category"),
+        "by_team": listed("team"),
+        "due": due,
+        "past_deadline": {"count": n, "amount": money(cents), "denials": past},
+        "unassigned": {"count": unassigned[0], "amount": money(unassigned[1])},
+    }
+
+
+# -- patterns -----------------------------------------------------------------------------------
+
+
+def patterns(
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Payer x procedure x reason (count, dollars, denial rate, trend, prevention hint),
+    rendering providers against the practice average, and authorization denials by month.
+    Default period: the 90 days up to today."""
+    until = until or today.isoformat()
+    since = since or (dt.date.fromisoformat(until) - dt.timedelta(days=89)).isoformat()
+    flags = rules.triage.patterns
+    prev_since, prev_until = previous_period(since, until)
+    before = {
+        (r["payer_id"], r["procedure"], r["carc"]): r
+        for r in store.pattern_counts(prev_since, prev_until, payer)
+    }
+    billed: dict[tuple[int, str], int] = defaultdict(int)
+    by_provider_lines: dict[str, int] = defaultdict(int)
+    for r in store.lines_billed(since, until, payer):
+        billed[(r["payer_id"], r["procedure"])] += r["n"]
+        by_provider_lines[r["rendering"]] += r["n"]
+    rows = []
+    for r in store.pattern_counts(since, until, payer):
+        key = (r["payer_id"], r["procedure"], r["carc"])
+        lines = billed.get((r["payer_id"], r["procedure"]), 0)
+        prev = before.get(key)
+        prev_n = prev["n"] if prev else 0
+        resolved = rules.resolve(r["group_code"] or "CO", r["carc"], ())
+        denial_rate = rate(r["n"], lines) if lines else None
+        flagged = r["n"] >= flags.min_count and (
+            (denial_rate or 0) >= flags.min_rate
+            or Decimal(r["cents"]) / 100 >= Decimal(str(flags.min_amount))
+        )
+        rows.append(
+            {
+                "payer": r["payer"],
+                "procedure": r["procedure"],
+                "carc": r["carc"],
+                "reason": rules.carc_description(r["carc"]),
+                "category": resolved.category,
+                "count": r["n"],
+                "amount": money(r["cents"]),
+                "lines_billed": lines,
+                "denial_rate": denial_rate,
+                "previous_count": prev_n,
+                "previous_amount": money(prev["cents"] if prev else 0),
+                "trend": rate(r["n"] - prev_n, prev_n) if prev_n else None,
+                "prevention": resolved.prevention,
+                "flagged": flagged,
+                "_cents": r["cents"],
+            }
+        )
+    rows.sort(key=lambda x: (-x["_cents"], -x["count"], x["payer"], x["procedure"], x["carc"]))
+    for row in rows:
+        del row["_cents"]
+    total_lines = sum(by_provider_lines.values())
+    denied = {r["rendering"]: r for r in store.denials_by_provider(since, until, payer)}
+    total_denied = sum(r["n"] for r in denied.values())
+    average = rate(total_denied, total_lines)
+    names = store.provider_names(list(by_provider_lines))
+    providers = []
+    for npi, lines in by_provider_lines.items():
+        d = denied.get(npi)
+        n = d["n"] if d else 0
+        r_ = rate(n, lines)
+        providers.append(
+            {
+                "provider": names.get(npi, ""),
+                "npi": npi,
+                "lines_billed": lines,
+                "denied": n,
+                "amount": money(d["cents"] if d else 0),
+                "denial_rate": r_,
+                "practice_rate": average,
+                "flagged": bool(
+                    average
+                    and r_ is not None
+                    and lines >= flags.provider_min_lines
+                    and r_ > average * flags.provider_factor
+                ),
+            }
+        )
+    providers.sort(key=lambda p: (-(p["denial_rate"] or 0), p["npi"]))
+    auth = defaultdict(lambda: [0, 0])
+    for r in store.monthly(None, until, payer, AUTH_CARCS):
+        auth[r["month"]][0] += r["n"]
+        auth[r["month"]][1] += r["denied"]
+    return {
+        "report": "patterns",
+        "period": _period(since, until),
+        "previous_period": _period(prev_since, prev_until),
+        "payer": payer,
+        "thresholds": flags.model_dump(),
+        "patterns": rows[:limit] if limit else rows,
+        "pattern_count": len(rows),
+        "flagged_count": sum(1 for r in rows if r["flagged"]),
+        "providers": providers,
+        "practice_denial_rate": average,
+        "authorization_by_month": [
+            {"month": m, "count": v[0], "amount": money(v[1])} for m, v in sorted(auth.items())
+        ],
+    }
+
+
+# -- team ---------------------------------------------------------------------------------------
+
+
+def team(
+    store: Store,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+) -> dict[str, Any]:
+    """Per assignee: open, overdue, appeals submitted and decided in the period, overturn rate,
+    recovered dollars, median days from receipt to appeal."""
+    days: dict[str, list[int]] = defaultdict(list)
+    for who, n in store.days_to_appeal(since, until, payer):
+        days[who].append(n)
+    rows = [
+        {
+            "assignee": r["assignee"] or "(unassigned)",
+            "open": r["open"] or 0,
+            "overdue": r["overdue"] or 0,
+            "appeals_submitted": r["submitted"] or 0,
+            "decided": r["decided"] or 0,
+            "overturn_rate": rate(r["won"] or 0, r["decided"] or 0),
+            "recovered": money(r["recovered"]),
+            "median_days_to_appeal": statistics.median(days[r["assignee"]])
+            if days.get(r["assignee"])
+            else None,
+        }
+        for r in store.team_activity(today.isoformat(), since, until, payer)
+    ]
+    return {"report": "team", "as_of": today.isoformat(), "period": _period(since, until),
+            "payer": payer, "team": rows}  # fmt: skip
+
+
+# -- ROI ----------------------------------------------------------------------------------------
+
+
+def roi(
+    store: Store,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+) -> dict[str, Any]:
+    """By month of receipt: denied, appealed, recovered, written off and expired dollars and the
+    recovery rate; overturn rate by category and by payer."""
+    months: dict[str, dict[str, int]] = {}
+    by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    keys = ("n", "denied", "appealed", "n_appealed", "recovered", "written_off", "expired")
+    for r in store.monthly(since, until, payer):
+        m = months.setdefault(r["month"], dict.fromkeys(keys, 0))
+        for k in keys:
+            m[k] += r[k] or 0
+        by_category[r["month"]][r["category"]] += r["denied"] or 0
+    totals = dict.fromkeys(keys, 0)
+    month_rows = []
+    for month, m in sorted(months.items()):
+        for k in keys:
+            totals[k] += m[k]
+        month_rows.append(_roi_row({"month": month}, m))
+    outcome: dict[str, dict[str, dict[str, int]]] = {"category": {}, "payer": {}}
+    for r in store.decided(since, until, payer):
+        for dim in ("category", "payer"):
+            o = outcome[dim].setdefault(r[dim], {"decided": 0, "won": 0, "recovered": 0})
+            o["decided"] += r["n"]
+            o["won"] += r["n"] if r["status"] != "upheld" else 0
+            o["recovered"] += r["recovered"]
+
+    def overturn(dim: str) -> list[dict[str, Any]]:
+        return [
+            {dim: k, "decided": v["decided"], "overturned": v["won"],
+             "overturn_rate": rate(v["won"], v["decided"]), "recovered": money(v["recovered"])}
+            for k, v in sorted(outcome[dim].items())
+        ]  # fmt: skip
+
+    return {
+        "report": "roi",
+        "period": _period(since, until),
+        "payer": payer,
+        "months": month_rows,
+        "total": _roi_row({}, totals),
+        "denied_by_month_and_category": [
+            {"month": m, "category": c, "amount": money(v)}
+            for m, cats in sorted(by_category.items())
+            for c, v in sorted(cats.items())
+        ],
+        "overturn_by_category": overturn("category"),
+        "overturn_by_payer": overturn("payer"),
+    }
+
+
+def _roi_row(head: dict[str, Any], m: dict[str, int]) -> dict[str, Any]:
+    return {
+        **head,
+        "denials": m["n"],
+        "denied": money(m["denied"]),
+        "appealed": money(m["appealed"]),
+        "appeals": m["n_appealed"],
+        "recovered": money(m["recovered"]),
+        "written_off": money(m["written_off"]),
+        "expired": money(m["expired"]),
+        "recovery_rate": rate(m["recovered"], m["denied"]),
+    }
+
+
+# -- summary and the whole set ------------------------------------------------------------------
+
+
+def build(
+    kind: str,
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+    redact: bool = False,
+) -> dict[str, Any]:
+    """One report by name (``KINDS``); ``summary`` carries the others under ``sections``."""
+    if kind == "tracking":
+        return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
+    if kind == "patterns":
+        return patterns(store, rules, today, since=since, until=until, payer=payer)
+    if kind == "team":
+        return team(store, today, since=since, until=until, payer=payer)
+    if kind == "roi":
+        return roi(store, since=since, until=until, payer=payer)
+    if kind == "summary":
+        sections = {
+            k: build(k, store, rules, today, since=since, until=until, payer=payer, redact=redact)
+            for k in KINDS[:-1]
+        }
+        return summary(sections, today, since, until, payer)
+    raise ValueError(f"unknown report {kind!r}")
+
+
+def summary(
+    sections: dict[str, dict[str, Any]],
+    today: dt.date,
+    since: str | None,
+    until: str | None,
+    payer: str | None,
+) -> dict[str, Any]:
+    t, p, tm, r = (sections[k] for k in ("tracking", "patterns", "team", "roi"))
+    high = next((x for x in t["by_tier"] if x["tier"] == "high"), {"count": 0, "amount": "0.00"})
+    decided = sum(x["decided"] for x in r["overturn_by_category"])
+    won = sum(x["overturned"] for x in r["overturn_by_category"])
+    headline = {
+        "open_denials": t["open"]["count"],
+        "open_amount": t["open"]["amount"],
+        "high_tier_open": high["count"],
+        "high_tier_amount": high["amount"],
+        "due_within_7_days": t["due"][0]["count"],
+        "past_deadline": t["past_deadline"]["count"],
+        "past_deadline_amount": t["past_deadline"]["amount"],
+        "unassigned": t["unassigned"]["count"],
+        "denied": r["total"]["denied"],
+        "recovered": r["total"]["recovered"],
+        "recovery_rate": r["total"]["recovery_rate"],
+        "written_off": r["total"]["written_off"],
+        "expired": r["total"]["expired"],
+        "overturn_rate": rate(won, decided),
+        "flagged_patterns": p["flagged_count"],
+        "team_overdue": sum(x["overdue"] for x in tm["team"]),
+    }
+    return {
+        "report": "summary",
+        "as_of": today.isoformat(),
+        "period": _period(since, until),
+        "payer": payer,
+        "headline": headline,
+        "top_patterns": p["patterns"][:5],
+        "sections": sections,
+    }
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+PALETTE = {
+    "administrative": "#4c78a8",
+    "technical": "#f58518",
+    "clinical": "#54a24b",
+    "uncategorized": "#9d9d9d",
+}
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int = 220) -> Markup:
+    """Denied dollars per month, stacked by category."""
+    months = sorted({r["month"] for r in rows})
+    if not months:
+        return Markup('<p class="empty">No denials in this period.</p>')
+    stacks: dict[str, dict[str, Decimal]] = {m: {} for m in months}
+    for r in rows:
+        stacks[r["month"]][r["category"]] = Decimal(r["amount"])
+    top = max(sum(s.values()) for s in stacks.values()) or Decimal(1)
+    left, bottom, plot_h = 70, 30, height - 50
+    step = (width - left - 10) / len(months)
+    bar = max(4.0, step * 0.7)
+    parts = [f'<svg width="{width}" height="{height}" '
+             f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
+    for i in range(5):
+        value = top * i / 4
+        y = height - bottom - plot_h * i / 4
+        parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'font-size="10">${value:,.0f}</text>')  # fmt: skip
+    for i, m in enumerate(months):
+        x = left + i * step + (step - bar) / 2
+        y = height - bottom
+        for cat in PALETTE:
+            v = stacks[m].get(cat, Decimal(0))
+            if not v:
+                continue
+            h = float(v / top) * plot_h
+            y -= h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                         f'fill="{PALETTE[cat]}"><title>{_esc(m)} {_esc(cat)}: ${v:,.2f}'
+                         f'</title></rect>')  # fmt: skip
+        if len(months) <= 12 or i % max(1, len(months) // 12) == 0:
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" '
+                         f'text-anchor="middle" font-size="10">{_esc(m)}</text>')  # fmt: skip
+    lx = left
+    for cat, color in PALETTE.items():
+        parts.append(f'<rect x="{lx}" y="2" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{lx + 14}" y="11" font-size="10">{_esc(cat)}</text>')  # fmt: skip
+        lx += 110
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def svg_hbars(items: list[tuple[str, Decimal, bool]], width: int = 640, unit: str = "$") -> Markup:
+    """Horizontal bars: (label, value, highlighted)."""
+    if not items:
+        return Markup('<p class="empty">Nothing to show.</p>')
+    row, label_w = 22, 260
+    height = row * len(items) + 10
+    top = max(v for _, v, _ in items) or Decimal(1)
+    parts = [f'<svg width="{width}" height="{height}" '
+             'role="img">']  # fmt: skip
+    for i, (label, value, hot) in enumerate(items):
+        y = 5 + i * row
+        w = float(value / top) * (width - label_w - 90)
+        text = f"{unit}{value:,.2f}" if unit == "$" else f"{value:,.0f}"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="11">'
+                     f'{_esc(label[:42])}</text><rect x="{label_w}" y="{y + 3}" width="{w:.1f}" '
+                     f'height="14" fill="{"#d62728" if hot else "#4c78a8"}"/>'
+                     f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" font-size="11">{text}</text>')  # fmt: skip
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+AGING = (("past deadline", None, -1), ("0-7 days", 0, 7), ("8-14 days", 8, 14),
+         ("15-30 days", 15, 30), ("31-60 days", 31, 60), ("61+ days", 61, None))  # fmt: skip
+
+
+def aging_buckets(store: Store, today: dt.date, payer: str | None) -> list[tuple[str, int, int]]:
+    """Denials waiting for an appeal, by days left to their deadline: (label, count, cents)."""
+    out = []
+    for label, lo, hi in AGING:
+        first = today + dt.timedelta(days=lo) if lo is not None else dt.date(1, 1, 1)
+        last = today + dt.timedelta(days=hi) if hi is not None else dt.date(9999, 12, 31)
+        d = store.due_between(first.isoformat(), last.isoformat(), payer)
+        out.append((label, d["n"], d["cents"]))
+    return out
+
+
+def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
+    """One self-contained page (inline CSS and SVG, no scripts, no network) for any report;
+    a summary gets every section and chart."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(packaged_templates_dir() / "reports")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    sections = data.get("sections", {data["report"]: data})
+    charts: dict[str, Markup] = {}
+    if "roi" in sections:
+        charts["months"] = svg_stacked_months(sections["roi"]["denied_by_month_and_category"])
+    if "patterns" in sections:
+        charts["patterns"] = svg_hbars(
+            [
+                (f"{p['payer'][:18]} {p['procedure']} {p['carc']}", Decimal(p["amount"]),
+                 p["flagged"])
+                for p in sections["patterns"]["patterns"][:10]
+            ]
+        )  # fmt: skip
+    if "tracking" in sections:
+        buckets = aging_buckets(store, today, data.get("payer"))
+        charts["aging"] = svg_hbars(
+            [(f"{label} ({n})", Decimal(c) / 100, label == "past deadline" and n > 0)
+             for label, n, c in buckets]
+        )  # fmt: skip
+    return env.get_template("report.html.j2").render(
+        data=data, sections=sections, charts=charts, palette=PALETTE
+    )

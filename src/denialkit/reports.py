@@ -505,7 +505,11 @@ def aging_buckets(store: Store, today: dt.date, payer: str | None) -> list[tuple
     """Denials waiting for an appeal, by days left to their deadline: (label, count, cents)."""
     out = []
     for label, lo, hi in AGING:
-        first = today + dt.timedelta(days=lo) if lo is not None else dt.date(1, 1, 1)
+        if lo is None:  # past deadline: unappealed, whether or not already marked expired
+            n, cents, _ = store.past_deadline(today.isoformat(), None, None, payer, 0)
+            out.append((label, n, cents))
+            continue
+        first = today + dt.timedelta(days=lo)
         last = today + dt.timedelta(days=hi) if hi is not None else dt.date(9999, 12, 31)
         d = store.due_between(first.isoformat(), last.isoformat(), payer)
         out.append((label, d["n"], d["cents"]))

@@ -331,14 +331,19 @@ def resolve_from_payment(store: Store, paid: list[PaidClaim]) -> int:
         )
         if not denials:
             continue
+        by_pcn: dict[str, list[dict[str, Any]]] = {}
+        by_icn: dict[str, list[dict[str, Any]]] = {}
+        for d in denials:
+            by_pcn.setdefault(d["patient_control"], []).append(d)
+            if d["payer_claim_id"]:
+                by_icn.setdefault(d["payer_claim_id"], []).append(d)
         for c in claims:
-            for d in denials:
+            mine = {d["id"]: d for d in by_pcn.get(c.patient_control, [])}
+            if c.payer_claim_id:
+                mine.update({d["id"]: d for d in by_icn.get(c.payer_claim_id, [])})
+            for d in (mine[k] for k in sorted(mine)):
                 if d["remittance_id"] == c.remittance_id or d["received"] > c.received:
                     continue  # only a later remittance settles a denial
-                if d["patient_control"] != c.patient_control and not (
-                    c.payer_claim_id and d["payer_claim_id"] == c.payer_claim_id
-                ):
-                    continue
                 if d["line_id"] is None:
                     payment, before = c.claim, d["claim_paid_cents"] or 0
                 else:

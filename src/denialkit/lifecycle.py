@@ -271,109 +271,91 @@ def history(store: Store, denial_id: int) -> list[dict[str, Any]]:
 
 # -- closing the loop from remittances -------------------------------------------------------
 
-
-@dataclass(slots=True)
-class Payment:
-    """One paid line (or a paid claim, ``line_control``/``procedure`` empty) on a remittance."""
-
-    paid_cents: int
-    line_control: str
-    procedure: str
-    service_date: str | None
-    still_denied: bool
+# CLP02 statuses that adjudicate a payment (processed as primary/secondary/tertiary, and the
+# same forwarded to another payer).
+PAID = ("1", "2", "3", "19", "20", "21")
 
 
 @dataclass(slots=True)
-class PaidClaim:
-    payer_id: int
+class PaidBatch:
+    """Claims just stored for one remittance (ids ``first``..``last``), and which of their
+    lines and claims carry a denial themselves."""
+
     remittance_id: int
     received: str
-    patient_control: str
-    payer_claim_id: str
-    claim: Payment
-    lines: list[Payment]
     source: str
+    first: int
+    last: int
+    denied_lines: set[int]
+    denied_claims: set[int]
 
 
-def _matches(denial: dict[str, Any], p: Payment) -> bool:
+def _matches(denial: dict[str, Any], line: dict[str, Any]) -> bool:
     # REF*6R line control numbers identify the line when both sides have one; otherwise the
     # procedure and service date must agree (a resubmission may renumber its lines).
-    if denial["line_control"] and p.line_control:
-        return denial["line_control"] == p.line_control
-    if denial["procedure"] != p.procedure:
+    if denial["line_control"] and line["line_control"]:
+        return denial["line_control"] == line["line_control"]
+    if denial["procedure"] != line["procedure"]:
         return False
-    return not (denial["service_date"] and p.service_date) or (
-        denial["service_date"] == p.service_date
+    return not (denial["service_date"] and line["date_from"]) or (
+        denial["service_date"] == line["date_from"]
     )
 
 
-def resolve_from_payment(store: Store, paid: list[PaidClaim]) -> int:
-    """Overturn the denials that later remittances paid; returns how many changed.
+def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
+    """Overturn the denials that the claims of this batch paid; returns how many changed.
 
-    The recovered amount is what the later remittance pays on the denied line (or claim) beyond
-    what the first one paid, capped at the amount at risk. A line paid with no denial left on it
-    is ``overturned`` (a contractual reduction may remain); one still carrying a denial is
+    Matching runs in SQL on the claims just stored (payer + CLP01, or payer + CLP07), so the
+    many paid claims that never had a denial cost nothing here. The recovered amount is what
+    the later remittance pays on the denied line (or claim) beyond what the first one paid,
+    capped at the amount at risk. A line paid with no denial left on it is ``overturned`` (a
+    contractual reduction may remain); one still carrying a denial is
     ``partially_overturned``. A line paid nothing more is a repeat, not a resolution.
     """
-    if not paid:
+    matches = store.payment_matches(
+        batch.first, batch.last, batch.remittance_id, batch.received, PAID, PAYABLE
+    )
+    if not matches:
         return 0
+    lines: dict[int, list[dict[str, Any]]] = {}
+    for ln in store.lines_of([m["paid_claim_id"] for m in matches]):
+        lines.setdefault(ln["claim_id"], []).append(ln)
     changed = 0
     at = now_iso()
-    by_payer: dict[int, list[PaidClaim]] = {}
-    for p in paid:
-        by_payer.setdefault(p.payer_id, []).append(p)
-    for payer_id, claims in by_payer.items():
-        denials = store.resolvable_denials(
-            payer_id,
-            [c.patient_control for c in claims],
-            [c.payer_claim_id for c in claims],
-            PAYABLE,
-        )
-        if not denials:
+    done: dict[int, int] = {}  # denial id -> recovered cents so far in this batch
+    for m in matches:
+        if m["line_id"] is None:
+            paid, before = m["paid_claim_cents"] or 0, m["claim_paid_cents"] or 0
+            still_denied = m["paid_claim_id"] in batch.denied_claims
+        else:
+            line = next((ln for ln in lines.get(m["paid_claim_id"], []) if _matches(m, ln)), None)
+            if line is None:
+                continue
+            paid, before = line["paid_cents"] or 0, m["line_paid_cents"] or 0
+            still_denied = line["id"] in batch.denied_lines
+        recovered = min(max(paid - before, 0), m["amount_cents"])
+        if recovered <= done.get(m["id"], m["recovered_cents"] or 0):
             continue
-        by_pcn: dict[str, list[dict[str, Any]]] = {}
-        by_icn: dict[str, list[dict[str, Any]]] = {}
-        for d in denials:
-            by_pcn.setdefault(d["patient_control"], []).append(d)
-            if d["payer_claim_id"]:
-                by_icn.setdefault(d["payer_claim_id"], []).append(d)
-        for c in claims:
-            mine = {d["id"]: d for d in by_pcn.get(c.patient_control, [])}
-            if c.payer_claim_id:
-                mine.update({d["id"]: d for d in by_icn.get(c.payer_claim_id, [])})
-            for d in (mine[k] for k in sorted(mine)):
-                if d["remittance_id"] == c.remittance_id or d["received"] > c.received:
-                    continue  # only a later remittance settles a denial
-                if d["line_id"] is None:
-                    payment, before = c.claim, d["claim_paid_cents"] or 0
-                else:
-                    payment = next((p for p in c.lines if _matches(d, p)), None)
-                    before = d["line_paid_cents"] or 0
-                if payment is None:
-                    continue
-                recovered = min(max(payment.paid_cents - before, 0), d["amount_cents"])
-                if recovered <= (d["recovered_cents"] or 0):
-                    continue
-                new = "partially_overturned" if payment.still_denied else "overturned"
-                with store.transaction():
-                    state = store.denial_state(d["id"])
-                    if state["status"] not in PAYABLE:
-                        continue
-                    store.set_status(
-                        d["id"],
-                        state["status"],
-                        new,
-                        actor="denialkit",
-                        detail=(
-                            f"paid {from_cents(payment.paid_cents):.2f} on a later remittance "
-                            f"dated {c.received}: recovered {from_cents(recovered):.2f} of "
-                            f"{from_cents(d['amount_cents']):.2f}"
-                        ),
-                        source=c.source,
-                        at=at,
-                        recovered_cents=recovered,
-                        outcome_date=c.received,
-                    )
-                d["status"], d["recovered_cents"] = new, recovered
-                changed += 1
+        new = "partially_overturned" if still_denied else "overturned"
+        with store.transaction():
+            state = store.denial_state(m["id"])
+            if state["status"] not in PAYABLE:
+                continue
+            store.set_status(
+                m["id"],
+                state["status"],
+                new,
+                actor="denialkit",
+                detail=(
+                    f"paid {from_cents(paid):.2f} on a later remittance dated "
+                    f"{batch.received}: recovered {from_cents(recovered):.2f} of "
+                    f"{from_cents(m['amount_cents']):.2f}"
+                ),
+                source=batch.source,
+                at=at,
+                recovered_cents=recovered,
+                outcome_date=batch.received,
+            )
+        done[m["id"]] = recovered
+        changed += 1
     return changed

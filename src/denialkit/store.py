@@ -958,36 +958,50 @@ class Store:
             status = self.denial_state(denial_id)["status"]
             self._event(denial_id, at, actor, status, status, f"note: {text}", "note")
 
-    def resolvable_denials(
+    def payment_matches(
         self,
-        payer_id: int,
-        patient_controls: Sequence[str],
-        payer_claim_ids: Sequence[str],
+        first: int,
+        last: int,
+        remittance_id: int,
+        received: str,
+        paid_statuses: Sequence[str],
         statuses: Sequence[str],
     ) -> list[dict[str, Any]]:
-        """Denials of this payer whose claim (CLP01 or CLP07) appears on a later remittance,
-        with what the denied line and claim were originally paid."""
+        """Earlier denials of the same payer whose claim (by CLP01, or by CLP07) is among the
+        paid claims ``first``..``last`` of this remittance, with what the denied line and claim
+        were originally paid."""
         cols = (
-            "SELECT d.id, d.status, d.remittance_id, d.received, d.line_id, d.line_control, "
-            "d.procedure, d.modifiers, d.service_date, d.amount_cents, d.recovered_cents, "
-            "d.patient_control, d.payer_claim_id, d.key, "
-            "COALESCE(l.paid_cents, 0) AS line_paid_cents, c.paid_cents AS claim_paid_cents "
-            "FROM denials d JOIN claims c ON c.id = d.claim_id "
-            "LEFT JOIN service_lines l ON l.id = d.line_id "
+            "SELECT d.id, d.status, d.line_id, d.line_control, d.procedure, d.service_date, "
+            "d.amount_cents, d.recovered_cents, COALESCE(l.paid_cents, 0) AS line_paid_cents, "
+            "c0.paid_cents AS claim_paid_cents, c.id AS paid_claim_id, "
+            "c.paid_cents AS paid_claim_cents FROM claims c "
         )
-        found: dict[int, dict[str, Any]] = {}
-        for column, values in (
-            ("patient_control", patient_controls),
-            ("payer_claim_id", [v for v in payer_claim_ids if v]),
+        tail = (
+            "JOIN claims c0 ON c0.id = d.claim_id LEFT JOIN service_lines l ON l.id = d.line_id "
+            f"WHERE c.id BETWEEN ? AND ? AND c.remittance_id = ? "  # noqa: S608
+            f"AND c.status IN ({_marks(paid_statuses)}) AND d.status IN ({_marks(statuses)}) "
+            "AND d.remittance_id != ? AND d.received <= ?"
+        )
+        params = [first, last, remittance_id, *paid_statuses, *statuses, remittance_id, received]
+        found: dict[tuple[int, int], dict[str, Any]] = {}
+        for on in (
+            "d.payer_id = c.payer_id AND d.patient_control = c.patient_control",
+            "d.payer_id = c.payer_id AND d.payer_claim_id = c.payer_claim_id "
+            "AND c.payer_claim_id != ''",
         ):
-            for part in _chunks(list(dict.fromkeys(values))):
-                sql = (
-                    cols + f"WHERE d.payer_id = ? AND d.{column} IN ({_marks(part)}) "  # noqa: S608
-                    f"AND d.status IN ({_marks(statuses)}) ORDER BY d.id"
-                )
-                for r in self.query(sql, [payer_id, *part, *statuses]):
-                    found[r["id"]] = r
+            for r in self.query(f"{cols}JOIN denials d ON {on} {tail}", params):
+                found[(r["paid_claim_id"], r["id"])] = r
         return [found[k] for k in sorted(found)]
+
+    def lines_of(self, claim_ids: Sequence[int]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for part in _chunks(sorted(set(claim_ids))):
+            out += self.query(
+                "SELECT id, claim_id, line_control, procedure, date_from, paid_cents "  # noqa: S608
+                f"FROM service_lines WHERE claim_id IN ({_marks(part)}) ORDER BY id",
+                part,
+            )
+        return out
 
     def letter_facts(self, denial_id: int) -> dict[str, Any]:
         """What an appeal letter says about a denial beyond ``denial()``: payer and payee

@@ -14,16 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from .denials import REVERSAL, Candidate, find_denials
-from .era import ZERO, Claim, RemittanceHeader
+from .era import Claim, RemittanceHeader
 from .errors import NotFound, UsageError
-from .lifecycle import PaidClaim, Payment, now_iso, resolve_from_payment
+from .lifecycle import PaidBatch, now_iso, resolve_from_payment
 from .rules import PayerRule, Rules
 from .store import OPEN_STATUSES, Store, from_cents, to_cents
 from .triage import blend_likelihood, deadline, score, tier_rank
 
-# CLP02 statuses that adjudicate a payment (processed as primary/secondary/tertiary, and the
-# same forwarded to another payer).
-PAID = frozenset({"1", "2", "3", "19", "20", "21"})
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
 ALL_STATUSES = (
     "new",
@@ -54,7 +51,7 @@ class DenialProcessor:
         self.today = today
         self.pending: list[tuple[Candidate, dict[str, Any]]] = []
         self.reversals: list[tuple[int, str, str, str]] = []
-        self.payments: list[PaidClaim] = []
+        self.batch: PaidBatch | None = None  # the claims stored since the last flush
         self.assessor: _Assessor | None = None
         self.created = 0
         self.repeated = 0
@@ -82,33 +79,17 @@ class DenialProcessor:
             or self.today.isoformat()
         )
         found = find_denials(claim, self.rules, claim_id, line_ids)
-        if claim.status in PAID and (
-            claim.paid > ZERO or any(ln.paid > ZERO for ln in claim.lines)
-        ):
-            denied_lines = {c.line_id for c in found}
-            self.payments.append(
-                PaidClaim(
-                    payer_id,
-                    remittance_id,
-                    received,
-                    claim.patient_control,
-                    claim.payer_claim_id,
-                    Payment(to_cents(claim.paid), "", "", claim.service_date, bool(found)),
-                    [
-                        Payment(
-                            to_cents(ln.paid),
-                            ln.line_control,
-                            ln.procedure,
-                            ln.date_from or claim.service_date,
-                            lid in denied_lines,
-                        )
-                        for ln, lid in zip(claim.lines, line_ids, strict=True)
-                    ],
-                    source,
-                )
-            )
+        batch = self.batch
+        if batch is None or batch.remittance_id != remittance_id:
+            if batch is not None:
+                self._settle()
+            batch = self.batch = PaidBatch(remittance_id, received, source, claim_id, claim_id,
+                                           set(), set())  # fmt: skip
+        batch.last = claim_id
         if not found:
             return
+        batch.denied_claims.add(claim_id)
+        batch.denied_lines.update(c.line_id for c in found if c.line_id is not None)
         ctx = {  # shared by the claim's denials
             "payer_id": payer_id,
             "remittance_id": remittance_id,
@@ -122,6 +103,11 @@ class DenialProcessor:
         }
         self.pending.extend((c, ctx) for c in found)
 
+    def _settle(self) -> None:
+        if self.batch is not None:
+            self.resolved += resolve_from_payment(self.store, self.batch)
+            self.batch = None
+
     def flush(self) -> None:
         at = now_iso()
         for payer_id, pcn, icn, source in self.reversals:
@@ -129,8 +115,7 @@ class DenialProcessor:
         self.reversals = []
         # Payments settle earlier denials before this batch's denials are matched against
         # the open ones: what is left denied on a partly paid line is a new denial.
-        self.resolved += resolve_from_payment(self.store, self.payments)
-        self.payments = []
+        self._settle()
         if not self.pending:
             return
         keys = [_key(c, ctx) for c, ctx in self.pending]

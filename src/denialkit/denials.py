@@ -89,27 +89,42 @@ def _candidate(
     )
 
 
+def _may_deny(rules: Rules, adjustments: list[Adjustment]) -> bool:
+    """Cheap pre-check: could any of these adjustments be a denial? (Most are CO-45/PR-2.)"""
+    never = rules.never_denial
+    for a in adjustments:
+        if a.amount > ZERO and not never(a.group, a.reason):
+            return True
+    return False
+
+
 def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]) -> list[Candidate]:
     """The denials in one claim (none for a reversal: it negates an earlier claim)."""
     if claim.status == REVERSAL:
         return []
-    claim_remarks = _remark_codes(claim.remarks)
-    service_date = claim.service_date
-    first_line = claim.lines[0] if claim.lines else None
     out: list[Candidate] = []
+    claim_remarks: tuple[str, ...] | None = None
+    service_date = None
+    first_line = claim.lines[0] if claim.lines else None
     for line, line_id in zip(claim.lines, line_ids, strict=True):
-        if all(a.amount <= ZERO or rules.never_denial(a.group, a.reason) for a in line.adjustments):
+        if not _may_deny(rules, line.adjustments):
             continue
+        if claim_remarks is None:
+            claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
         remarks = tuple(dict.fromkeys(_remark_codes(line.remarks) + claim_remarks))
         found = _collect(rules, line.adjustments, remarks)
         if found:
             c = _candidate(claim_id, line, found, remarks, service_date, first_line)
             c.line_id = line_id
             out.append(c)
-    found = _collect(rules, claim.adjustments, claim_remarks)
-    if found:
-        out.append(_candidate(claim_id, None, found, claim_remarks, service_date, first_line))
+    if _may_deny(rules, claim.adjustments):
+        if claim_remarks is None:
+            claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
+        found = _collect(rules, claim.adjustments, claim_remarks)
+        if found:
+            out.append(_candidate(claim_id, None, found, claim_remarks, service_date, first_line))
     if not out and claim.status == DENIED and claim.charge - claim.paid > ZERO:
+        claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
         # Denied as a whole, but no adjustment the rules call a denial: keep it, uncategorized
         # unless its largest adjustment says otherwise.
         adjustments = claim.adjustments + [a for ln in claim.lines for a in ln.adjustments]

@@ -218,6 +218,7 @@ class _Assessor:
         self.since = (today - dt.timedelta(days=self.policy.strategic.window_days)).isoformat()
         self.patterns: dict[tuple[int, str, str], int] = {}
         self.payer_rules: dict[tuple[int, str], PayerRule] = {}
+        self.deadlines: dict[tuple[tuple[int, str], str], dt.date] = {}
 
     def assess(
         self,
@@ -236,7 +237,10 @@ class _Assessor:
         rule = self.payer_rules.get(rkey)
         if rule is None:
             rule = self.payer_rules[rkey] = self.rules.payer_rule(payer_ids, payer_name, filing)
-        due = deadline(dt.date.fromisoformat(received), rule)
+        dkey = (rkey, received)
+        due = self.deadlines.get(dkey)
+        if due is None:  # one remittance date per file: computed once, not per denial
+            due = self.deadlines[dkey] = deadline(dt.date.fromisoformat(received), rule)
         overturned, decided = self.stats.get((payer_id, carc), (0.0, 0))
         likelihood = blend_likelihood(prior, overturned, decided, self.policy.prior_weight)
         pkey = (payer_id, procedure, carc)

@@ -303,6 +303,25 @@ class Rules:
 # --------------------------------------------------------------------------- loading
 
 
+class _Lines:
+    """A YAML document's key-path → line map, built only when an error needs a line."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._index: dict[tuple[str, ...], int] | None = None
+
+    def _get(self) -> dict[tuple[str, ...], int]:
+        if self._index is None:
+            self._index = _line_index(self.text)
+        return self._index
+
+    def get(self, key: tuple[str, ...], default: int | None = None) -> int | None:
+        return self._get().get(key, default)
+
+    def items(self):
+        return self._get().items()
+
+
 def _line_index(text: str) -> dict[tuple[str, ...], int]:
     """Map each key path in a YAML document to its 1-based line (for error messages)."""
     index: dict[tuple[str, ...], int] = {}
@@ -326,7 +345,7 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     return index
 
 
-def _read(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[str, ...], int]]:
+def _read(path: Path, problems: list[Problem]) -> tuple[Any, _Lines | dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -348,19 +367,25 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[str, ...
     if not isinstance(data, dict):
         problems.append(Problem(str(path), 1, "", "must be a mapping of keys to values"))
         return None, {}
-    return data, _line_index(text)
+    return data, _Lines(text)
 
 
 def _validate(
     name: str,
     data: dict[str, Any],
-    where: dict[tuple[str, ...], Path],
-    lines: dict[tuple[str, ...], tuple[Path, int]],
+    files: list[tuple[Path, Any]],
     problems: list[Problem],
 ) -> BaseModel | None:
     try:
         return _MODELS[name].model_validate(data)
     except ValidationError as exc:
+        # Which file and line each key came from (the user's file wins for merged codes).
+        lines: dict[tuple[str, ...], tuple[Path, int]] = {}
+        where: dict[tuple[str, ...], Path] = {}
+        for file, index in files:
+            for path, line in index.items():
+                lines[path] = (file, line)
+                where[path[:2]] = file
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
             # The deepest known path gives the line; for merged files, the file it came from.
@@ -400,8 +425,7 @@ def check_rules(
     sources: list[str] = []
     for name in FILES:
         merged: dict[str, Any] = {}
-        lines: dict[tuple[str, ...], tuple[Path, int]] = {}
-        where: dict[tuple[str, ...], Path] = {}
+        files: list[tuple[Path, Any]] = []
         for folder in (base, user):
             if folder is None or not (folder / name).exists():
                 continue
@@ -432,15 +456,13 @@ def check_rules(
                 merged = dict(data)
                 if name in ("carc.yaml", "rarc.yaml") and isinstance(merged.get("codes"), dict):
                     merged["codes"] = {str(k): v for k, v in merged["codes"].items()}
-                lines = {}
-            for path, line in index.items():
-                lines[path] = (folder / name, line)
-                where[path[:2]] = folder / name
+                files = []
+            files.append((folder / name, index))
         if not merged:
             if not any(p.file.endswith(name) for p in problems):
                 problems.append(Problem(str(base / name), None, "", "rules file is missing"))
             continue
-        model = _validate(name, merged, where, lines, problems)
+        model = _validate(name, merged, files, problems)
         if model is not None:
             models[name] = model
     if problems:

@@ -360,14 +360,12 @@ def appeal(
     values = letters.parse_values(set_, fields)
     store = open_store(db)
     today, who = settings.today(), settings.actor(actor)
-    selecting = any(v is not None for v in (tier, category, assignee))
-    if denial_ids and selecting:
-        raise UsageError("give denial ids or --tier/--category/--assignee, not both")
-    if not denial_ids and not selecting:
-        raise UsageError("which denials? give ids, or select with --tier/--category/--assignee")
-    if len(denial_ids or []) == 1 and not selecting:
+    ids, single = letters.select(
+        store, today, denial_ids, tier=tier, category=category, assignee=assignee, limit=limit
+    )
+    if single:
         result = letters.appeal(
-            store, rules, cfg, writer, denial_ids[0], values=values, fmt=fmt.value,
+            store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
             draft=draft, today=today, actor=who, out=out,
         )  # fmt: skip
         if out is None:
@@ -381,12 +379,6 @@ def appeal(
         return
     if out is None:
         raise UsageError("several letters need --out DIR")
-    ids = denial_ids or [
-        r["id"]
-        for r in workflow.queue(
-            store, today, tier=tier, category=category, assignee=assignee, limit=limit or None
-        )
-    ]
     with output.progress(len(ids), "Writing letters") as advance:
         results = letters.appeal_many(
             store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,

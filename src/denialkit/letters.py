@@ -540,6 +540,31 @@ def parse_values(
     return values
 
 
+def select(
+    store: Store,
+    today: dt.date,
+    denial_ids: list[int] | None,
+    *,
+    tier: str | None = None,
+    category: str | None = None,
+    assignee: str | None = None,
+    limit: int = 0,
+) -> tuple[list[int], bool]:
+    """The denials to write letters for: the ids given, or open denials by tier, category
+    and assignee (most urgent first). Returns (ids, whether exactly one id was named)."""
+    from .workflow import queue
+
+    selecting = any(v is not None for v in (tier, category, assignee))
+    if denial_ids and selecting:
+        raise UsageError("give denial ids or --tier/--category/--assignee, not both")
+    if not denial_ids and not selecting:
+        raise UsageError("which denials? give ids, or select with --tier/--category/--assignee")
+    if denial_ids:
+        return list(denial_ids), len(denial_ids) == 1
+    rows = queue(store, today, tier=tier, category=category, assignee=assignee, limit=limit or None)
+    return [r["id"] for r in rows], False
+
+
 @dataclass
 class AppealResult:
     denial_id: int

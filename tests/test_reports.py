@@ -7,8 +7,11 @@ import json
 import multiprocessing
 import shutil
 import subprocess
+from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from denialkit import lifecycle, nightly, reports, workflow
@@ -288,3 +291,75 @@ def test_overlapping_nightly_run_is_refused(tmp_path, monkeypatch):
     finally:
         release.set()
         holder.join(30)
+
+
+# -- money balances to the cent, whatever happened ----------------------------------------------
+
+cents = st.integers(min_value=1, max_value=500_00)
+denied_line = st.builds(
+    lambda carc, c, proc: (carc, c, proc),
+    st.sampled_from(["50", "97", "197", "16", "29", "ZZ1"]),
+    cents,
+    st.sampled_from(["99213", "97110", "J1885"]),
+)
+actions = st.lists(
+    st.tuples(st.sampled_from(["submit", "overturn", "partial", "uphold", "writeoff"]),
+              st.integers(0, 40), st.integers(1, 99)),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(denied_line, min_size=1, max_size=25), ops=actions,
+       month=st.sampled_from(["20260815", "20261002", "20261102"]))  # fmt: skip
+def test_report_money_balances_to_the_cent(tmp_path, rules, lines, ops, month):
+    store = Store.memory()
+    claims = [claim(f"P{i}", proc, carc, f"{Decimal(c) / 100:.2f}")
+              for i, (carc, c, proc) in enumerate(lines)]  # fmt: skip
+    path = tmp_path / f"p{month}.835"
+    path.write_text(build_835([RemitSpec(claims=claims, payment_date=month, production_date=None)]))
+    ingest_file(store, path, rules, TODAY)
+    rows = workflow.queue(store, TODAY, status="all", limit=None)
+    for op, pick, share in ops:
+        d = rows[pick % len(rows)]
+        try:
+            if op == "submit":
+                lifecycle.submit(store, d["id"], actor="t", today=TODAY)
+            elif op == "writeoff":
+                lifecycle.writeoff(store, d["id"], "x", actor="t", today=TODAY)
+            elif op == "uphold":
+                lifecycle.outcome(store, d["id"], "upheld", actor="t", today=TODAY)
+            elif op == "overturn":
+                lifecycle.outcome(store, d["id"], "overturned", actor="t", today=TODAY)
+            else:
+                part = (Decimal(d["amount_at_risk"]) * share / 100).quantize(Decimal("0.01"))
+                lifecycle.outcome(store, d["id"], "partially_overturned", actor="t",
+                                  recovered=part, today=TODAY)  # fmt: skip
+        except (lifecycle.InvalidTransition, lifecycle.UsageError):
+            pass
+    rows = workflow.queue(store, TODAY, status="all", limit=None)
+
+    def total(key, where=lambda r: True):
+        return sum((Decimal(r[key] or "0") for r in rows if where(r)), Decimal(0))
+
+    roi = reports.roi(store)
+    assert Decimal(roi["total"]["denied"]) == total("amount_at_risk")
+    assert Decimal(roi["total"]["recovered"]) == total("recovered")
+    assert Decimal(roi["total"]["written_off"]) == total(
+        "amount_at_risk", lambda r: r["status"] == "written_off"
+    )
+    assert sum(Decimal(m["denied"]) for m in roi["months"]) == Decimal(roi["total"]["denied"])
+    assert Decimal(roi["total"]["recovered"]) <= Decimal(roi["total"]["denied"])
+    t = reports.tracking(store, TODAY)
+    assert Decimal(t["open"]["amount"]) == total(
+        "amount_at_risk", lambda r: r["status"] in ("new", "assigned", "appeal_drafted", "appealed")
+    )
+    for key in ("by_status", "by_tier", "by_category", "by_team"):
+        assert sum(Decimal(x["amount"]) for x in t[key]) == Decimal(t["open"]["amount"])
+    p = reports.patterns(store, rules, TODAY, since="2026-01-01", until="2026-12-31", limit=0)
+    assert sum(Decimal(x["amount"]) for x in p["patterns"]) == Decimal(roi["total"]["denied"])
+    team = reports.team(store, TODAY)["team"]
+    assert sum(Decimal(x["recovered"]) for x in team) == Decimal(roi["total"]["recovered"])
+    store.close()

@@ -44,7 +44,8 @@ MOVES: dict[str, dict[str, str]] = {
     # The next appeal level (Medicare reconsideration, a second commercial level) or give up.
     "upheld": {"appealed": "submit", "written_off": "writeoff"},
     "partially_overturned": {"appealed": "submit", "written_off": "writeoff"},
-    "expired": {"written_off": "writeoff"},
+    # A late appeal with good cause (Medicare 42 CFR 405.942(b)), or give up.
+    "expired": {"appealed": "submit", "written_off": "writeoff"},
     "overturned": {},
     "written_off": {},
     "reversed": {},

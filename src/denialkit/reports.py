@@ -526,6 +526,7 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["dollars"] = lambda v: f"{Decimal(str(v)):,.2f}"  # exact: never via float
     sections = data.get("sections", {data["report"]: data})
     charts: dict[str, Markup] = {}
     if "roi" in sections:

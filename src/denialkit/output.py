@@ -246,6 +246,13 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         ("likelihood", f"{d['likelihood']:.2f} (prior {d['prior']:.2f})"),
         ("score", ", ".join(f"{k} {v}" for k, v in d["breakdown"].items())),
         ("template", d["template"]),
+        ("appeal", f"submitted {d['appealed_on']}" if d["appealed_on"] else "not submitted"),
+        (
+            "outcome",
+            f"{d['status']} on {d['outcome_date']}, recovered {d['recovered']}"
+            if d["outcome_date"]
+            else "-",
+        ),
         ("claim", f"{c['patient_control']} / payer {c['payer_claim_id']} ({c['payer']})"),
         ("patient", f"{c['patient']} member {c['member_id']}"),
         ("claim status", f"{c['status']}: charge {c['charge']}, paid {c['paid']}"),

@@ -460,6 +460,9 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
             "template": d["template"],
             "procedure": d["procedure"],
             "line_control": d["line_control"],
+            "appealed_on": d["appealed_on"],
+            "recovered": _money(d["recovered_cents"]),
+            "outcome_date": d["outcome_date"],
         },
         "claim": {
             "patient_control": d["patient_control"],

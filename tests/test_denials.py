@@ -392,6 +392,7 @@ def test_queue_json_shape(store, write835, rules):
         "assignee",
         "recovered",
         "outcome_date",
+        "action",
     ]
     assert d["patient"] == "DOE, JANE" and d["modifiers"] == ["GP"] and d["rarc"] == ["N115"]
     assert 0 <= d["likelihood"] <= 1 and json.dumps(d)
@@ -408,3 +409,27 @@ def test_never_denial_only_for_codes_remarks_cannot_change(rules):
     assert not rules.never_denial("CO", "50")  # a denial
     assert not rules.never_denial("CO", "16")  # remarks decide
     assert not rules.never_denial("CO", "ZZZ")  # unknown: uncategorized, kept
+
+
+@pytest.mark.parametrize(
+    "payer,carc,remarks,action,tier",
+    [
+        ("MEDICARE PART B", "29", (), "none", "low"),  # not an initial determination
+        ("MEDICARE PART B", "18", (), "reopen", None),  # clerical: a reopening
+        ("MEDICARE PART B", "16", ("MA130",), "resubmit", None),  # unprocessable
+        ("ACME HEALTH PLAN", "29", (), "appeal", None),  # commercial: appeal with proof
+        ("ACME HEALTH PLAN", "50", (), "appeal", None),
+    ],
+)
+def test_action_says_when_there_is_nothing_to_appeal(
+    store, write835, rules, payer, carc, remarks, action, tier
+):
+    [d] = ingest(
+        store, write835, rules, [ClaimSpec(lines=[line(carc, "900.00", remarks=remarks)])],
+        payer_name=payer,
+    )  # fmt: skip
+    assert d["action"] == action
+    if tier:
+        assert d["tier"] == tier
+    workflow.triage(store, rules, TODAY)  # retriage keeps the payer's action
+    assert workflow.queue(store, TODAY, status="all")[0]["action"] == action

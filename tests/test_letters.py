@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from denialkit import letters
 from denialkit.cli import app
 from denialkit.config import Config, Practice, load_config, set_value
-from denialkit.errors import TemplateError, UsageError
+from denialkit.errors import InvalidTransition, TemplateError, UsageError
 from denialkit.intake import ingest_file
 from denialkit.rules import load_rules
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec
@@ -332,3 +332,20 @@ def test_cli_config(tmp_path):
     r = cli("config", "show")
     assert "npi: '1234567893'" in r.stdout
     assert cli("config", "set", "practice.nope", "x").exit_code == 2
+
+
+def test_no_appeal_rights_refused_unless_forced(store, write835, rules):
+    claim = ClaimSpec(
+        "ACCT-29", lines=[LineSpec("99213", D(120), adjustments=[Adj("CO", "29", D(120))])]
+    )
+    ingest_file(
+        store, write835(RemitSpec(claims=[claim], payer_name="MEDICARE PART B")), rules, TODAY
+    )
+    [denial_id] = [r["id"] for r in store.query("SELECT id FROM denials")]
+    writer = letters.LetterWriter()
+    with pytest.raises(InvalidTransition, match="no appeal rights"):
+        letters.appeal(store, rules, CONFIG, writer, denial_id, draft=True, today=TODAY, actor="t")
+    result = letters.appeal(
+        store, rules, CONFIG, writer, denial_id, draft=True, today=TODAY, actor="t", force=True
+    )
+    assert result.letter.template == "timely-filing.md.j2"

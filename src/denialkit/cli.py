@@ -342,6 +342,12 @@ def appeal(
     limit: Annotated[
         int, typer.Option(help="At most N letters when selecting (0 = all).", min=0)
     ] = 0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write letters even for denials with no appeal rights (action)."
+        ),
+    ] = False,
     actor: ActorOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
@@ -366,7 +372,7 @@ def appeal(
     if single:
         result = letters.appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
-            draft=draft, today=today, actor=who, out=out,
+            draft=draft, today=today, actor=who, out=out, force=force,
         )  # fmt: skip
         if out is None:
             output.write_text(result.letter.text)
@@ -382,7 +388,7 @@ def appeal(
     with output.progress(len(ids), "Writing letters") as advance:
         results = letters.appeal_many(
             store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
-            today=today, actor=who, progress=lambda i: advance(f"denial {i}"),
+            today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
         )  # fmt: skip
     failed = [r for r in results if r.error]
     for r in failed:

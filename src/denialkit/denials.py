@@ -35,6 +35,7 @@ class Candidate:
     reasons: list[tuple[str, str, Decimal]] = field(default_factory=list)
     prior: float = 0.4
     template: str = UNCATEGORIZED
+    action: str = "appeal"  # before the payer's own rules (see triage)
 
     @property
     def line_key(self) -> str:
@@ -86,6 +87,7 @@ def _candidate(
         reasons=[(a.group, a.reason, a.amount) for a, _ in found],
         prior=resolved.likelihood,
         template=resolved.template,
+        action=resolved.action,
     )
 
 
@@ -147,6 +149,7 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
                 reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
                 prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
                 template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED,
+                action=resolved.action if resolved and resolved.is_denial else "appeal",
             )
         )
     return out

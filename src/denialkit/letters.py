@@ -35,7 +35,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
 from .config import Config
-from .errors import TemplateError, UsageError
+from .errors import InvalidTransition, TemplateError, UsageError
 from .rules import Rules
 from .settings import packaged_templates_dir, user_templates_dir
 from .store import Store, from_cents
@@ -406,6 +406,7 @@ def letter_context(
             "template": d["template"] or d["category"],
             "payer_rule": d["payer_rule"] or "",
             "trace_number": d["trace_number"] or "",
+            "action": d["action"] or "appeal",
             "appeal_level": "redetermination"
             if (d["payer_rule"] or "").lower().startswith("medicare")
             and "advantage" not in (d["payer_rule"] or "").lower()
@@ -470,6 +471,7 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
             "template": resolved.template,
             "payer_rule": "commercial default",
             "trace_number": "SAMPLE",
+            "action": "appeal",
             "appeal_level": "reconsideration",
         },
     }
@@ -587,14 +589,28 @@ def appeal(
     today: dt.date,
     actor: str,
     out: Path | None = None,
+    force: bool = False,
 ) -> AppealResult:
     """Render one denial's letter (to ``out`` when given). A finished letter (not a draft)
-    moves the denial to ``appeal_drafted`` with an event naming the template."""
+    moves the denial to ``appeal_drafted`` with an event naming the template. A denial with no
+    appeal rights (action ``resubmit`` or ``none``) is refused unless ``force``."""
     from .lifecycle import mark_drafted
 
     if fmt == "pdf" and out is None:
         raise UsageError("a PDF letter needs --out FILE")
     ctx = letter_context(store, rules, config, denial_id, today)
+    action = ctx["denial"]["action"]
+    if action in ("resubmit", "none") and not force:
+        d = ctx["denial"]
+        remedy = (
+            "correct and resubmit the claim"
+            if action == "resubmit"
+            else "write it off, or look for an exception"
+        )
+        raise InvalidTransition(
+            f"denial {denial_id} ({d['group']}-{d['carc']}, {d['payer_rule']}) has no appeal "
+            f"rights: {remedy}; --force writes the letter anyway"
+        )
     letter = writer.render(ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -620,6 +636,7 @@ def appeal_many(
     today: dt.date,
     actor: str,
     progress=None,
+    force: bool = False,
 ) -> list[AppealResult]:
     """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``); a letter
     that cannot be finished is reported and the rest are still written."""
@@ -643,6 +660,7 @@ def appeal_many(
                 today=today,
                 actor=actor,
                 out=out_dir / f"{stem}.{fmt}",
+                force=force,
             )
         except DenialkitError as exc:
             result = AppealResult(denial_id, error=str(exc))

@@ -35,6 +35,14 @@ TIERS = ("high", "standard", "low")
 FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 
 
+# What to do about a denial: appeal it (the default); correct and resubmit the claim (an
+# unprocessable claim, Medicare MA130, has no appeal rights); ask for a reopening (Medicare
+# clerical errors such as duplicates, 42 CFR 405.980); or nothing (no appeal rights at all,
+# e.g. a Medicare timely-filing denial, CO-29).
+Action = Literal["appeal", "resubmit", "reopen", "none"]
+ACTIONS = ("appeal", "resubmit", "reopen", "none")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +52,7 @@ class Override(_Strict):
     likelihood: float | None = Field(None, ge=0, le=1)
     template: str | None = None
     prevention: str | None = None
+    action: Action | None = None
 
 
 class CarcRule(_Strict):
@@ -53,6 +62,7 @@ class CarcRule(_Strict):
     likelihood: float = Field(0.4, ge=0, le=1)
     template: str | None = None
     prevention: str = ""
+    action: Action = "appeal"
     rarc_decides: bool = False
     groups: dict[str, Override] = {}
     rarc: dict[str, Override] = {}
@@ -73,6 +83,7 @@ class CarcFile(_Strict):
 class RarcRule(_Strict):
     category: Literal["administrative", "technical", "clinical", "contractual", "info"]
     description: str
+    action: Action | None = None  # a remark that changes the remedy whatever the CARC
 
 
 class RarcFile(_Strict):
@@ -86,6 +97,7 @@ class PayerRule(_Strict):
     filing_indicators: list[str] = []
     receipt_days: int = Field(0, ge=0, le=60)
     window_days: int = Field(ge=1, le=3650)
+    actions: dict[str, Action] = {}  # CARC -> action for this payer (Medicare CO-29: none)
 
     @field_validator("name_pattern")
     @classmethod
@@ -194,6 +206,7 @@ class Resolved:
     template: str
     prevention: str
     description: str
+    action: str = "appeal"
 
     @property
     def is_denial(self) -> bool:
@@ -273,14 +286,21 @@ class Rules:
                 category = UNCATEGORIZED
         overrides = [rule.groups[group]] if group in rule.groups else []
         overrides += [rule.rarc[r] for r in remarks if r in rule.rarc][:1]
+        action = rule.action
         for o in overrides:
             category = o.category or category
             likelihood = o.likelihood if o.likelihood is not None else likelihood
             template = o.template or template
             prevention = o.prevention or prevention
+            action = o.action or action
+        # A remark such as MA130 ("unprocessable: no appeal rights") decides the remedy.
+        action = next(
+            (self.rarc[r].action for r in remarks if r in self.rarc and self.rarc[r].action),
+            action,
+        )
         if category in DENIAL_CATEGORIES and template in NON_DENIAL:
             template = category
-        return Resolved(category, likelihood, template, prevention, rule.description)
+        return Resolved(category, likelihood, template, prevention, rule.description, action)
 
     def carc_description(self, code: str) -> str:
         rule = self.carc.get(code)

@@ -25,7 +25,7 @@ import sqlite_utils
 from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 from .errors import NotFound, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 BATCH_CLAIMS = 2000
 
@@ -292,6 +292,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             "tier_order": int,
             "ev_cents": int,
             "appealed_on": str,
+            "action": str,
         },
         "pk": "id",
     },
@@ -828,7 +829,7 @@ class Store:
         base = (
             "SELECT d.id, d.payer_id, d.procedure, d.carc, d.amount_cents, d.received, "
             "d.prior, d.status, d.category, d.team, d.assignee, d.patient_control, "
-            "p.name AS payer_name, p.identifier AS payer_identifier, p.ref_2u, "
+            "d.group_code, d.rarcs, p.name AS payer_name, p.identifier AS payer_identifier, p.ref_2u, "
             "c.filing_indicator, r.trace_originator FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             "JOIN remittances r ON r.id = d.remittance_id "
@@ -845,7 +846,7 @@ class Store:
         breakdown_json, id)."""
         self.conn.executemany(
             "UPDATE denials SET deadline = ?, payer_rule = ?, likelihood = ?, score = ?, "
-            "tier = ?, tier_order = ?, ev_cents = ?, breakdown = ? WHERE id = ?",
+            "tier = ?, tier_order = ?, ev_cents = ?, breakdown = ?, action = ? WHERE id = ?",
             rows,
         )
 
@@ -1264,7 +1265,7 @@ class Store:
             "c.patient_last, c.patient_first, d.service_date, d.procedure, d.modifiers, "
             "d.carc, d.group_code, d.rarcs, d.category, d.amount_cents, d.received, "
             "d.deadline, d.likelihood, d.score, d.tier, d.status, d.team, d.assignee, "
-            "d.recovered_cents, d.outcome_date FROM denials d "
+            "d.recovered_cents, d.outcome_date, d.action FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             f"WHERE {' AND '.join(where)} "
             "ORDER BY d.tier_order, d.deadline, d.ev_cents DESC, d.id"

@@ -7,6 +7,7 @@ passed in so that results are reproducible.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -163,6 +164,7 @@ class DenialProcessor:
                     "recovered_cents": None,
                     "tier_order": 1,
                     "ev_cents": 0,
+                    "action": c.action,
                 }
             )
         self.pending = []
@@ -190,6 +192,7 @@ class DenialProcessor:
                     row["prior"],
                     row["amount_cents"],
                     in_batch.get(pkey, 0),
+                    row["action"],
                 )
             )
             if row["deadline"] < today:
@@ -232,6 +235,7 @@ class _Assessor:
         prior: float,
         amount_cents: int,
         extra_pattern: int = 0,
+        action: str = "appeal",
     ) -> dict[str, Any]:
         rkey = (payer_id, filing)
         rule = self.payer_rules.get(rkey)
@@ -253,13 +257,18 @@ class _Assessor:
             self.patterns[pkey] + extra_pattern,
             self.policy,
         )
+        action = rule.actions.get(carc, action)
+        if action == "none" and s.tier != "low":  # no appeal rights: nothing to win by appeal
+            s = dataclasses.replace(s, tier="low")
+        tier = s.tier
         return {
             "deadline": due.isoformat(),
             "payer_rule": rule.name,
+            "action": action,
             "likelihood": likelihood,
             "score": s.score,
-            "tier": s.tier,
-            "tier_order": TIER_ORDER[s.tier],
+            "tier": tier,
+            "tier_order": TIER_ORDER[tier],
             "ev_cents": int(amount_cents * likelihood),
             "breakdown": s.breakdown_json(),
         }
@@ -284,6 +293,10 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
                 r["procedure"],
                 r["prior"],
                 r["amount_cents"],
+                0,
+                rules.resolve(
+                    r["group_code"], r["carc"], tuple(x for x in (r["rarcs"] or "").split(",") if x)
+                ).action,
             )
             updates.append(
                 (
@@ -295,6 +308,7 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
                     a["tier_order"],
                     a["ev_cents"],
                     a["breakdown"],
+                    a["action"],
                     r["id"],
                 )
             )
@@ -418,6 +432,7 @@ def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "assignee": r["assignee"],
         "recovered": _money(r["recovered_cents"]),
         "outcome_date": r["outcome_date"],
+        "action": r["action"] or "appeal",
     }
 
 
@@ -461,6 +476,7 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
             "procedure": d["procedure"],
             "line_control": d["line_control"],
             "appealed_on": d["appealed_on"],
+            "action": d["action"] or "appeal",
             "recovered": _money(d["recovered_cents"]),
             "outcome_date": d["outcome_date"],
         },

@@ -187,3 +187,21 @@ def test_rules_check_and_ingest_refuses_invalid_rules(runner, tmp_path):
     )
     assert ingest.exit_code == 1 and "invalid rules" in ingest.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_readme_appeal_walkthrough_on_the_demo_database(runner, demo_db, tmp_path, monkeypatch):
+    for key, value in (("practice.phone", "(555) 010-2000"), ("practice.contact", "Dana Reyes")):
+        assert runner.invoke(app, ["config", "set", key, value]).exit_code == 0
+    fields = ROOT / "examples" / "appeal-9.yaml"
+    out = tmp_path / "appeal-9.md"
+    r = runner.invoke(app, ["appeal", "9", "--fields", str(fields), "--out", str(out),
+                            "--db", str(demo_db)])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    text = out.read_text()
+    assert "Request for redetermination" in text and "LCD L34049" in text and "[[" not in text
+    letters = tmp_path / "letters"
+    r = runner.invoke(app, ["appeal", "--tier", "standard", "--draft", "--out", str(letters),
+                            "--db", str(demo_db)])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "skipped: denial 10" in r.stderr and "resubmit" in r.stderr  # MA130: no appeal
+    assert len(list(letters.iterdir())) >= 6

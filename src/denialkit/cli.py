@@ -391,9 +391,15 @@ def appeal(
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
         )  # fmt: skip
     failed = [r for r in results if r.error]
+    skipped = [r for r in results if r.skipped]
+    for r in skipped:
+        output.message(f"skipped: {r.skipped}", style="yellow")
     for r in failed:
         output.message(f"denial {r.denial_id}: {r.error}", style="red")
-    output.message(f"wrote {len(results) - len(failed)} letter(s) to {out}; {len(failed)} failed")
+    written = len(results) - len(failed) - len(skipped)
+    output.message(
+        f"wrote {written} letter(s) to {out}; {len(skipped)} skipped, {len(failed)} failed"
+    )
     raise typer.Exit(1 if failed else 0)
 
 

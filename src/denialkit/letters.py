@@ -574,6 +574,7 @@ class AppealResult:
     letter: Letter | None = None
     error: str | None = None
     drafted: bool = False
+    skipped: str | None = None  # why no letter was written, when that is not an error
 
 
 def appeal(
@@ -662,6 +663,8 @@ def appeal_many(
                 out=out_dir / f"{stem}.{fmt}",
                 force=force,
             )
+        except InvalidTransition as exc:  # no appeal rights: skip it, it is not a failure
+            result = AppealResult(denial_id, skipped=str(exc))
         except DenialkitError as exc:
             result = AppealResult(denial_id, error=str(exc))
         results.append(result)

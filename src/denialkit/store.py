@@ -336,7 +336,6 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
     ("denials", ["payer_id", "procedure", "carc", "received"], False),
     ("denials", ["payer_id", "patient_control"], False),
     ("denials", ["assignee", "status"], False),
-    ("denials", ["claim_id"], False),
     ("denials", ["payer_id", "payer_claim_id"], False),
     ("events", ["denial_id"], False),
 ]

@@ -110,3 +110,10 @@ def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
     )
     assert run.returncode == 0, run.stderr
     assert re.search(r"(\d+) of \1 templates render", " ".join(run.stderr.split()))
+    page = subprocess.run(
+        [str(python), "-m", "denialkit", "report", "summary", "--format", "html",
+         "--db", str(tmp / "empty.db")],
+        cwd=tmp, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert page.returncode == 0, page.stderr
+    assert "<svg" in page.stdout or "No denials" in page.stdout

@@ -51,7 +51,6 @@ MOVES: dict[str, dict[str, str]] = {
     "reversed": {},
 }
 STATUSES = tuple(MOVES)
-FINAL = ("overturned", "written_off")
 # Statuses a later payment can resolve: money that arrives is recovered whatever the paperwork
 # said (an expired or written-off denial paid on reprocessing is still revenue recovered).
 PAYABLE = (

@@ -223,12 +223,6 @@ class LetterWriter:
                     seen.add(rel)
         return sorted(seen)
 
-    def source_of(self, name: str) -> Path:
-        for d in self.dirs:
-            if (d / name).is_file():
-                return d / name
-        raise TemplateError(f"no template {name}")
-
     def choose(self, ctx: dict[str, Any]) -> str:
         for name in candidates(ctx):
             if any((d / name).is_file() for d in self.dirs):

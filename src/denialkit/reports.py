@@ -175,7 +175,7 @@ def patterns(
                 "procedure": r["procedure"],
                 "carc": r["carc"],
                 "reason": rules.carc_description(r["carc"]),
-                "category": resolved.category,
+                "category": r["category"],  # as categorized at intake (remarks included)
                 "count": r["n"],
                 "amount": money(r["cents"]),
                 "lines_billed": lines,

@@ -1098,7 +1098,8 @@ class Store:
         where, params = self._denial_filter(since, until, payer)
         return self.query(
             "SELECT d.payer_id, p.name AS payer, d.procedure, d.carc, "  # noqa: S608
-            "MIN(d.group_code) AS group_code, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
+            "MIN(d.group_code) AS group_code, MIN(d.category) AS category, COUNT(*) AS n, "
+            "SUM(d.amount_cents) AS cents "
             f"FROM denials d JOIN payers p ON p.id = d.payer_id WHERE {where} "
             "GROUP BY d.payer_id, d.procedure, d.carc",
             params,

@@ -35,10 +35,12 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
 from .config import Config
-from .errors import InvalidTransition, TemplateError, UsageError
-from .rules import Rules
+from .errors import DenialkitError, InvalidTransition, TemplateError, UsageError
+from .lifecycle import mark_drafted
+from .rules import ACTION_TEXT, Rules
 from .settings import packaged_templates_dir, user_templates_dir
 from .store import Store, from_cents
+from .workflow import queue
 
 SUFFIX = ".md.j2"
 FORMATS = ("md", "html", "pdf")
@@ -548,8 +550,6 @@ def select(
 ) -> tuple[list[int], bool]:
     """The denials to write letters for: the ids given, or open denials by tier, category
     and assignee (most urgent first). Returns (ids, whether exactly one id was named)."""
-    from .workflow import queue
-
     selecting = any(v is not None for v in (tier, category, assignee))
     if denial_ids and selecting:
         raise UsageError("give denial ids or --tier/--category/--assignee, not both")
@@ -589,32 +589,41 @@ def appeal(
     """Render one denial's letter (to ``out`` when given). A finished letter (not a draft)
     moves the denial to ``appeal_drafted`` with an event naming the template. A denial with no
     appeal rights (action ``resubmit`` or ``none``) is refused unless ``force``."""
-    from .lifecycle import mark_drafted
-
     if fmt == "pdf" and out is None:
         raise UsageError("a PDF letter needs --out FILE")
     ctx = letter_context(store, rules, config, denial_id, today)
-    action = ctx["denial"]["action"]
-    if action in ("resubmit", "none") and not force:
-        d = ctx["denial"]
-        remedy = (
-            "correct and resubmit the claim"
-            if action == "resubmit"
-            else "write it off, or look for an exception"
-        )
+    return _write(store, writer, ctx, writer.choose(ctx), values, fmt, draft, actor, out, force)
+
+
+def _write(
+    store: Store,
+    writer: LetterWriter,
+    ctx: dict[str, Any],
+    template: str,
+    values: dict[str, str] | None,
+    fmt: str,
+    draft: bool,
+    actor: str,
+    out: Path | None,
+    force: bool,
+) -> AppealResult:
+    d = ctx["denial"]
+    if d["action"] in ("resubmit", "none") and not force:
         raise InvalidTransition(
-            f"denial {denial_id} ({d['group']}-{d['carc']}, {d['payer_rule']}) has no appeal "
-            f"rights: {remedy}; --force writes the letter anyway"
+            f"denial {d['id']} ({d['group']}-{d['carc']}, {d['payer_rule']}): "
+            f"{ACTION_TEXT[d['action']]}; --force writes the letter anyway"
         )
-    letter = writer.render(ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft)
+    letter = writer.render(
+        ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft, template=template
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "pdf":
             write_pdf(letter.text, out)
         else:
             out.write_text(letter.text, encoding="utf-8")
-    drafted = False if draft else mark_drafted(store, denial_id, letter.template, actor)
-    return AppealResult(denial_id, out, letter, None, drafted)
+    drafted = False if draft else mark_drafted(store, d["id"], letter.template, actor)
+    return AppealResult(d["id"], out, letter, None, drafted)
 
 
 def appeal_many(
@@ -634,29 +643,16 @@ def appeal_many(
     force: bool = False,
 ) -> list[AppealResult]:
     """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``); a letter
-    that cannot be finished is reported and the rest are still written."""
-    from .errors import DenialkitError
-
+    that cannot be finished is reported and the rest are still written; a denial with no
+    appeal rights is skipped (unless ``force``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for denial_id in denial_ids:
         try:
             ctx = letter_context(store, rules, config, denial_id, today)
-            stem = f"denial-{denial_id}-{writer.choose(ctx).removesuffix(SUFFIX)}"
-            result = appeal(
-                store,
-                rules,
-                config,
-                writer,
-                denial_id,
-                values=values,
-                fmt=fmt,
-                draft=draft,
-                today=today,
-                actor=actor,
-                out=out_dir / f"{stem}.{fmt}",
-                force=force,
-            )
+            name = writer.choose(ctx)
+            out = out_dir / f"denial-{denial_id}-{name.removesuffix(SUFFIX)}.{fmt}"
+            result = _write(store, writer, ctx, name, values, fmt, draft, actor, out, force)
         except InvalidTransition as exc:  # no appeal rights: skip it, it is not a failure
             result = AppealResult(denial_id, skipped=str(exc))
         except DenialkitError as exc:

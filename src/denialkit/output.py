@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .intake import GROUPS, IngestReport
+from .rules import ACTION_TEXT
 
 MAX_MESSAGES = 20
 
@@ -223,14 +224,6 @@ def queue(rows: list[dict[str, Any]], fmt: str) -> None:
     message(f"{len(rows)} denial{'s' if len(rows) != 1 else ''} shown")
 
 
-_ACTION_TEXT = {
-    "appeal": "appeal",
-    "resubmit": "correct and resubmit the claim (no appeal rights)",
-    "reopen": "ask for a reopening (clerical error), not an appeal",
-    "none": "no appeal rights: write off, or look for an exception",
-}
-
-
 def denial_detail(detail: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(detail)
@@ -255,7 +248,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         ("likelihood", f"{d['likelihood']:.2f} (prior {d['prior']:.2f})"),
         ("score", ", ".join(f"{k} {v}" for k, v in d["breakdown"].items())),
         ("template", d["template"]),
-        ("action", _ACTION_TEXT.get(d["action"], d["action"])),
+        ("action", ACTION_TEXT.get(d["action"], d["action"])),
         ("appeal", f"submitted {d['appealed_on']}" if d["appealed_on"] else "not submitted"),
         (
             "outcome",

@@ -40,7 +40,12 @@ FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 # clerical errors such as duplicates, 42 CFR 405.980); or nothing (no appeal rights at all,
 # e.g. a Medicare timely-filing denial, CO-29).
 Action = Literal["appeal", "resubmit", "reopen", "none"]
-ACTIONS = ("appeal", "resubmit", "reopen", "none")
+ACTION_TEXT = {
+    "appeal": "appeal",
+    "resubmit": "correct and resubmit the claim (no appeal rights)",
+    "reopen": "ask for a reopening (clerical error), not an appeal",
+    "none": "no appeal rights: write off, or look for an exception",
+}
 
 
 class _Strict(BaseModel):

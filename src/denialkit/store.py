@@ -367,6 +367,14 @@ def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[list[Any]]:
         yield values[i : i + size]
 
 
+# How a user names a payer on the command line: part of its name, its id, or its REF*2U.
+_PAYER_MATCH = "name LIKE ? OR identifier = ? OR ref_2u = ?"
+
+
+def _payer_params(payer: str) -> list[str]:
+    return [f"%{payer}%", payer, payer]
+
+
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
     cols = ", ".join(f"[{c}]" for c in columns)
     marks = ", ".join("?" for _ in columns)
@@ -1028,23 +1036,33 @@ class Store:
     # -- reports (aggregates only: the report code never sees one row per denial) -----------
 
     @staticmethod
-    def _denial_filter(
-        since: str | None, until: str | None, payer: str | None, column: str = "d.received"
+    def _filter(
+        base: str,
+        date: str,
+        payer_column: str,
+        since: str | None,
+        until: str | None,
+        payer: str | None,
     ) -> tuple[str, list[Any]]:
-        where, params = ["d.status != 'reversed'"], []
+        """A WHERE clause: ``base``, ``date`` within [since, until], and the payer (part of
+        its name, its id or its REF*2U) when given."""
+        where, params = [base], []
         if since:
-            where.append(f"{column} >= ?")
+            where.append(f"{date} >= ?")
             params.append(since)
         if until:
-            where.append(f"{column} <= ?")
+            where.append(f"{date} <= ?")
             params.append(until)
         if payer:
-            where.append(
-                "d.payer_id IN (SELECT id FROM payers WHERE name LIKE ? OR identifier = ? "
-                "OR ref_2u = ?)"
-            )
-            params += [f"%{payer}%", payer, payer]
+            # Column names are ours; the values are bound parameters.
+            where.append(f"{payer_column} IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
+            params += _payer_params(payer)
         return " AND ".join(where), params
+
+    def _denial_filter(
+        self, since: str | None, until: str | None, payer: str | None, column: str = "d.received"
+    ) -> tuple[str, list[Any]]:
+        return self._filter("d.status != 'reversed'", column, "d.payer_id", since, until, payer)
 
     def open_breakdown(self, payer: str | None) -> list[dict[str, Any]]:
         """Open denials counted by status, tier, category, team and whether assigned."""
@@ -1109,21 +1127,8 @@ class Store:
         self, since: str | None, until: str | None, payer: str | None
     ) -> tuple[str, list[Any]]:
         # Lines billed in the period: by remittance date, reversals (CLP02=22) excluded.
-        where, params = ["c.status != '22'"], []
         date = "COALESCE(r.payment_date, r.production_date)"
-        if since:
-            where.append(f"{date} >= ?")
-            params.append(since)
-        if until:
-            where.append(f"{date} <= ?")
-            params.append(until)
-        if payer:
-            where.append(
-                "c.payer_id IN (SELECT id FROM payers WHERE name LIKE ? OR identifier = ? "
-                "OR ref_2u = ?)"
-            )
-            params += [f"%{payer}%", payer, payer]
-        return " AND ".join(where), params
+        return self._filter("c.status != '22'", date, "c.payer_id", since, until, payer)
 
     def lines_billed(
         self, since: str | None, until: str | None, payer: str | None
@@ -1255,8 +1260,8 @@ class Store:
                 where.append(f"{column} = ?")
                 params.append(value)
         if payer is not None:
-            where.append("(p.name LIKE ? OR p.identifier = ? OR p.ref_2u = ?)")
-            params += [f"%{payer}%", payer, payer]
+            where.append(f"p.id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
+            params += _payer_params(payer)
         if due_by is not None:
             where.append("d.deadline <= ?")
             params.append(due_by)

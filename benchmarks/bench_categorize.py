@@ -18,45 +18,27 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import claims as stress_claims  # noqa: E402
+from bench_ingest import claims, stress_adjustments  # noqa: E402
 
 from denialkit.intake import ingest_file  # noqa: E402
 from denialkit.rules import load_rules  # noqa: E402
 from denialkit.store import Store  # noqa: E402
-from denialkit.synthetic import Adj, ClaimSpec, LineSpec, RemitSpec, write_835  # noqa: E402
+from denialkit.synthetic import Adj, RemitSpec, write_835  # noqa: E402
 
 DENIALS = [("CO", "50"), ("CO", "97"), ("CO", "197"), ("CO", "16"), ("CO", "4"), ("PR", "96")]
 
 
-def typical_claims(n: int, rate: float = 0.15):
-    every = round(1 / rate)
-    for i in range(n):
-        lines = []
-        for j in range(1 if i % 2 else 2):
-            charge = Decimal(100 + (i * 7 + j) % 400)
-            allowed_cut = Decimal((i % 40) + 5)
-            adj = [Adj("CO", "45", allowed_cut), Adj("PR", "2", Decimal("10.00"))]
-            if i % every == 0 and j == 0:
-                adj = [Adj(*DENIALS[i % len(DENIALS)], charge)]
-            lines.append(
-                LineSpec(
-                    procedure=("99213", "97110", "J1885", "80053")[(i + j) % 4],
-                    charge=charge,
-                    adjustments=adj,
-                    line_control=f"{i}-{j}",
-                )
-            )
-        yield ClaimSpec(
-            patient_control=f"PCN{i:08d}",
-            payer_claim_id=f"ICN{i:010d}",
-            lines=lines,
-            patient=("PATIENT", f"P{i % 997}", f"M{i:09d}"),
-        )
+def typical_adjustments(i: int, j: int, charge: Decimal) -> list[Adj]:
+    """A contractual write-off and a copay on every line; one claim in seven denied."""
+    if i % 7 == 0 and j == 0:
+        return [Adj(*DENIALS[i % len(DENIALS)], charge)]
+    return [Adj("CO", "45", Decimal((i % 40) + 5)), Adj("PR", "2", Decimal("10.00"))]
 
 
 def timed(path: Path, rules, work: Path) -> tuple[float, int]:
@@ -79,10 +61,10 @@ def main() -> None:
     rules = load_rules()
     with tempfile.TemporaryDirectory(prefix="denialkit-bench-") as tmp:
         work = Path(tmp)
-        for name, gen in (("typical", typical_claims), ("stress", stress_claims)):
+        for name, adjust in (("typical", typical_adjustments), ("stress", stress_adjustments)):
             src = work / f"{name}.835"
             with open(src, "w") as f:
-                write_835(f, [RemitSpec(claims=lambda gen=gen: gen(args.claims), trace=name)])
+                write_835(f, [RemitSpec(claims=partial(claims, args.claims, adjust), trace=name)])
             plain = min(timed(src, None, work)[0] for _ in range(args.repeat))
             runs = [timed(src, rules, work) for _ in range(args.repeat)]
             with_rules = min(s for s, _ in runs)

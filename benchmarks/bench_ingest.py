@@ -28,23 +28,24 @@ from denialkit.synthetic import Adj, ClaimSpec, LineSpec, RemitSpec, write_835  
 CARCS = [("CO", "45"), ("CO", "50"), ("CO", "97"), ("PR", "2"), ("CO", "16"), ("OA", "23")]
 
 
-def claims(n: int):
+def stress_adjustments(i: int, j: int, charge: Decimal) -> list[Adj]:
+    """CAS on 80% of lines, cycling through denials and non-denials (53% of claims denied)."""
+    if (i + j) % 5 == 0:
+        return []
+    return [Adj(*CARCS[(i + j) % len(CARCS)], Decimal((i % 90) + 1) / 2)]
+
+
+def claims(n: int, adjustments=stress_adjustments):
+    """N claims of 1.5 lines on average; ``adjustments(i, j, charge)`` gives each line's CAS."""
     for i in range(n):
         lines = []
         for j in range(1 if i % 2 else 2):  # 1.5 lines per claim
             charge = Decimal(100 + (i * 7 + j) % 400)
-            adj = (
-                []
-                if (i + j) % 5 == 0
-                else [  # CAS on 80% of lines
-                    Adj(*CARCS[(i + j) % len(CARCS)], Decimal((i % 90) + 1) / 2)
-                ]
-            )
             lines.append(
                 LineSpec(
                     procedure=("99213", "97110", "J1885", "80053")[(i + j) % 4],
                     charge=charge,
-                    adjustments=adj,
+                    adjustments=adjustments(i, j, charge),
                     line_control=f"{i}-{j}",
                 )
             )

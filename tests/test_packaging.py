@@ -84,36 +84,20 @@ def test_wheel_contains_rules_and_templates(installed):
 def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
     _, python, tmp = installed
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DENIALKIT", "PYTHON"))}
-    where = subprocess.run(
-        [str(python), "-c", "import denialkit.settings as s; print(s.packaged_rules_dir())"],
-        cwd=tmp,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), *args], cwd=tmp, env=env, capture_output=True, text=True
+        )
+
+    where = run("-c", "import denialkit.settings as s; print(s.packaged_rules_dir())").stdout
     assert "site-packages" in where and "_data" in where
-    run = subprocess.run(
-        [str(python), "-m", "denialkit", "rules", "check"],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
-    run = subprocess.run(
-        [str(python), "-m", "denialkit", "templates", "check"],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
-    assert re.search(r"(\d+) of \1 templates render", " ".join(run.stderr.split()))
-    page = subprocess.run(
-        [str(python), "-m", "denialkit", "report", "summary", "--format", "html",
-         "--db", str(tmp / "empty.db")],
-        cwd=tmp, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    rules = run("-m", "denialkit", "rules", "check")
+    assert rules.returncode == 0, rules.stderr
+    templates = run("-m", "denialkit", "templates", "check")
+    assert templates.returncode == 0, templates.stderr
+    assert re.search(r"(\d+) of \1 templates render", " ".join(templates.stderr.split()))
+    page = run("-m", "denialkit", "report", "summary", "--format", "html",
+               "--db", str(tmp / "empty.db"))  # fmt: skip
     assert page.returncode == 0, page.stderr
     assert "<svg" in page.stdout or "No denials" in page.stdout

@@ -53,6 +53,7 @@ class DenialProcessor:
         self.pending: list[tuple[Candidate, dict[str, Any]]] = []
         self.reversals: list[tuple[int, str, str, str]] = []
         self.batch: PaidBatch | None = None  # the claims stored since the last flush
+        self._remittance: tuple[int, str, str] = (0, "", "")  # id, received date, event source
         self.assessor: _Assessor | None = None
         self.created = 0
         self.repeated = 0
@@ -68,17 +69,15 @@ class DenialProcessor:
         claim_id: int,
         line_ids: list[int],
     ) -> None:
-        source = f"remittance {remittance_id}"
+        if self._remittance[0] != remittance_id:  # once per remittance, not per claim
+            # The appeal clock runs from the remittance date: BPR16, else DTM*405.
+            date = header.payment_date or header.production_date or header.notice_date
+            self._remittance = (remittance_id, date or self.today.isoformat(),
+                                f"remittance {remittance_id}")  # fmt: skip
+        _, received, source = self._remittance
         if claim.status == REVERSAL:
             self.reversals.append((payer_id, claim.patient_control, claim.payer_claim_id, source))
             return
-        # The appeal clock runs from the remittance date: BPR16, else DTM*405.
-        received = (
-            header.payment_date
-            or header.production_date
-            or header.notice_date
-            or self.today.isoformat()
-        )
         found = find_denials(claim, self.rules, claim_id, line_ids)
         batch = self.batch
         if batch is None or batch.remittance_id != remittance_id:

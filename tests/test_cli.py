@@ -205,3 +205,10 @@ def test_readme_appeal_walkthrough_on_the_demo_database(runner, demo_db, tmp_pat
     assert r.exit_code == 0, r.stderr
     assert "skipped: denial 10" in r.stderr and "resubmit" in r.stderr  # MA130: no appeal
     assert len(list(letters.iterdir())) >= 6
+
+
+def test_queue_table_says_which_denials_are_not_worked_by_appeal(runner, demo_db):
+    r = runner.invoke(app, ["queue", "--db", str(demo_db)])
+    assert r.exit_code == 0
+    # Demo denial 10 is Medicare CO-16 with MA130: unprocessable, corrected and resubmitted.
+    assert "correct and resubmit the claim (no appeal rights): 10" in r.stderr

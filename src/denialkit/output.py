@@ -222,6 +222,11 @@ def queue(rows: list[dict[str, Any]], fmt: str) -> None:
         )
     stdout_console().print(table)
     message(f"{len(rows)} denial{'s' if len(rows) != 1 else ''} shown")
+    # Not every denial is worked by appeal: say which, so nobody drafts a letter in vain.
+    for action in ("resubmit", "reopen", "none"):
+        ids = [str(r["id"]) for r in rows if r.get("action") == action]
+        if ids:
+            message(f"{ACTION_TEXT[action]}: {', '.join(ids)}")
 
 
 def denial_detail(detail: dict[str, Any], fmt: str) -> None:

@@ -17,6 +17,7 @@ LAYERS = [
     "settings",
     "config",
     "rules",
+    "payers",
     "triage",
     "denials",
     "store",

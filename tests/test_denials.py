@@ -3,6 +3,7 @@ deadlines, triage, routing, rules overrides and validation."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import textwrap
@@ -13,9 +14,10 @@ import pytest
 from denialkit import workflow
 from denialkit.errors import RulesError
 from denialkit.intake import ingest_file
+from denialkit.payers import next_step, policy
 from denialkit.rules import check_rules, load_rules
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec
-from denialkit.triage import blend_likelihood, deadline, score
+from denialkit.triage import blend_likelihood, score
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -90,7 +92,9 @@ def test_each_category(store, write835, rules, carc, remarks, category):
     ],
 )
 def test_contractual_cost_sharing_and_pending_are_not_denials(store, write835, rules, group, carc):
-    assert ingest(store, write835, rules, [ClaimSpec(lines=[line(carc, group=group)])]) == []
+    # Part of the charge: a full CO-45 with nothing paid is a zero-allowed review item.
+    partial = LineSpec("99213", D("150.00"), adjustments=[Adj(group, carc, D("100.00"))])
+    assert ingest(store, write835, rules, [ClaimSpec(lines=[partial])]) == []
 
 
 def test_amount_at_risk_counts_only_denial_adjustments_and_keeps_all(store, write835, rules):
@@ -133,12 +137,20 @@ def test_denied_claim_paid_zero_with_status_1_is_found(store, write835, rules):
     assert d["amount_at_risk"] == "500.00"
 
 
-def test_status_4_without_a_denial_code_is_kept_uncategorized(store, write835, rules):
+def test_status_4_without_any_adjustment_is_kept_uncategorized(store, write835, rules):
+    claim = ClaimSpec(status="4", paid=D(0), lines=[LineSpec("99213", D(100), paid=D(0))])
+    [d] = ingest(store, write835, rules, [claim])
+    assert (d["category"], d["amount_at_risk"]) == ("uncategorized", "100.00")
+
+
+def test_zero_allowed_line_is_a_review_item(store, write835, rules):
     claim = ClaimSpec(
         status="4", lines=[LineSpec("99213", D(100), adjustments=[Adj("CO", "45", D(100))])]
     )
     [d] = ingest(store, write835, rules, [claim])
-    assert (d["category"], d["amount_at_risk"]) == ("uncategorized", "100.00")
+    assert (d["action"], d["carc"], d["amount_at_risk"]) == ("review", "45", "100.00")
+    assert d["deadline"] is None and d["follow_up"] == "2026-11-16"  # remittance + 14 days
+    assert [r["id"] for r in workflow.queue(store, TODAY)] == [d["id"]]
 
 
 def test_unknown_carc_is_uncategorized_not_dropped(store, write835, rules):
@@ -201,8 +213,12 @@ def test_denial_repeated_on_a_later_remittance_stays_one_denial(store, write835,
     ],
 )
 def test_deadline_arithmetic_across_month_ends_and_leap_years(rules, received, days, expected):
-    rule = rules.payers.default.model_copy(update={"window_days": days})
-    assert deadline(dt.date.fromisoformat(received), rule).isoformat() == expected
+    p = policy(rules, [], "ACME HEALTH PLAN", "CI")
+    p = dataclasses.replace(p, levels=(p.levels[0].model_copy(update={"window_days": days}),))
+    step = next_step(
+        p, "appeal", level=1, notice=dt.date.fromisoformat(received), service_date=None
+    )
+    assert step.deadline.isoformat() == expected
 
 
 def test_medicare_deadline_adds_five_days_receipt_and_120(store, write835, rules):
@@ -239,15 +255,19 @@ def test_past_deadline_becomes_expired_and_leaves_the_queue(store, write835, rul
 
 def test_score_formula_and_tiers(rules):
     policy = rules.triage
-    s = score(Decimal("5000"), 0.5, 10, 0, policy)
+    s = score(Decimal("50000"), 0.5, 10, 0, policy)
     assert s.value == pytest.approx(1.0) and s.urgency == 1.0
-    assert s.score == pytest.approx(0.35 + 0.3 * 0.5 + 0.2) and s.tier == "high"
+    assert s.score == pytest.approx(0.55 + 0.2 * 0.5 + 0.15) and s.tier == "high"
     small = score(Decimal("20"), 0.2, 200, 0, policy)
     assert small.tier == "low"
     recurring = score(Decimal("20"), 0.2, 200, 5, policy)
     assert recurring.strategic == 1.0 and recurring.tier == "standard"  # pattern raises it
+    near = score(Decimal("20"), 0.2, 10, 0, policy)
+    assert near.tier == "standard"  # small but about to expire
     mid = score(Decimal("20"), 0.2, 67, 0, policy)
-    assert mid.urgency == pytest.approx(1 - (67 - 14) / (120 - 14))
+    assert mid.urgency == pytest.approx(1 - (67 - 14) / (90 - 14))
+    assert score(Decimal("900"), 1.0, 3, 9, policy).tier == "standard"  # never high under $1,000
+    assert score(Decimal("9000"), 0.9, 3, 0, policy, "none").tier == "low"  # no appeal rights
 
 
 def test_recurring_pattern_raises_small_denials(store, write835, rules):
@@ -268,7 +288,9 @@ def test_likelihood_learns_from_outcomes(store, write835, rules):
     )
     ids = [r["id"] for r in rows]
     for i in ids[:3]:  # three overturned appeals for this payer and CARC
-        store.conn.execute("UPDATE denials SET status = 'overturned' WHERE id = ?", (i,))
+        store.conn.execute(
+            "UPDATE denials SET status = 'overturned', appealed_on = received WHERE id = ?", (i,)
+        )
     workflow.triage(store, rules, TODAY)
     [left] = workflow.queue(store, TODAY)
     assert left["likelihood"] == pytest.approx((0.45 * 5 + 3) / 8, abs=1e-3)
@@ -281,7 +303,7 @@ def test_routing_picks_the_least_loaded_member(store, write835, staffed):
         write835,
         rules,
         [ClaimSpec(f"P{i}", lines=[line("29", proc=f"9{i}")]) for i in range(3)]
-        + [ClaimSpec("T", lines=[line("4")])],
+        + [ClaimSpec("T", lines=[line("4", date="20261015")])],  # resubmit: within 90 days
     )
     by_claim = {r["claim"]: r for r in rows}
     assert [by_claim[f"P{i}"]["assignee"] for i in range(3)] == ["maria", "devon", "maria"]
@@ -383,7 +405,13 @@ def test_queue_json_shape(store, write835, rules):
         "amount_at_risk",
         "received",
         "deadline",
+        "deadline_basis",
+        "follow_up",
+        "next_date",
         "days_left",
+        "due",
+        "payer_class",
+        "level",
         "likelihood",
         "score",
         "tier",
@@ -393,6 +421,7 @@ def test_queue_json_shape(store, write835, rules):
         "recovered",
         "outcome_date",
         "action",
+        "note",
     ]
     assert d["patient"] == "DOE, JANE" and d["modifiers"] == ["GP"] and d["rarc"] == ["N115"]
     assert 0 <= d["likelihood"] <= 1 and json.dumps(d)

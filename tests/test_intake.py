@@ -83,14 +83,14 @@ def test_ingest_stores_everything_exactly(store, write835):
             "modifiers": "",
             "allowed_cents": 9810,
             "line_control": "0-1",
-            "date_from": "2026-01-05",
+            "date_from": "2026-10-05",
         },
         {
             "procedure": "97110",
             "modifiers": "GP",
             "allowed_cents": None,
             "line_control": "",
-            "date_from": "2026-01-05",
+            "date_from": "2026-10-05",
         },
     ]
     plb = store.query("SELECT reason, reference, amount_cents FROM provider_adjustments")

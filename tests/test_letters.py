@@ -35,7 +35,7 @@ CONFIG = Config(
 FIELDS = {
     "policy": "LCD L34049, Outpatient Physical and Occupational Therapy Services",
     "criteria_met": "Plan of care certified 2026-01-02 (p. 3); functional goals (p. 4)",
-    "clinical_summary": "Post-operative knee; gait deficit documented on 2026-01-05.",
+    "clinical_summary": "Post-operative knee; gait deficit documented on 2026-10-05.",
     "diagnoses": "M17.11, Z96.651",
     "records": "Plan of care (pp. 1-6); progress notes (pp. 7-12)",
 }
@@ -287,7 +287,9 @@ def test_cli_appeal_batch_drafts_into_a_directory(db, tmp_path):
     assert (
         "<mark>[REQUIRED: clinical_summary" in (out / "denial-1-medical-necessity.html").read_text()
     )
-    r = cli("appeal", "--tier", "standard", "--out", out, "--db", db)  # no --draft: fields missing
+    r = cli(
+        "appeal", "1", "2", "--out", tmp_path / "final", "--db", db
+    )  # no --draft: fields missing
     assert r.exit_code == 1 and "denial 1" in r.stderr
 
 

@@ -122,8 +122,13 @@ def test_partial_outcome_records_exact_cents(store, one):
 def test_bad_dates_and_amounts_are_usage_errors(store, one):
     with pytest.raises(UsageError, match="ISO date"):
         lifecycle.submit(store, one, actor="t", on="03/01/2026", today=TODAY)
-    with pytest.raises(UsageError, match="before the denial was received"):
+    with pytest.raises(UsageError, match="before the remittance"):
         lifecycle.submit(store, one, actor="t", on="2020-01-01", today=TODAY)
+    with pytest.raises(UsageError, match="in the future"):
+        lifecycle.submit(store, one, actor="t", on="2031-01-01", today=TODAY)
+    lifecycle.submit(store, one, actor="t", today=TODAY)
+    with pytest.raises(UsageError, match="in the future"):
+        lifecycle.outcome(store, one, "upheld", actor="t", on="2026-12-01", today=TODAY)
     with pytest.raises(UsageError):
         lifecycle.parse_amount("12.345")
     assert lifecycle.parse_amount("$1,250.5") == D("1250.5")

@@ -18,7 +18,7 @@ from denialkit import lifecycle, nightly, reports, workflow
 from denialkit.cli import app
 from denialkit.intake import ingest_file
 from denialkit.rules import PatternFlags, load_rules
-from denialkit.store import Store
+from denialkit.store import OPEN_STATUSES, Store
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec, build_835
 
 TODAY = dt.date(2026, 11, 27)
@@ -34,28 +34,33 @@ def rules():
     return r
 
 
-def claim(pcn, proc="99213", carc=None, amount="100.00", npi=B, patient=("DOE", "JANE", "M1")):
+def claim(
+    pcn, proc="99213", carc=None, amount="100.00", npi=B, patient=("DOE", "JANE", "M1"),
+    date="20261005",
+):  # fmt: skip
     adj = [Adj("CO", carc, D(amount))] if carc else []
     return ClaimSpec(
         pcn,
         payer_claim_id=f"ICN-{pcn}",
         rendering_npi=npi,
         patient=patient,
-        lines=[LineSpec(proc, D(amount), adjustments=adj, line_control="1")],
+        lines=[LineSpec(proc, D(amount), adjustments=adj, line_control="1", date=date)],
     )
 
 
 def remits():
     """Hand-made history (ACME HEALTH PLAN, commercial: 180 days from the remittance date):
 
-    2025-01-02  1 x 80053 CO-16 $40           -> expired at intake (deadline 2025-07-01)
+    2025-01-02  1 x 80053 CO-16 $40 (resubmit) -> expired at intake (DOS 2024-12-01 + 90 days)
     2026-08-15  2 x 99213 CO-197 $100         -> the previous period for patterns
     2026-11-02  6 x 99213 CO-197 $100 (NPI A), 4 x 99213 paid (NPI B), 1 x 97110 CO-50 $250 (B)
     """
     return [
-        RemitSpec(claims=[claim("OLD1", "80053", "16", "40.00", patient=("ROE", "RITA", "M9"))],
+        RemitSpec(claims=[claim("OLD1", "80053", "16", "40.00", patient=("ROE", "RITA", "M9"),
+                                date="20241201")],
                   trace="R0", payment_date="20250102", production_date=None),
-        RemitSpec(claims=[claim(f"AUG{i}", carc="197") for i in range(2)], trace="R1",
+        RemitSpec(claims=[claim(f"AUG{i}", carc="197", date="20260801") for i in range(2)],
+                  trace="R1",
                   payment_date="20260815", production_date=None),
         RemitSpec(
             claims=[claim(f"NOV{i}", carc="197", npi=A) for i in range(6)]
@@ -98,7 +103,7 @@ def test_tracking_figures(store, filled):
     assert (past["count"], past["amount"]) == (1, "40.00")
     [late] = past["denials"]
     assert (late["claim"], late["deadline"], late["status"], late["patient"]) == (
-        "OLD1", "2025-07-01", "expired", "RITA ROE")  # fmt: skip
+        "OLD1", "2025-03-01", "expired", "RITA ROE")  # fmt: skip
     assert t["unassigned"] == {"count": 6, "amount": "750.00"}
 
 
@@ -172,7 +177,7 @@ def test_empty_store_and_empty_period_give_empty_reports(store, rules):
 
 def test_html_is_self_contained_and_escaped(store, tmp_path, rules):
     spec = RemitSpec(claims=[claim("X<1>", "80053", "16", "40.00",
-                                   patient=("<SCRIPT>", "A&B", "M1"))],
+                                   patient=("<SCRIPT>", "A&B", "M1"), date="20241201")],
                      trace="R0", payment_date="20250102", production_date=None)  # fmt: skip
     path = tmp_path / "x.835"
     path.write_text(build_835([spec]))
@@ -354,7 +359,7 @@ def test_report_money_balances_to_the_cent(tmp_path, rules, lines, ops, month):
     assert Decimal(roi["total"]["recovered"]) <= Decimal(roi["total"]["denied"])
     t = reports.tracking(store, TODAY)
     assert Decimal(t["open"]["amount"]) == total(
-        "amount_at_risk", lambda r: r["status"] in ("new", "assigned", "appeal_drafted", "appealed")
+        "amount_at_risk", lambda r: r["status"] in OPEN_STATUSES
     )
     for key in ("by_status", "by_tier", "by_category", "by_team"):
         assert sum(Decimal(x["amount"]) for x in t[key]) == Decimal(t["open"]["amount"])

@@ -152,12 +152,21 @@ def queue(
         int | None, typer.Option("--due-within", help="Only deadlines within DAYS.", min=0)
     ] = None,
     limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0)] = 50,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this next step: appeal, resubmit, reopen, bill_other_payer, "
+            "bill_patient, review, none, or all (default: all but bill_patient)."
+        ),
+    ] = None,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
     ),
 ) -> None:
-    """The work queue: open denials, most urgent first (tier, days left, expected value).
+    """The work queue: open denials, most urgent first (tier, then the next date: the
+    deadline, or the follow-up date once appealed; then expected value). The patient's
+    responsibility is listed only with --action bill_patient.
 
     Example: denialkit queue --tier high --team billing --due-within 14
     """
@@ -173,6 +182,7 @@ def queue(
         payer=payer,
         due_within=due_within,
         limit=limit or None,
+        action=action,
     )
     output.queue(rows, fmt.value)
 
@@ -413,16 +423,19 @@ def submit(
     reference: Annotated[str, typer.Option(help="Tracking or confirmation number.")] = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    rules_dir: RulesOption = None,
 ) -> None:
-    """Record that the appeal was sent: the denial becomes `appealed`.
+    """Record that the appeal was sent: the denial becomes `appealed`, with a follow-up date
+    when the payer's decision is due at its level.
 
     Example: denialkit submit 12 --date 2026-03-01 --reference PORTAL-5521
     """
-    lifecycle.submit(
+    result = lifecycle.submit(
         open_store(db), denial_id, actor=settings.actor(actor), on=date,
         today=settings.today(), reference=reference,
+        rules=load_rules(settings.user_rules_dir(rules_dir)),
     )  # fmt: skip
-    output.message(f"denial {denial_id}: appealed")
+    output.message(f"denial {denial_id}: appealed; follow up by {result['follow_up']}")
 
 
 @app.command()
@@ -447,8 +460,10 @@ def outcome(
     ] = None,
     actor: ActorOption = None,
     db: DbOption = None,
+    rules_dir: RulesOption = None,
 ) -> None:
-    """Record the payer's decision on an appealed denial.
+    """Record the payer's decision on an appealed denial. Upheld opens the next appeal level
+    (its deadline from the decision date), or ends as `exhausted` after the last level.
 
     Example: denialkit outcome 12 --partial --recovered 80.00 --date 2026-04-10
     """
@@ -466,11 +481,20 @@ def outcome(
     amount = lifecycle.parse_amount(recovered) if recovered is not None else None
     result = lifecycle.outcome(
         open_store(db), denial_id, chosen[0], actor=settings.actor(actor), recovered=amount,
-        on=date, today=settings.today(),
+        on=date, today=settings.today(), rules=load_rules(settings.user_rules_dir(rules_dir)),
     )  # fmt: skip
-    output.message(
-        f"denial {denial_id}: {chosen[0]}, recovered {output.money(result['recovered_cents'])}"
-    )
+    if result["status"] == "upheld":
+        output.message(
+            f"denial {denial_id}: upheld; now at level {result['level']}, "
+            f"due by {result['deadline']}"
+        )
+    elif result["status"] == "exhausted":
+        output.message(f"denial {denial_id}: upheld at the last level; appeals exhausted")
+    else:
+        output.message(
+            f"denial {denial_id}: {result['status']}, "
+            f"recovered {output.money(result['recovered_cents'])}"
+        )
 
 
 @app.command()

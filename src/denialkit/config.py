@@ -38,13 +38,26 @@ class Practice(BaseModel):
     contact: str = ""
 
 
+class Signer(BaseModel):
+    """Who signs appeal letters (42 CFR 405.944(b): the party's name; MACs want a signature)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = ""
+    credentials: str = ""
+    title: str = ""
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     practice: Practice = Practice()
+    signer: Signer = Signer()
 
 
-KEYS = tuple(f"practice.{k}" for k in Practice.model_fields)
+KEYS = tuple(f"practice.{k}" for k in Practice.model_fields) + tuple(
+    f"signer.{k}" for k in Signer.model_fields
+)
 
 
 def _problem(path: Path, exc: ValidationError) -> str:
@@ -70,7 +83,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) -> Path:
-    """Set one ``practice.*`` key and save; returns the file written."""
+    """Set one ``practice.*`` or ``signer.*`` key and save; returns the file written."""
     p = config_path(path)
     if key not in KEYS:
         raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(KEYS)}")

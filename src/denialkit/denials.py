@@ -1,10 +1,14 @@
 """Finding the denials in a claim. Pure: a parsed ``Claim`` and the rules in, candidates out.
 
-A denial is a service line (or, for claim-level adjustments, the claim) on which the payer
-withheld money for a reason the rules classify as a denial category. Contractual write-offs
-(CO-45), patient cost sharing (PR-1/2/3), prior-payer effects (OA-23) and pending codes are not
-denials. The amount at risk is the sum of the denial adjustments only; the primary reason is
-the largest of them, and all of them are kept.
+A denial is one service line (or, for claim-level adjustments, the claim) of one adjudication
+on which the payer withheld money for a reason the rules classify as a denial category: two
+identical lines on one claim are two denials, told apart by their position among the lines
+with the same procedure, modifiers and date. Contractual write-offs (CO-45), capitation
+(CO-24), patient cost sharing (PR-1/2/3), prior-payer effects (OA-23) and pending codes are not
+denials. A line whose contractual adjustment takes the whole charge with nothing paid (zero
+allowed) is a `review` item: the payer allowed nothing, and someone has to look. The amount at
+risk is the sum of the denial adjustments only; the primary reason is the largest of them, and
+all of them are kept.
 """
 
 from __future__ import annotations
@@ -35,14 +39,15 @@ class Candidate:
     reasons: list[tuple[str, str, Decimal]] = field(default_factory=list)
     prior: float = 0.4
     template: str = UNCATEGORIZED
-    action: str = "appeal"  # before the payer's own rules (see triage)
+    action: str = "appeal"  # before the payer's own rules (see workflow)
+    note: str = ""
+    position: int = 1  # among the claim's lines with the same procedure, modifiers and date
+    claim_date: str | None = None  # the claim's date of service (first line, else CLP/DTM)
 
-    @property
-    def line_key(self) -> str:
-        """What identifies the line across remittances: its control number, else procedure."""
-        if self.line_id is None:
-            return "claim"
-        return self.line_control or f"{self.procedure}:{self.modifiers}:{self.service_date}"
+
+# The contractual reason that, taking the whole charge with nothing paid, means zero allowed.
+ZERO_ALLOWED_CARC = "45"
+ZERO_ALLOWED_NOTE = "zero allowed: the contractual adjustment took the whole charge"
 
 
 def _remark_codes(remarks) -> tuple[str, ...]:
@@ -50,16 +55,29 @@ def _remark_codes(remarks) -> tuple[str, ...]:
 
 
 def _collect(
-    rules: Rules, adjustments: list[Adjustment], remarks: tuple[str, ...]
+    rules: Rules,
+    adjustments: list[Adjustment],
+    remarks: tuple[str, ...],
+    modifiers: tuple[str, ...] | list[str] = (),
 ) -> list[tuple[Adjustment, object]]:
     found = []
     for a in adjustments:
         if a.amount <= ZERO:
             continue  # negative CAS amounts are increases, not money withheld
-        resolved = rules.resolve(a.group, a.reason, remarks)
+        resolved = rules.resolve(a.group, a.reason, remarks, modifiers)
         if resolved.is_denial:
             found.append((a, resolved))
     return found
+
+
+def _zero_allowed(charge: Decimal, paid: Decimal, adjustments: list[Adjustment]) -> bool:
+    if charge <= ZERO or paid != ZERO:
+        return False
+    took = sum(
+        (a.amount for a in adjustments if a.group == "CO" and a.reason == ZERO_ALLOWED_CARC),
+        ZERO,
+    )
+    return took >= charge
 
 
 def _candidate(
@@ -88,6 +106,32 @@ def _candidate(
         prior=resolved.likelihood,
         template=resolved.template,
         action=resolved.action,
+        note=resolved.note,
+    )
+
+
+def _review(
+    claim_id: int, line: ServiceLine | None, adjustments: list[Adjustment], remarks, date, first
+) -> Candidate:
+    """A zero-allowed line (or claim): not a denial the payer named, but money not paid."""
+    shown = line or first
+    return Candidate(
+        claim_id=claim_id,
+        line_id=None,
+        procedure=shown.procedure if shown else "",
+        modifiers=",".join(shown.modifiers) if shown else "",
+        line_control=line.line_control if line else "",
+        service_date=(line.date_from if line else None) or date,
+        carc=ZERO_ALLOWED_CARC,
+        group="CO",
+        rarcs=list(remarks),
+        category="administrative",
+        amount=sum((a.amount for a in adjustments if a.reason == ZERO_ALLOWED_CARC), ZERO),
+        reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
+        prior=0.3,
+        template="default",
+        action="review",
+        note=ZERO_ALLOWED_NOTE,
     )
 
 
@@ -100,6 +144,12 @@ def _may_deny(rules: Rules, adjustments: list[Adjustment]) -> bool:
     return False
 
 
+def claim_date(claim: Claim) -> str | None:
+    """The claim's date of service: its first line's, else the claim's own (DTM*232/472)."""
+    dates = [ln.date_from for ln in claim.lines if ln.date_from]
+    return min(dates) if dates else (claim.service_date or claim.statement_from)
+
+
 def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]) -> list[Candidate]:
     """The denials in one claim (none for a reversal: it negates an earlier claim)."""
     if claim.status == REVERSAL:
@@ -108,48 +158,76 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
     claim_remarks: tuple[str, ...] | None = None
     service_date = None
     first_line = claim.lines[0] if claim.lines else None
+    seen: dict[tuple[str, tuple[str, ...], str | None], int] = {}
     for line, line_id in zip(claim.lines, line_ids, strict=True):
-        if not _may_deny(rules, line.adjustments):
+        # Position among identical lines (two J9035 on one date): part of the line's identity.
+        sig = (line.procedure, tuple(line.modifiers), line.date_from)
+        position = seen[sig] = seen.get(sig, 0) + 1
+        may_deny = _may_deny(rules, line.adjustments)
+        if not may_deny and line.paid != ZERO:  # the usual paid line: nothing more to look at
             continue
         if claim_remarks is None:
             claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
         remarks = tuple(dict.fromkeys(_remark_codes(line.remarks) + claim_remarks))
-        found = _collect(rules, line.adjustments, remarks)
+        found = _collect(rules, line.adjustments, remarks, line.modifiers) if may_deny else []
         if found:
             c = _candidate(claim_id, line, found, remarks, service_date, first_line)
-            c.line_id = line_id
-            out.append(c)
-    if _may_deny(rules, claim.adjustments):
+        elif _zero_allowed(line.charge, line.paid, line.adjustments):
+            c = _review(claim_id, line, line.adjustments, remarks, service_date, first_line)
+        else:
+            continue
+        c.line_id = line_id
+        c.position = position
+        out.append(c)
+    if claim.adjustments and (_may_deny(rules, claim.adjustments) or not claim.lines):
         if claim_remarks is None:
             claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
         found = _collect(rules, claim.adjustments, claim_remarks)
         if found:
             out.append(_candidate(claim_id, None, found, claim_remarks, service_date, first_line))
+        elif not claim.lines and _zero_allowed(claim.charge, claim.paid, claim.adjustments):
+            out.append(
+                _review(claim_id, None, claim.adjustments, claim_remarks, service_date, None)
+            )
     if not out and claim.status == DENIED and claim.charge - claim.paid > ZERO:
         claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
-        # Denied as a whole, but no adjustment the rules call a denial: keep it, uncategorized
-        # unless its largest adjustment says otherwise.
         adjustments = claim.adjustments + [a for ln in claim.lines for a in ln.adjustments]
-        largest = max(adjustments, key=lambda a: a.amount, default=None)
-        resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest else None
-        category = resolved.category if resolved and resolved.is_denial else UNCATEGORIZED
-        out.append(
-            Candidate(
-                claim_id=claim_id,
-                line_id=None,
-                procedure=first_line.procedure if first_line else "",
-                modifiers=",".join(first_line.modifiers) if first_line else "",
-                line_control="",
-                service_date=service_date,
-                carc=largest.reason if largest else "",
-                group=largest.group if largest else "",
-                rarcs=list(claim_remarks),
-                category=category,
-                amount=claim.charge - claim.paid,
-                reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
-                prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
-                template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED,
-                action=resolved.action if resolved and resolved.is_denial else "appeal",
-            )
+        # Denied as a whole, but no adjustment the rules call a denial. When every adjustment
+        # is a known non-denial (capitation CO-24, prior payer OA-23, PR-1/2/3), the payer
+        # explained the money: nothing to work. Otherwise keep it, uncategorized.
+        explained = adjustments and all(
+            a.amount <= ZERO
+            or (a.reason in rules.carc and not rules.resolve(a.group, a.reason).is_denial)
+            for a in adjustments
         )
+        if not explained:
+            out.append(_whole_claim(claim, claim_id, rules, adjustments, claim_remarks,
+                                    service_date, first_line))  # fmt: skip
+    when = claim_date(claim)
+    for c in out:
+        c.claim_date = when
     return out
+
+
+def _whole_claim(claim, claim_id, rules, adjustments, claim_remarks, service_date, first_line):
+    largest = max(adjustments, key=lambda a: a.amount, default=None)
+    resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest else None
+    category = resolved.category if resolved and resolved.is_denial else UNCATEGORIZED
+    return Candidate(
+        claim_id=claim_id,
+        line_id=None,
+        procedure=first_line.procedure if first_line else "",
+        modifiers=",".join(first_line.modifiers) if first_line else "",
+        line_control="",
+        service_date=service_date,
+        carc=largest.reason if largest else "",
+        group=largest.group if largest else "",
+        rarcs=list(claim_remarks),
+        category=category,
+        amount=claim.charge - claim.paid,
+        reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
+        prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
+        template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED,
+        action=resolved.action if resolved and resolved.is_denial else "appeal",
+        note=resolved.note if resolved and resolved.is_denial else "",
+    )

@@ -37,6 +37,7 @@ from markupsafe import Markup, escape
 from .config import Config
 from .errors import DenialkitError, InvalidTransition, TemplateError, UsageError
 from .lifecycle import mark_drafted
+from .payers import policy
 from .rules import ACTION_TEXT, Rules
 from .settings import packaged_templates_dir, user_templates_dir
 from .store import Store, from_cents
@@ -344,6 +345,11 @@ def letter_context(
     rendering = _person(facts["names"], "82")
     member_id = patient["id"] or (insured["id"] if insured else "")
     payer = facts["payer"]
+    pol = policy(rules, [payer["identifier"], payer["ref_2u"], d["trace_originator"]],
+                 payer["name"] or "", d["filing_indicator"] or "")  # fmt: skip
+    level = d["level"] or 1
+    lvl = pol.level(level) or pol.levels[-1]
+    appeals = pol.appeals
     rarcs = [r for r in (d["rarcs"] or "").split(",") if r]
     detail = store.claim_detail(d["claim_id"])
     line = next((ln for ln in detail["lines"] if ln["id"] == d["line_id"]), None)
@@ -354,7 +360,17 @@ def letter_context(
             "name": payer["name"] or "",
             "id": payer["identifier"] or "",
             "ref_2u": payer["ref_2u"] or "",
-            "address_lines": [
+            "class": pol.payer_class,
+            "class_label": pol.name,
+            "member_id_label": pol.member_id_label,
+            # payers.yaml `appeals:` (where appeals go) wins over the 835's payer address.
+            "attention": (appeals.attention if appeals else "")
+            or "Appeals / Claim Reconsideration",
+            "fax": appeals.fax if appeals else "",
+            "portal": appeals.portal if appeals else "",
+            "address_lines": appeals.address.splitlines()
+            if appeals and appeals.address
+            else [
                 x
                 for x in (
                     payer["address"],
@@ -403,11 +419,28 @@ def letter_context(
             "payer_rule": d["payer_rule"] or "",
             "trace_number": d["trace_number"] or "",
             "action": d["action"] or "appeal",
-            "appeal_level": "redetermination"
-            if (d["payer_rule"] or "").lower().startswith("medicare")
-            and "advantage" not in (d["payer_rule"] or "").lower()
-            else "reconsideration",
+            "level": level,
+            "appeal_level": lvl.name,
+            "level_title": lvl.title,
+            "decided_by": lvl.decided_by,
+            "level_source": lvl.source,
+            # The decision this level answers (level 2 and up): enclosed with the request.
+            "previous_decision": d["level_date"] if level > 1 else None,
+            "previous_level": pol.levels[level - 2].name if level > 1 else None,
+            "min_amount": f"{lvl.min_amount:.2f}" if lvl.min_amount is not None else None,
         },
+        "signer": _signer(config),
+    }
+
+
+def _signer(config: Config) -> dict[str, Any]:
+    """Who signs: ``signer.name`` and ``signer.credentials`` from config, else the contact."""
+    s = config.signer
+    name = s.name or config.practice.contact
+    return {
+        "name": name or Required("signer.name", "denialkit config set signer.name ..."),
+        "credentials": s.credentials or "",
+        "title": s.title or "",
     }
 
 
@@ -431,6 +464,12 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
             "name": "Sample Health Plan",
             "id": "00000",
             "ref_2u": "",
+            "class": "commercial",
+            "class_label": "Commercial",
+            "member_id_label": "Member ID",
+            "attention": "Appeals / Claim Reconsideration",
+            "fax": "",
+            "portal": "",
             "address_lines": ["PO Box 1", "Sample City ST 00000"],
         },
         "patient": {"name": "Pat Sample", "first": "Pat", "last": "Sample", "member_id": "M0"},
@@ -468,8 +507,16 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
             "payer_rule": "commercial default",
             "trace_number": "SAMPLE",
             "action": "appeal",
-            "appeal_level": "reconsideration",
+            "level": 1,
+            "appeal_level": "first-level appeal",
+            "level_title": "Request for Reconsideration",
+            "decided_by": "the plan",
+            "level_source": "",
+            "previous_decision": None,
+            "previous_level": None,
+            "min_amount": None,
         },
+        "signer": {"name": "Sample Biller", "credentials": "CPC", "title": "Billing Manager"},
     }
 
 

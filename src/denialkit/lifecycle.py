@@ -10,11 +10,14 @@ the same denial are serialized and neither change nor event is lost.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import InvalidTransition, UsageError
+from .payers import PayerPolicy, follow_up, next_step, policy
+from .rules import Rules, load_rules
 from .store import Store, from_cents, to_cents
 
 # What staff can move a denial to, from each status. A remittance that pays the claim can
@@ -39,16 +42,26 @@ MOVES: dict[str, dict[str, str]] = {
         "overturned": "outcome --overturned",
         "partially_overturned": "outcome --partial",
         "upheld": "outcome --upheld",
+        "exhausted": "outcome --upheld (at the last level)",
         "written_off": "writeoff",
     },
-    # The next appeal level (Medicare reconsideration, a second commercial level) or give up.
-    "upheld": {"appealed": "submit", "written_off": "writeoff"},
+    # Upheld at one level: the next level is open work with its own deadline.
+    "upheld": {
+        "appeal_drafted": "appeal",
+        "appealed": "submit",
+        "written_off": "writeoff",
+        "expired": "retriage",
+    },
     "partially_overturned": {"appealed": "submit", "written_off": "writeoff"},
     # A late appeal with good cause (Medicare 42 CFR 405.942(b)), or give up.
     "expired": {"appealed": "submit", "written_off": "writeoff"},
+    # Upheld at the last level: nothing left to file.
+    "exhausted": {"written_off": "writeoff"},
     "overturned": {},
     "written_off": {},
     "reversed": {},
+    # Another payer paid (coordination of benefits): resolved, with the amount.
+    "paid_by_other_payer": {},
 }
 STATUSES = tuple(MOVES)
 # Statuses a later payment can resolve: money that arrives is recovered whatever the paperwork
@@ -59,6 +72,7 @@ PAYABLE = (
     "appeal_drafted",
     "appealed",
     "upheld",
+    "exhausted",
     "partially_overturned",
     "expired",
     "written_off",
@@ -99,43 +113,87 @@ def _date(value: str | dt.date | None, today: dt.date, what: str) -> str:
     if value is None:
         return today.isoformat()
     if isinstance(value, dt.date):
-        return value.isoformat()
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise UsageError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if day > today:
+        raise UsageError(
+            f"{what} {day.isoformat()} is in the future (today is {today.isoformat()})"
+        )
+    return day.isoformat()
+
+
+def _not_before(day: str, earliest: str | None, what: str, of: str) -> None:
+    if earliest and day < earliest:
+        raise UsageError(f"{what} {day} is before {of} ({earliest})")
+
+
+@functools.cache
+def _packaged_rules() -> Rules:
+    return load_rules()
+
+
+def denial_policy(store: Store, rules: Rules | None, denial_id: int) -> PayerPolicy:
+    """The payer rules for this denial (the packaged rules when none are given)."""
+    rules = rules or _packaged_rules()
+    r = store.denials_to_triage([denial_id])
+    if not r:
+        store.denial_state(denial_id)  # NotFound
+    row = r[0]
+    return policy(
+        rules,
+        [row["payer_identifier"], row["ref_2u"], row["trace_originator"]],
+        row["payer_name"] or "",
+        row["filing_indicator"] or "",
+    )
 
 
 def _move(
     store: Store,
     denial_id: int,
-    new: str,
+    new: Any,
     *,
     actor: str,
     detail: str,
     source: str,
     check=None,
+    describe=None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Check and move in one write transaction; ``check(state)`` may refuse (raise) or add
-    fields; ``detail`` may use them (``{recovered}`` is filled in as money)."""
+    fields; ``new`` may be a callable decided by the check (upheld or exhausted);
+    ``describe(state, fields, status)`` words the event when ``detail`` cannot."""
     with store.transaction():
         state = store.denial_state(denial_id)
-        check_move(denial_id, state["status"], new)
-        if check is not None:
-            fields.update(check(state) or {})
-        cents = fields.get("recovered_cents")
+        if callable(new):
+            extra = (check(state) or {}) if check is not None else {}
+            status = new()
+            check_move(denial_id, state["status"], status)
+        else:
+            status = new
+            check_move(denial_id, state["status"], status)
+            extra = (check(state) or {}) if check is not None else {}
+        fields.update(extra)
+        if describe is not None:
+            text = describe(state, fields, status)
+        else:
+            text = detail.replace("{day}", str(fields.get("appealed_on", ""))).replace(
+                "{recovered}", f"{from_cents(fields.get('recovered_cents') or 0):.2f}"
+            )
         store.set_status(
             denial_id,
             state["status"],
-            new,
+            status,
             actor=actor,
-            detail=detail.replace("{recovered}", f"{from_cents(cents or 0):.2f}"),
+            detail=text,
             source=source,
             at=now_iso(),
             **fields,
         )
-    return {**state, **fields, "old_status": state["status"], "status": new}
+    return {**state, **fields, "old_status": state["status"], "status": status}
 
 
 def mark_drafted(store: Store, denial_id: int, template: str, actor: str) -> bool:
@@ -143,7 +201,7 @@ def mark_drafted(store: Store, denial_id: int, template: str, actor: str) -> boo
     theirs (re-rendering a letter for an appealed denial changes nothing); returns moved."""
     with store.transaction():
         status = store.denial_state(denial_id)["status"]
-        if status not in ("new", "assigned"):
+        if status not in ("new", "assigned", "upheld"):
             return False
         store.set_status(
             denial_id,
@@ -162,29 +220,41 @@ def submit(
     denial_id: int,
     *,
     actor: str,
+    rules: Rules | None = None,
     on: str | dt.date | None = None,
     today: dt.date,
     reference: str = "",
 ) -> dict[str, Any]:
-    """The appeal was sent (``on``, default today)."""
+    """The appeal was sent (``on``, default today; never in the future, never before the
+    remittance or the decision it answers). Sets the follow-up date: the day the payer's
+    decision is due at this level."""
     day = _date(on, today, "submit date")
+    p = denial_policy(store, rules, denial_id)
 
-    def check(state: dict[str, Any]) -> None:
-        if day < state["received"]:
-            raise UsageError(
-                f"submit date {day} is before the denial was received ({state['received']})"
-            )
+    def check(state: dict[str, Any]) -> dict[str, Any]:
+        _not_before(day, state["received"], "submit date", "the remittance")
+        level = state["level"] or 1
+        if level > 1:
+            _not_before(day, state["level_date"], "submit date", f"the level {level - 1} decision")
+        due, _ = follow_up(p, level, dt.date.fromisoformat(day))
+        return {"appealed_on": state["appealed_on"] or day, "follow_up": due.isoformat()}
 
-    detail = f"appeal submitted on {day}" + (f" (reference {reference})" if reference else "")
+    def describe(state: dict[str, Any], fields: dict[str, Any], status: str) -> str:
+        level = state["level"] or 1
+        lvl = p.level(level)
+        text = f"appeal submitted on {day}, level {level}" + (f" ({lvl.name})" if lvl else "")
+        text += f"; follow up by {fields['follow_up']}"
+        return text + (f" (reference {reference})" if reference else "")
+
     return _move(
         store,
         denial_id,
         "appealed",
         actor=actor,
-        detail=detail,
+        detail="",
         source="submit",
         check=check,
-        appealed_on=day,
+        describe=describe,
     )
 
 
@@ -194,6 +264,7 @@ def outcome(
     result: str,
     *,
     actor: str,
+    rules: Rules | None = None,
     recovered: Decimal | None = None,
     on: str | dt.date | None = None,
     today: dt.date,
@@ -201,21 +272,51 @@ def outcome(
     """The payer decided the appeal: ``overturned``, ``partially_overturned`` or ``upheld``.
 
     Overturned without an amount recovers the amount at risk; a partial overturn needs the
-    amount (more than zero, less than the amount at risk); upheld recovers nothing.
+    amount (more than zero, less than the amount at risk); upheld recovers nothing and opens
+    the next appeal level, its deadline counted from this decision (``exhausted`` when there
+    is no next level).
     """
     if result not in OUTCOMES:
         raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
     if recovered is not None and recovered < 0:
         raise UsageError("recovered amount cannot be negative")
     day = _date(on, today, "outcome date")
+    p = denial_policy(store, rules, denial_id)
+    new = result
 
     def check(state: dict[str, Any]) -> dict[str, Any]:
+        nonlocal new
+        _not_before(day, state["received"], "outcome date", "the remittance")
+        _not_before(day, state["appealed_on"], "outcome date", "the appeal")
         at_risk = state["amount_cents"]
+        level = state["level"] or 1
         if result == "upheld":
             if recovered:
                 raise UsageError("an upheld appeal recovers nothing; use --partial")
-            cents = 0
-        elif result == "overturned":
+            nxt = level + 1
+            if p.level(nxt) is None:
+                new = "exhausted"
+                return {"recovered_cents": 0, "outcome_date": day, "follow_up": None,
+                        "deadline": None,
+                        "deadline_basis": f"appeals exhausted: upheld at level {level}"}  # fmt: skip
+            step = next_step(
+                p,
+                "appeal",
+                level=nxt,
+                notice=dt.date.fromisoformat(day),
+                service_date=None,
+                amount=from_cents(at_risk),
+            )
+            return {
+                "recovered_cents": 0,
+                "outcome_date": day,
+                "level": nxt,
+                "level_date": day,
+                "deadline": step.deadline.isoformat() if step.deadline else None,
+                "deadline_basis": step.basis,
+                "follow_up": None,
+            }
+        if result == "overturned":
             cents = at_risk if recovered is None else to_cents(recovered)
         else:
             if recovered is None:
@@ -226,20 +327,36 @@ def outcome(
                     f"a partial overturn recovers more than 0 and less than the amount at risk "
                     f"({from_cents(at_risk):.2f}); got {recovered}"
                 )
-        if state["appealed_on"] and day < state["appealed_on"]:
-            raise UsageError(f"outcome date {day} is before the appeal ({state['appealed_on']})")
-        return {"recovered_cents": cents, "outcome_date": day}
+        return {"recovered_cents": cents, "outcome_date": day, "follow_up": None}
 
-    money = "" if result == "upheld" else ", recovered {recovered}"
     return _move(
         store,
         denial_id,
-        result,
+        lambda: new,
         actor=actor,
-        detail=f"appeal {result.replace('_', ' ')} on {day}{money}",
+        detail="",
         source="outcome",
         check=check,
+        describe=lambda state, fields, status: _outcome_text(p, state, fields, status, day),
     )
+
+
+def _outcome_text(
+    p: PayerPolicy, state: dict[str, Any], fields: dict[str, Any], status: str, day: str
+) -> str:
+    level = state["level"] or 1
+    lvl = p.level(level)
+    name = f"level {level}" + (f" ({lvl.name})" if lvl else "")
+    if status == "exhausted":
+        return f"appeal upheld at {name} on {day}: no further level; appeals exhausted"
+    if status == "upheld":
+        nxt = p.level(fields["level"])
+        return (
+            f"appeal upheld at {name} on {day}; level {fields['level']} "
+            f"({nxt.name if nxt else '?'}) due by {fields['deadline']}"
+        )
+    money = f"{from_cents(fields['recovered_cents'] or 0):.2f}"
+    return f"appeal {status.replace('_', ' ')} at {name} on {day}, recovered {money}"
 
 
 def writeoff(
@@ -290,27 +407,64 @@ class PaidBatch:
     denied_claims: set[int]
 
 
-def _matches(denial: dict[str, Any], line: dict[str, Any]) -> bool:
-    # REF*6R line control numbers identify the line when both sides have one; otherwise the
-    # procedure and service date must agree (a resubmission may renumber its lines).
-    if denial["line_control"] and line["line_control"]:
-        return denial["line_control"] == line["line_control"]
-    if denial["procedure"] != line["procedure"]:
+def same_patient(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any], by_id: bool = True) -> bool:
+    """(member id, last, first): the same member id (one payer's ids), else the same name.
+    Unknown on either side is not the same: a false match is worse than a missed one."""
+    if by_id and a[0] and b[0]:
+        return str(a[0]).strip().upper() == str(b[0]).strip().upper()
+    if a[1] and b[1]:
+        return (str(a[1]).strip().upper(), str(a[2] or "").strip().upper()) == (
+            str(b[1]).strip().upper(),
+            str(b[2] or "").strip().upper(),
+        )
+    return False
+
+
+def same_line(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """(REF*6R, procedure, modifiers, date, position): the control number when both sides have
+    one, else procedure + modifiers + date of service + position among identical lines."""
+    if a[0] and b[0]:
+        return a[0] == b[0]
+    return (a[1], a[2] or "", a[3], a[4] or 1) == (b[1], b[2] or "", b[3], b[4] or 1)
+
+
+def _positions(lines: list[dict[str, Any]]) -> None:
+    seen: dict[tuple[Any, ...], int] = {}
+    for ln in lines:
+        sig = (ln["procedure"], ln["modifiers"] or "", ln["date_from"])
+        ln["position"] = seen[sig] = seen.get(sig, 0) + 1
+
+
+def _claim_date(m: dict[str, Any], lines: list[dict[str, Any]]) -> str | None:
+    dates = [ln["date_from"] for ln in lines if ln["date_from"]]
+    return min(dates) if dates else (m["paid_service_date"] or m["paid_statement_from"])
+
+
+def _same_claim(m: dict[str, Any], lines: list[dict[str, Any]]) -> bool:
+    """The paid claim is the denied one: CLP07, or CLP01 with the patient and date of service
+    (another payer: CLP01 with the patient's name and the date of service)."""
+    other_payer = m["denial_payer_id"] != m["paid_payer_id"]
+    if not other_payer and m["payer_claim_id"] and m["payer_claim_id"] == m["paid_payer_claim_id"]:
+        return True
+    if m["claim_date"] is None or m["claim_date"] != _claim_date(m, lines):
         return False
-    return not (denial["service_date"] and line["date_from"]) or (
-        denial["service_date"] == line["date_from"]
+    return same_patient(
+        (m["patient_id"], m["patient_last"], m["patient_first"]),
+        (m["paid_patient_id"], m["paid_patient_last"], m["paid_patient_first"]),
+        by_id=not other_payer,  # member ids differ from payer to payer
     )
 
 
 def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
-    """Overturn the denials that the claims of this batch paid; returns how many changed.
+    """Resolve the earlier denials that the claims of this batch paid; returns how many changed.
 
-    Matching runs in SQL on the claims just stored (payer + CLP01, or payer + CLP07), so the
-    many paid claims that never had a denial cost nothing here. The recovered amount is what
-    the later remittance pays on the denied line (or claim) beyond what the first one paid,
-    capped at the amount at risk. A line paid with no denial left on it is ``overturned`` (a
-    contractual reduction may remain); one still carrying a denial is
-    ``partially_overturned``. A line paid nothing more is a repeat, not a resolution.
+    Candidates come from SQL on the claims just stored (so the many paid claims that never had
+    a denial cost nothing here); ``_same_claim`` and ``same_line`` decide. The recovered amount
+    is what the later remittance pays on the denied line (or claim) beyond what the first one
+    paid, capped at the amount at risk. A line paid with no denial left on it is
+    ``overturned``; one still carrying a denial is ``partially_overturned``; a denial that
+    said "bill the other payer", paid by another payer, is ``paid_by_other_payer``. A line
+    paid nothing more is a repeat, not a resolution. Unmatched stays unmatched.
     """
     matches = store.payment_matches(
         batch.first, batch.last, batch.remittance_id, batch.received, PAID, PAYABLE
@@ -320,41 +474,72 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
     lines: dict[int, list[dict[str, Any]]] = {}
     for ln in store.lines_of([m["paid_claim_id"] for m in matches]):
         lines.setdefault(ln["claim_id"], []).append(ln)
+    for claim_lines in lines.values():
+        _positions(claim_lines)
     changed = 0
     at = now_iso()
     done: dict[int, int] = {}  # denial id -> recovered cents so far in this batch
     for m in matches:
+        paid_lines = lines.get(m["paid_claim_id"], [])
+        if not _same_claim(m, paid_lines):
+            continue
+        cross = m["denial_payer_id"] != m["paid_payer_id"]  # coordination of benefits
         if m["line_id"] is None:
             paid, before = m["paid_claim_cents"] or 0, m["claim_paid_cents"] or 0
             still_denied = m["paid_claim_id"] in batch.denied_claims
         else:
-            line = next((ln for ln in lines.get(m["paid_claim_id"], []) if _matches(m, ln)), None)
+            key = (m["line_control"], m["procedure"], m["modifiers"], m["service_date"],
+                   m["position"])  # fmt: skip
+            line = next(
+                (
+                    ln
+                    for ln in paid_lines
+                    if same_line(
+                        key,
+                        (
+                            ln["line_control"],
+                            ln["procedure"],
+                            ln["modifiers"],
+                            ln["date_from"],
+                            ln["position"],
+                        ),
+                    )  # fmt: skip
+                ),
+                None,
+            )
             if line is None:
                 continue
             paid, before = line["paid_cents"] or 0, m["line_paid_cents"] or 0
             still_denied = line["id"] in batch.denied_lines
+        if cross:
+            before = 0  # the other payer's payment is all new money
         recovered = min(max(paid - before, 0), m["amount_cents"])
         if recovered <= done.get(m["id"], m["recovered_cents"] or 0):
             continue
-        new = "partially_overturned" if still_denied else "overturned"
+        if cross:
+            new = "paid_by_other_payer"
+        else:
+            new = "partially_overturned" if still_denied else "overturned"
         with store.transaction():
             state = store.denial_state(m["id"])
             if state["status"] not in PAYABLE:
                 continue
+            who = "another payer" if cross else "a later remittance"
             store.set_status(
                 m["id"],
                 state["status"],
                 new,
                 actor="denialkit",
                 detail=(
-                    f"paid {from_cents(paid):.2f} on a later remittance dated "
-                    f"{batch.received}: recovered {from_cents(recovered):.2f} of "
+                    f"paid {from_cents(paid):.2f} by {who} dated {batch.received} "
+                    f"({batch.source}): recovered {from_cents(recovered):.2f} of "
                     f"{from_cents(m['amount_cents']):.2f}"
                 ),
                 source=batch.source,
                 at=at,
                 recovered_cents=recovered,
                 outcome_date=batch.received,
+                follow_up=None,
             )
         done[m["id"]] = recovered
         changed += 1

@@ -172,6 +172,11 @@ QUEUE_COLUMNS = [
     "recovered",
     "outcome_date",
     "action",
+    "payer_class",
+    "level",
+    "deadline_basis",
+    "follow_up",
+    "due",
 ]
 TIER_STYLE = {"high": "bold red", "standard": "yellow", "low": "dim"}
 CATEGORY_SHORT = {
@@ -223,7 +228,7 @@ def queue(rows: list[dict[str, Any]], fmt: str) -> None:
     stdout_console().print(table)
     message(f"{len(rows)} denial{'s' if len(rows) != 1 else ''} shown")
     # Not every denial is worked by appeal: say which, so nobody drafts a letter in vain.
-    for action in ("resubmit", "reopen", "none"):
+    for action in ("resubmit", "reopen", "bill_other_payer", "review", "none"):
         ids = [str(r["id"]) for r in rows if r.get("action") == action]
         if ids:
             message(f"{ACTION_TEXT[action]}: {', '.join(ids)}")
@@ -249,11 +254,24 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         ("category", f"{d['category']} (team {d['team'] or '-'}, assignee {d['assignee'] or '-'})"),
         ("amount at risk", d["amount_at_risk"]),
         ("received", d["received"]),
-        ("deadline", f"{d['deadline']} ({d['days_left']} days left; {d['payer_rule']})"),
+        ("payer class", f"{d['payer_class']} ({d['class_basis']}); rules: {d['payer_rule']}"),
+        (
+            "next step",
+            ACTION_TEXT.get(d["action"], d["action"]) + (f": {d['note']}" if d["note"] else ""),
+        ),
+        ("level", f"{d['level']}" + (f" ({d['level_name']})" if d["level_name"] else "")),
+        (
+            "deadline",
+            f"{d['deadline']} ({d['days_left']} days left)" if d["deadline"] else "none",
+        ),
+        ("deadline basis", d["deadline_basis"] or "-"),
+        (
+            "follow up",
+            (d["follow_up"] + (" (due now)" if d["due"] else "")) if d["follow_up"] else "-",
+        ),
         ("likelihood", f"{d['likelihood']:.2f} (prior {d['prior']:.2f})"),
         ("score", ", ".join(f"{k} {v}" for k, v in d["breakdown"].items())),
         ("template", d["template"]),
-        ("action", ACTION_TEXT.get(d["action"], d["action"])),
         ("appeal", f"submitted {d['appealed_on']}" if d["appealed_on"] else "not submitted"),
         (
             "outcome",

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import RulesError
 from .settings import packaged_rules_dir
@@ -35,17 +43,60 @@ TIERS = ("high", "standard", "low")
 FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 
 
-# What to do about a denial: appeal it (the default); correct and resubmit the claim (an
-# unprocessable claim, Medicare MA130, has no appeal rights); ask for a reopening (Medicare
-# clerical errors such as duplicates, 42 CFR 405.980); or nothing (no appeal rights at all,
-# e.g. a Medicare timely-filing denial, CO-29).
-Action = Literal["appeal", "resubmit", "reopen", "none"]
+# The next step for a denial. Each has its own deadline rule (payers.yaml, ``payers.py``):
+#   appeal            ask the payer to change its decision, level by level
+#   resubmit          send a corrected or new claim (coding/data defects; Medicare MA130 has no
+#                     appeal rights, 42 CFR 424.44 timely filing applies)
+#   reopen            ask for a reopening (Medicare clerical errors, duplicates: 42 CFR 405.980)
+#   bill_other_payer  coordination of benefits / wrong payer: bill the payer responsible
+#   bill_patient      the patient's responsibility (non-covered with a signed ABN, PR-96/204)
+#   review            a person has to look (zero allowed with nothing paid)
+#   none              no appeal rights (Medicare CO-29, statutory exclusion): write off
+Action = Literal[
+    "appeal", "resubmit", "reopen", "bill_other_payer", "bill_patient", "review", "none"
+]
+ACTIONS: tuple[str, ...] = (
+    "appeal",
+    "resubmit",
+    "reopen",
+    "bill_other_payer",
+    "bill_patient",
+    "review",
+    "none",
+)
 ACTION_TEXT = {
     "appeal": "appeal",
-    "resubmit": "correct and resubmit the claim (no appeal rights)",
+    "resubmit": "correct and resubmit the claim (not an appeal)",
     "reopen": "ask for a reopening (clerical error), not an appeal",
+    "bill_other_payer": "bill the payer responsible (coordination of benefits)",
+    "bill_patient": "the patient's responsibility: bill the patient",
+    "review": "needs a look: nothing allowed, nothing paid",
     "none": "no appeal rights: write off, or look for an exception",
 }
+PayerClass = Literal[
+    "medicare",
+    "medicare_advantage",
+    "medicaid",
+    "medicaid_managed",
+    "tricare",
+    "va",
+    "workers_comp",
+    "auto",
+    "commercial",
+]
+PAYER_CLASSES: tuple[str, ...] = (
+    "medicare",
+    "medicare_advantage",
+    "medicaid",
+    "medicaid_managed",
+    "tricare",
+    "va",
+    "workers_comp",
+    "auto",
+    "commercial",
+)
+# Modifiers that say the patient signed an advance notice (ABN): GA required, GX voluntary.
+ABN_MODIFIERS = ("GA", "GX")
 
 
 class _Strict(BaseModel):
@@ -58,6 +109,8 @@ class Override(_Strict):
     template: str | None = None
     prevention: str | None = None
     action: Action | None = None
+    note: str | None = None  # what the action means here ("bill the patient if liable")
+    with_abn: Action | None = None  # the action when the line has GA/GX or remark M38
 
 
 class CarcRule(_Strict):
@@ -68,6 +121,10 @@ class CarcRule(_Strict):
     template: str | None = None
     prevention: str = ""
     action: Action = "appeal"
+    note: str = ""
+    # The action when the line carries an advance-notice modifier (GA/GX) or the remark M38:
+    # PR-50 with a signed ABN is the patient's to pay.
+    with_abn: Action | None = None
     rarc_decides: bool = False
     groups: dict[str, Override] = {}
     rarc: dict[str, Override] = {}
@@ -85,34 +142,103 @@ class CarcFile(_Strict):
     codes: dict[str, CarcRule]
 
 
+RARC_RANK = {"administrative": 30, "clinical": 20, "technical": 10, "contractual": 5, "info": 0}
+
+
 class RarcRule(_Strict):
     category: Literal["administrative", "technical", "clinical", "contractual", "info"]
     description: str
     action: Action | None = None  # a remark that changes the remedy whatever the CARC
+    # Which remark decides when several are present: the highest rank; by default from the
+    # category (administrative 30 > clinical 20 > technical 10 > contractual 5 > info 0), so
+    # an authorization remark (N54) decides over a generic coding one (M51) in any order.
+    rank: int | None = Field(None, ge=0, le=1000)
+
+    @property
+    def weight(self) -> int:
+        return self.rank if self.rank is not None else RARC_RANK[self.category]
 
 
 class RarcFile(_Strict):
     codes: dict[str, RarcRule]
 
 
+def _regex(v: str | list[str]) -> str:
+    text = "|".join(v) if isinstance(v, list) else v
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return text
+
+
+class Level(_Strict):
+    """One appeal level: its window from the notice, how long the payer takes to decide."""
+
+    name: str
+    title: str
+    decided_by: str = ""
+    window_days: int = Field(ge=1, le=3650)
+    receipt_days: int | None = Field(None, ge=0, le=60)
+    decision_days: int = Field(60, ge=1, le=3650)
+    min_amount: Decimal | None = Field(None, ge=0)  # amount in controversy (Medicare ALJ)
+    source: str = ""
+
+
+class Appeals(_Strict):
+    """Where appeals go, when not to the 835's payer address."""
+
+    attention: str = ""
+    address: str = ""
+    fax: str = ""
+    portal: str = ""
+
+
+class ClassRule(_Strict):
+    label: str
+    receipt_days: int = Field(0, ge=0, le=60)
+    timely_filing_days: int | None = Field(None, ge=1, le=3650)
+    timely_filing_months: int | None = Field(None, ge=1, le=120)
+    timely_filing_source: str = ""
+    reopen_days: int = Field(365, ge=1, le=3650)
+    reopen_source: str = ""
+    review_days: int = Field(14, ge=1, le=365)
+    member_id_label: str = "Member ID"
+    levels: list[Level] = Field(min_length=1)
+    actions: dict[str, Action] = {}  # CARC -> action for this class (Medicare CO-29: none)
+
+    @model_validator(mode="after")
+    def _filing(self) -> ClassRule:
+        if (self.timely_filing_days is None) == (self.timely_filing_months is None):
+            raise ValueError("set exactly one of timely_filing_days and timely_filing_months")
+        return self
+
+
 class PayerRule(_Strict):
+    """A payer of yours: overrides its class's settings, or forces its class."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str
     payer_ids: list[str] = []
     name_pattern: str | None = None
     filing_indicators: list[str] = []
-    receipt_days: int = Field(0, ge=0, le=60)
-    window_days: int = Field(ge=1, le=3650)
-    actions: dict[str, Action] = {}  # CARC -> action for this payer (Medicare CO-29: none)
+    payer_class: PayerClass | None = Field(None, alias="class")
+    classes: list[PayerClass] = []
+    receipt_days: int | None = Field(None, ge=0, le=60)
+    window_days: int | None = Field(None, ge=1, le=3650)
+    timely_filing_days: int | None = Field(None, ge=1, le=3650)
+    timely_filing_months: int | None = Field(None, ge=1, le=120)
+    reopen_days: int | None = Field(None, ge=1, le=3650)
+    review_days: int | None = Field(None, ge=1, le=365)
+    levels: list[Level] | None = Field(None, min_length=1)
+    actions: dict[str, Action] = {}
+    appeals: Appeals | None = None
 
     @field_validator("name_pattern")
     @classmethod
     def _pattern(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
+        return None if v is None else _regex(v)
 
     def matches(self, payer_ids: list[str], payer_name: str, filing_indicator: str) -> bool:
         if any(i and i in self.payer_ids for i in payer_ids):
@@ -122,9 +248,34 @@ class PayerRule(_Strict):
         return bool(filing_indicator) and filing_indicator in self.filing_indicators
 
 
+class NamePattern(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    payer_class: PayerClass = Field(alias="class")
+    pattern: str
+    over: list[PayerClass] = []  # classes from CLP06 this name may refine
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _pattern(cls, v: Any) -> Any:
+        return _regex(v) if isinstance(v, str | list) else v
+
+
 class PayersFile(_Strict):
+    filing_indicators: dict[str, PayerClass]
+    payer_ids: dict[str, PayerClass] = {}
+    names: list[NamePattern] = []
+    other_payer_timely_filing_days: int = Field(90, ge=1, le=3650)
+    classes: dict[PayerClass, ClassRule]
     payers: list[PayerRule] = []
-    default: PayerRule
+
+    @field_validator("classes")
+    @classmethod
+    def _all_classes(cls, v: dict[str, ClassRule]) -> dict[str, ClassRule]:
+        missing = [c for c in PAYER_CLASSES if c not in v]
+        if missing:
+            raise ValueError(f"missing payer classes: {', '.join(missing)}")
+        return v
 
 
 class Weights(_Strict):
@@ -137,6 +288,9 @@ class Weights(_Strict):
 class Tiers(_Strict):
     high: float = Field(ge=0, le=1)
     standard: float = Field(ge=0, le=1)
+    high_amount: float = Field(5000, ge=0)
+    high_min_amount: float = Field(1000, ge=0)
+    low_amount: float = Field(100, ge=0)
 
 
 class Strategic(_Strict):
@@ -153,6 +307,18 @@ class PatternFlags(_Strict):
     min_amount: float = Field(default=1000, ge=0)
     provider_factor: float = Field(default=1.5, ge=1)
     provider_min_lines: int = Field(default=20, ge=1)
+    # A pattern that clears the thresholds is flagged only when its count is unlikely by chance
+    # at the payer's overall line denial rate (one-sided binomial p-value below `alpha`), or
+    # when it is among the `top_n` patterns by dollars denied.
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    top_n: int = Field(default=5, ge=0)
+
+
+class Roi(_Strict):
+    """What an appeal costs: staff minutes per appeal at an hourly rate."""
+
+    minutes_per_appeal: float = Field(default=45, ge=0)
+    hourly_rate: Decimal = Field(default=Decimal("35.00"), ge=0)
 
 
 class TriageFile(_Strict):
@@ -164,6 +330,7 @@ class TriageFile(_Strict):
     tiers: Tiers
     strategic: Strategic
     patterns: PatternFlags = PatternFlags()
+    roi: Roi = Roi()
 
 
 class RoutingFile(_Strict):
@@ -212,10 +379,14 @@ class Resolved:
     prevention: str
     description: str
     action: str = "appeal"
+    note: str = ""
 
     @property
     def is_denial(self) -> bool:
         return self.category in DENIAL_CATEGORIES or self.category == UNCATEGORIZED
+
+
+ABN_REMARKS = ("M38",)  # "patient liable: signed advance notice"
 
 
 class Rules:
@@ -236,8 +407,9 @@ class Rules:
         self.triage = triage
         self.routing = routing
         self.sources = sources
-        self._cache: dict[tuple[str, str, tuple[str, ...]], Resolved] = {}
+        self._cache: dict[tuple[str, str, tuple[str, ...], bool], Resolved] = {}
         self._plain: dict[tuple[str, str], bool] = {}
+        self.policies: dict[tuple[tuple[str, ...], str, str], Any] = {}  # payers.policy()
 
     def never_denial(self, group: str, carc: str) -> bool:
         """True when this group + CARC is not a denial whatever the remark codes say: intake
@@ -250,19 +422,31 @@ class Rules:
                 rule is not None
                 and not rule.rarc_decides
                 and not rule.rarc
-                and not self._resolve(group, carc, ()).is_denial
+                and not self._resolve(group, carc, (), False).is_denial
             )
             self._plain[key] = hit
         return hit
 
-    def resolve(self, group: str, carc: str, remarks: tuple[str, ...] = ()) -> Resolved:
-        key = (group, carc, remarks)
+    def resolve(
+        self,
+        group: str,
+        carc: str,
+        remarks: tuple[str, ...] = (),
+        modifiers: tuple[str, ...] | list[str] = (),
+    ) -> Resolved:
+        abn = any(m in ABN_MODIFIERS for m in modifiers) or any(r in ABN_REMARKS for r in remarks)
+        key = (group, carc, remarks, abn)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._resolve(group, carc, remarks)
+            hit = self._cache[key] = self._resolve(group, carc, remarks, abn)
         return hit
 
-    def _resolve(self, group: str, carc: str, remarks: tuple[str, ...]) -> Resolved:
+    def ranked(self, remarks: tuple[str, ...]) -> list[str]:
+        """Remarks most specific first (rank, then the order the payer sent them)."""
+        known = [r for r in remarks if r in self.rarc]
+        return sorted(known, key=lambda r: -self.rarc[r].weight)
+
+    def _resolve(self, group: str, carc: str, remarks: tuple[str, ...], abn: bool) -> Resolved:
         rule = self.carc.get(carc)
         if rule is None:
             return Resolved(
@@ -272,16 +456,18 @@ class Rules:
                 "Unknown reason code: add it to carc.yaml.",
                 "unknown reason code",
             )
+        ranked = self.ranked(remarks)
         category, likelihood = rule.category, rule.likelihood
         template = rule.template or category
         prevention = rule.prevention
-        # A generic CARC (A1, 16, 96 ...): the first remark code with a denial category decides.
+        # A generic CARC (A1, 16, 96 ...): the most specific remark with a denial category
+        # decides.
         if rule.rarc_decides:
             hint = next(
                 (
                     self.rarc[r].category
-                    for r in remarks
-                    if r in self.rarc and self.rarc[r].category in DENIAL_CATEGORIES
+                    for r in ranked
+                    if self.rarc[r].category in DENIAL_CATEGORIES
                 ),
                 None,
             )
@@ -289,23 +475,31 @@ class Rules:
                 category = hint
             elif carc == "A1":
                 category = UNCATEGORIZED
+        # Precedence, least to most specific: the CARC, its group override, the most specific
+        # remark the CARC names, a remark that carries an action (MA130).
         overrides = [rule.groups[group]] if group in rule.groups else []
-        overrides += [rule.rarc[r] for r in remarks if r in rule.rarc][:1]
-        action = rule.action
+        by_rank = [r for r in ranked if r in rule.rarc]
+        by_rank += [r for r in remarks if r in rule.rarc and r not in by_rank]
+        overrides += [rule.rarc[r] for r in by_rank][:1]
+        action, note, with_abn = rule.action, rule.note, rule.with_abn
         for o in overrides:
             category = o.category or category
             likelihood = o.likelihood if o.likelihood is not None else likelihood
             template = o.template or template
             prevention = o.prevention or prevention
-            action = o.action or action
-        # A remark such as MA130 ("unprocessable: no appeal rights") decides the remedy.
-        action = next(
-            (self.rarc[r].action for r in remarks if r in self.rarc and self.rarc[r].action),
-            action,
-        )
+            if o.action:
+                action, note = o.action, o.note or ""
+            elif o.note:
+                note = o.note
+            with_abn = o.with_abn or with_abn
+        remark_action = next((self.rarc[r].action for r in ranked if self.rarc[r].action), None)
+        if remark_action:
+            action = remark_action
+        elif abn and with_abn:
+            action, note = with_abn, "the patient signed an advance notice (ABN)"
         if category in DENIAL_CATEGORIES and template in NON_DENIAL:
             template = category
-        return Resolved(category, likelihood, template, prevention, rule.description, action)
+        return Resolved(category, likelihood, template, prevention, rule.description, action, note)
 
     def carc_description(self, code: str) -> str:
         rule = self.carc.get(code)
@@ -314,12 +508,6 @@ class Rules:
     def rarc_description(self, code: str) -> str:
         rule = self.rarc.get(code)
         return rule.description if rule else ""
-
-    def payer_rule(self, payer_ids: list[str], payer_name: str, filing_indicator: str) -> PayerRule:
-        for rule in self.payers.payers:
-            if rule.matches(payer_ids, payer_name, filing_indicator):
-                return rule
-        return self.payers.default
 
     def team_for(self, category: str) -> str | None:
         return self.routing.categories.get(category)

@@ -25,7 +25,7 @@ import sqlite_utils
 from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 from .errors import NotFound, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 BATCH_CLAIMS = 2000
 
@@ -293,6 +293,18 @@ _TABLES: dict[str, dict[str, Any]] = {
             "ev_cents": int,
             "appealed_on": str,
             "action": str,
+            # Judgments (issue: payer classes, deadlines per action, levels)
+            "payer_class": str,
+            "class_basis": str,
+            "deadline_basis": str,
+            "follow_up": str,
+            "level": int,
+            "level_date": str,
+            "note": str,
+            # Identity: the claim's date of service and the line's position among the claim's
+            # lines with the same procedure, modifiers and date.
+            "claim_date": str,
+            "position": int,
         },
         "pk": "id",
     },
@@ -353,7 +365,12 @@ _INSERT_COLUMNS = {
 }
 
 
-OPEN_STATUSES = ("new", "assigned", "appeal_drafted", "appealed")
+# 'upheld' is open: upheld at one level, the next level's deadline runs ('exhausted' when
+# there is no next level).
+OPEN_STATUSES = ("new", "assigned", "appeal_drafted", "appealed", "upheld")
+WAITING_STATUSES = ("new", "assigned", "appeal_drafted", "upheld")  # nothing filed yet
+DECIDED_STATUSES = ("overturned", "partially_overturned", "upheld", "exhausted")
+QUEUE_ORDER = "d.tier_order, COALESCE(d.follow_up, d.deadline, '9999-12-31'), d.ev_cents DESC, d.id"
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -457,14 +474,19 @@ class Store:
             for table, cols, unique in _INDEXES:
                 self.db[table].create_index(cols, unique=unique, if_not_exists=True)
             # The work queue's order (tier, deadline, expected value) read straight off an index.
-            self.conn.execute(
-                "CREATE INDEX IF NOT EXISTS idx_denials_queue "
-                "ON denials (tier_order, deadline, ev_cents DESC)"
-            )
+            self._queue_index()
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 ("schema_version", str(SCHEMA_VERSION)),
             )
+
+    def _queue_index(self) -> None:
+        # The work queue's order (tier, next date, expected value) read straight off an index.
+        self.conn.execute("DROP INDEX IF EXISTS idx_denials_queue")
+        self.conn.execute(
+            "CREATE INDEX IF NOT EXISTS idx_denials_next ON denials "
+            "(tier_order, COALESCE(follow_up, deadline, '9999-12-31'), ev_cents DESC)"
+        )
 
     def _upgrade(self) -> None:
         """Bring an older database up to this schema: new columns and indexes only (additive)."""
@@ -480,6 +502,11 @@ class Store:
                         table.add_column(column, kind)
             for table, cols, unique in _INDEXES:
                 self.db[table].create_index(cols, unique=unique, if_not_exists=True)
+            # Schema 4: denials from before appeal levels are at level 1, noticed on receipt.
+            self.conn.execute(
+                "UPDATE denials SET level = 1, level_date = received WHERE level IS NULL"
+            )
+            self._queue_index()
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 ("schema_version", str(SCHEMA_VERSION)),
@@ -750,26 +777,37 @@ class Store:
         )
         return len(rows)
 
-    def open_denial_ids_by_key(self, keys: Sequence[str]) -> dict[str, int]:
-        """Open denials already stored for these keys (a denial repeated on a later remit)."""
-        found: dict[str, int] = {}
-        keys = list(dict.fromkeys(keys))
-        for part in _chunks(keys):
-            rows = self.conn.execute(
-                f"SELECT key, id FROM denials WHERE key IN ({_marks(part)}) "  # noqa: S608
-                f"AND status IN ({_marks(OPEN_STATUSES)})",
-                [*part, *OPEN_STATUSES],
-            ).fetchall()
-            found.update({k: i for k, i in rows})
-        return found
+    def open_denials_like(
+        self, payer_id: int, payer_claim_ids: Sequence[str], patient_controls: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Open denials of this payer whose claim has one of these CLP07s or CLP01s, with what
+        identity matching needs (the caller decides; CLP01 alone never matches)."""
+        out: dict[int, dict[str, Any]] = {}
+        cols = (
+            "SELECT d.id, d.status, d.remittance_id, d.payer_claim_id, d.patient_control, "
+            "d.claim_date, d.line_id, d.line_control, d.procedure, d.modifiers, "
+            "d.service_date, d.position, c.patient_id, c.patient_last, c.patient_first "
+            "FROM denials d JOIN claims c ON c.id = d.claim_id "
+        )
+        for column, values in (
+            ("d.payer_claim_id", [v for v in dict.fromkeys(payer_claim_ids) if v]),
+            ("d.patient_control", [v for v in dict.fromkeys(patient_controls) if v]),
+        ):
+            for part in _chunks(values):
+                for r in self.query(
+                    f"{cols}WHERE d.payer_id = ? AND {column} IN ({_marks(part)}) "  # noqa: S608
+                    f"AND d.status IN ({_marks(OPEN_STATUSES)})",
+                    [payer_id, *part, *OPEN_STATUSES],
+                ):
+                    out[r["id"]] = r
+        return [out[k] for k in sorted(out)]
 
-    def note_repeat(self, denial_id: int, at: str, source: str) -> None:
+    def note_repeat(self, denial_id: int, at: str, source: str, detail: str = "") -> None:
         status = self.conn.execute(
             "SELECT status FROM denials WHERE id = ?", (denial_id,)
         ).fetchone()[0]
-        self._event(
-            denial_id, at, "denialkit", status, status, "denied again on a later remittance", source
-        )
+        text = "denied again on a later remittance" + (f": {detail}" if detail else "")
+        self._event(denial_id, at, "denialkit", status, status, text, source)
 
     def insert_denials(self, rows: list[dict[str, Any]], at: str, source: str) -> list[int]:
         if not rows:
@@ -814,12 +852,14 @@ class Store:
         )
 
     def outcome_stats(self) -> dict[tuple[int, str], tuple[float, int]]:
-        """Per payer and CARC: (overturned, decided); a partial overturn counts half."""
+        """Per payer and CARC: (overturned, decided); a partial overturn counts half. Only
+        appeals count: money paid on reprocessing without an appeal says nothing about them."""
         rows = self.conn.execute(
-            "SELECT payer_id, carc, SUM(CASE status WHEN 'overturned' THEN 1.0 "
+            "SELECT payer_id, carc, SUM(CASE status WHEN 'overturned' THEN 1.0 "  # noqa: S608
             "WHEN 'partially_overturned' THEN 0.5 ELSE 0 END), COUNT(*) FROM denials "
-            "WHERE status IN ('overturned', 'partially_overturned', 'upheld') "
-            "GROUP BY payer_id, carc"
+            f"WHERE status IN ({_marks(DECIDED_STATUSES)}) AND appealed_on IS NOT NULL "
+            "GROUP BY payer_id, carc",
+            DECIDED_STATUSES,
         ).fetchall()
         return {(p, c): (float(o), int(n)) for p, c, o, n in rows}
 
@@ -836,8 +876,9 @@ class Store:
         base = (
             "SELECT d.id, d.payer_id, d.procedure, d.carc, d.amount_cents, d.received, "
             "d.prior, d.status, d.category, d.team, d.assignee, d.patient_control, "
-            "d.group_code, d.rarcs, p.name AS payer_name, p.identifier AS payer_identifier, p.ref_2u, "
-            "c.filing_indicator, r.trace_originator FROM denials d "
+            "d.group_code, d.rarcs, d.modifiers, d.service_date, d.claim_date, d.level, "
+            "d.level_date, d.action, d.note, p.name AS payer_name, p.identifier AS payer_identifier, "
+            "p.ref_2u, c.filing_indicator, r.trace_originator FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             "JOIN remittances r ON r.id = d.remittance_id "
         )
@@ -848,13 +889,19 @@ class Store:
             out += self.query(base + f"WHERE d.id IN ({_marks(part)})", part)
         return out
 
-    def update_triage(self, rows: Sequence[tuple]) -> None:
-        """rows: (deadline, payer_rule, likelihood, score, tier, tier_order, ev_cents,
-        breakdown_json, id)."""
+    TRIAGE_FIELDS = (
+        "deadline", "deadline_basis", "payer_rule", "payer_class", "class_basis", "likelihood",
+        "score", "tier", "tier_order", "ev_cents", "breakdown", "action", "note",
+    )  # fmt: skip
+
+    def update_triage(self, rows: Sequence[dict[str, Any]]) -> None:
+        """rows: dicts with ``id``, ``follow_up`` and ``TRIAGE_FIELDS``. An appealed denial
+        keeps its follow-up date (set when it was submitted)."""
+        sets = ", ".join(f"{f} = ?" for f in self.TRIAGE_FIELDS)
         self.conn.executemany(
-            "UPDATE denials SET deadline = ?, payer_rule = ?, likelihood = ?, score = ?, "
-            "tier = ?, tier_order = ?, ev_cents = ?, breakdown = ?, action = ? WHERE id = ?",
-            rows,
+            f"UPDATE denials SET {sets}, "  # noqa: S608 - names are ours
+            "follow_up = CASE WHEN status = 'appealed' THEN follow_up ELSE ? END WHERE id = ?",
+            [(*(r[f] for f in self.TRIAGE_FIELDS), r["follow_up"], r["id"]) for r in rows],
         )
 
     def set_assignment(
@@ -884,7 +931,7 @@ class Store:
 
     def expire_overdue(self, today: str, at: str) -> int:
         """Open denials past their deadline, not yet appealed, become 'expired'."""
-        waiting = ("new", "assigned", "appeal_drafted")
+        waiting = WAITING_STATUSES
         rows = self.conn.execute(
             f"SELECT id, status FROM denials WHERE status IN ({_marks(waiting)}) "  # noqa: S608
             "AND deadline < ?",
@@ -919,17 +966,22 @@ class Store:
 
     def denial_state(self, denial_id: int) -> dict[str, Any]:
         """Status and money of one denial; read inside ``transaction()`` before changing it."""
+        keys = (
+            "status", "amount_cents", "recovered_cents", "appealed_on", "received", "level",
+            "level_date", "outcome_date", "action",
+        )  # fmt: skip
         row = self.conn.execute(
-            "SELECT status, amount_cents, recovered_cents, appealed_on, received "
-            "FROM denials WHERE id = ?",
+            f"SELECT {', '.join(keys)} FROM denials WHERE id = ?",  # noqa: S608
             (denial_id,),
         ).fetchone()
         if row is None:
             raise NotFound(f"no denial with id {denial_id}")
-        keys = ("status", "amount_cents", "recovered_cents", "appealed_on", "received")
         return dict(zip(keys, row, strict=True))
 
-    _STATUS_FIELDS = ("appealed_on", "recovered_cents", "outcome_date")
+    _STATUS_FIELDS = (
+        "appealed_on", "recovered_cents", "outcome_date", "level", "level_date", "deadline",
+        "deadline_basis", "follow_up", "tier", "tier_order",
+    )  # fmt: skip
 
     def set_status(
         self,
@@ -980,9 +1032,15 @@ class Store:
         were originally paid."""
         cols = (
             "SELECT d.id, d.status, d.line_id, d.line_control, d.procedure, d.service_date, "
+            "d.modifiers, d.position, d.claim_date, d.payer_claim_id, d.patient_control, "
             "d.amount_cents, d.recovered_cents, COALESCE(l.paid_cents, 0) AS line_paid_cents, "
-            "c0.paid_cents AS claim_paid_cents, c.id AS paid_claim_id, "
-            "c.paid_cents AS paid_claim_cents FROM claims c "
+            "c0.paid_cents AS claim_paid_cents, c0.patient_id, c0.patient_last, "
+            "c0.patient_first, c.id AS paid_claim_id, c.paid_cents AS paid_claim_cents, "
+            "c.payer_claim_id AS paid_payer_claim_id, c.patient_id AS paid_patient_id, "
+            "c.patient_last AS paid_patient_last, c.patient_first AS paid_patient_first, "
+            "c.service_date AS paid_service_date, c.statement_from AS paid_statement_from, "
+            "d.action, d.payer_id AS denial_payer_id, c.payer_id AS paid_payer_id "
+            "FROM claims c "
         )
         tail = (
             "JOIN claims c0 ON c0.id = d.claim_id LEFT JOIN service_lines l ON l.id = d.line_id "
@@ -992,10 +1050,15 @@ class Store:
         )
         params = [first, last, remittance_id, *paid_statuses, *statuses, remittance_id, received]
         found: dict[tuple[int, int], dict[str, Any]] = {}
+        # Candidates only: the same claim is decided by the caller (CLP07, or CLP01 with the
+        # patient and the date of service; never CLP01 alone). Another payer paying a claim
+        # whose denial says "bill the other payer" is a candidate too (coordination of benefits).
         for on in (
             "d.payer_id = c.payer_id AND d.patient_control = c.patient_control",
             "d.payer_id = c.payer_id AND d.payer_claim_id = c.payer_claim_id "
             "AND c.payer_claim_id != ''",
+            "d.payer_id != c.payer_id AND d.patient_control = c.patient_control "
+            "AND d.action = 'bill_other_payer'",
         ):
             for r in self.query(f"{cols}JOIN denials d ON {on} {tail}", params):
                 found[(r["paid_claim_id"], r["id"])] = r
@@ -1005,7 +1068,8 @@ class Store:
         out: list[dict[str, Any]] = []
         for part in _chunks(sorted(set(claim_ids))):
             out += self.query(
-                "SELECT id, claim_id, line_control, procedure, date_from, paid_cents "  # noqa: S608
+                "SELECT id, claim_id, line_control, procedure, modifiers, date_from, "  # noqa: S608
+                "paid_cents "
                 f"FROM service_lines WHERE claim_id IN ({_marks(part)}) ORDER BY id",
                 part,
             )
@@ -1062,7 +1126,15 @@ class Store:
     def _denial_filter(
         self, since: str | None, until: str | None, payer: str | None, column: str = "d.received"
     ) -> tuple[str, list[Any]]:
-        return self._filter("d.status != 'reversed'", column, "d.payer_id", since, until, payer)
+        # Patient responsibility (bill_patient) is kept but is not a denial in any report.
+        return self._filter(
+            "d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient'",
+            column,
+            "d.payer_id",
+            since,
+            until,
+            payer,
+        )
 
     def open_breakdown(self, payer: str | None) -> list[dict[str, Any]]:
         """Open denials counted by status, tier, category, team and whether assigned."""
@@ -1080,7 +1152,7 @@ class Store:
         where, params = self._denial_filter(None, None, payer)
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
-            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted') "
+            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted', 'upheld') "
             "AND d.deadline BETWEEN ? AND ?",
             [*params, first, last],
         ).fetchone()
@@ -1093,7 +1165,7 @@ class Store:
         where, params = self._denial_filter(since, until, payer)
         cond = (
             f"{where} AND d.deadline < ? AND d.status IN "
-            "('new', 'assigned', 'appeal_drafted', 'expired')"
+            "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired')"
         )
         n, cents = self.conn.execute(
             f"SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d WHERE {cond}",  # noqa: S608
@@ -1194,7 +1266,8 @@ class Store:
             "SELECT d.category, p.name AS payer, d.status, COUNT(*) AS n, "  # noqa: S608
             "COALESCE(SUM(d.recovered_cents), 0) AS recovered FROM denials d "
             f"JOIN payers p ON p.id = d.payer_id WHERE {where} AND d.status IN "
-            "('overturned', 'partially_overturned', 'upheld') GROUP BY 1, 2, 3",
+            "('overturned', 'partially_overturned', 'upheld', 'exhausted') "
+            "AND d.appealed_on IS NOT NULL GROUP BY 1, 2, 3",
             params,
         )
 
@@ -1204,16 +1277,16 @@ class Store:
         """Per assignee: open and overdue now; appeals and decisions dated in the period."""
         where, params = self._denial_filter(None, None, payer)
         lo, hi = since or "0000-00-00", until or "9999-12-31"
-        waiting = "d.status IN ('new', 'assigned', 'appeal_drafted')"
+        waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
         return self.query(
             "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
             f"SUM(d.status IN ({_marks(OPEN_STATUSES)})) AS open, "
             f"SUM(({waiting} AND d.deadline < ?) OR d.status = 'expired') AS overdue, "
             "SUM(d.appealed_on BETWEEN ? AND ?) AS submitted, "
-            "SUM(d.status IN ('overturned', 'partially_overturned', 'upheld') "
-            "AND d.outcome_date BETWEEN ? AND ?) AS decided, "
+            "SUM(d.status IN ('overturned', 'partially_overturned', 'upheld', 'exhausted') "
+            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ?) AS decided, "
             "SUM(d.status IN ('overturned', 'partially_overturned') "
-            "AND d.outcome_date BETWEEN ? AND ?) AS won, "
+            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ?) AS won, "
             "COALESCE(SUM(CASE WHEN d.outcome_date BETWEEN ? AND ? THEN d.recovered_cents END), 0) "
             "AS recovered "
             f"FROM denials d WHERE {where} GROUP BY 1 ORDER BY 1",
@@ -1246,10 +1319,15 @@ class Store:
         payer: str | None = None,
         due_by: str | None = None,
         limit: int | None = None,
+        actions: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The work queue, most urgent first: tier, then deadline, then expected value."""
+        """The work queue, most urgent first: tier, then the next date (the deadline, or the
+        follow-up date once appealed), then expected value."""
         where = [f"d.status IN ({_marks(statuses)})"]
         params: list[Any] = list(statuses)
+        if actions is not None:
+            where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")
+            params += list(actions)
         for column, value in (
             ("d.tier", tier),
             ("d.category", category),
@@ -1263,17 +1341,18 @@ class Store:
             where.append(f"p.id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
             params += _payer_params(payer)
         if due_by is not None:
-            where.append("d.deadline <= ?")
+            where.append("COALESCE(d.follow_up, d.deadline) <= ?")
             params.append(due_by)
         sql = (
             "SELECT d.id, d.patient_control AS claim, d.payer_claim_id, p.name AS payer, "  # noqa: S608
             "c.patient_last, c.patient_first, d.service_date, d.procedure, d.modifiers, "
             "d.carc, d.group_code, d.rarcs, d.category, d.amount_cents, d.received, "
             "d.deadline, d.likelihood, d.score, d.tier, d.status, d.team, d.assignee, "
-            "d.recovered_cents, d.outcome_date, d.action FROM denials d "
+            "d.recovered_cents, d.outcome_date, d.action, d.payer_class, d.class_basis, "
+            "d.level, d.deadline_basis, d.follow_up, d.note FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
             f"WHERE {' AND '.join(where)} "
-            "ORDER BY d.tier_order, d.deadline, d.ev_cents DESC, d.id"
+            f"ORDER BY {QUEUE_ORDER}"
         )
         if limit:
             sql += " LIMIT ?"
@@ -1283,7 +1362,7 @@ class Store:
     def denial(self, denial_id: int) -> dict[str, Any]:
         rows = self.query(
             "SELECT d.*, p.name AS payer_name, p.identifier AS payer_identifier, "
-            "c.status AS claim_status, c.charge_cents AS claim_charge_cents, "
+            "p.ref_2u, r.trace_originator, c.status AS claim_status, c.charge_cents AS claim_charge_cents, "
             "c.paid_cents AS claim_paid_cents, c.patient_last, c.patient_first, c.patient_id, "
             "c.filing_indicator, c.statement_from, c.statement_to, r.trace_number, "
             "r.payment_date, f.name AS file_name FROM denials d "

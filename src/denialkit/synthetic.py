@@ -39,7 +39,7 @@ class LineSpec:
     modifiers: tuple[str, ...] = ()
     qualifier: str = "HC"
     units: str = "1"
-    date: str = "20260105"
+    date: str = "20261005"
     line_control: str | None = None
     allowed: Decimal | None = None
     remarks: tuple[str, ...] = ()

@@ -6,19 +6,13 @@ place it is computed.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .rules import PayerRule, TriageFile
+from .rules import TriageFile
 
 _TIER_RANK = {"low": 0, "standard": 1, "high": 2}
-
-
-def deadline(received: dt.date, rule: PayerRule) -> dt.date:
-    """Last day to file: the remittance date, plus the receipt presumption, plus the window."""
-    return received + dt.timedelta(days=rule.receipt_days + rule.window_days)
 
 
 def blend_likelihood(prior: float, overturned: float, decided: int, prior_weight: float) -> float:
@@ -60,11 +54,27 @@ class Score:
 
 
 def score(
-    amount: Decimal, likelihood: float, days_left: int, pattern_count: int, policy: TriageFile
+    amount: Decimal,
+    likelihood: float,
+    days_left: int | None,
+    pattern_count: int,
+    policy: TriageFile,
+    action: str = "appeal",
 ) -> Score:
+    """Score (0-1) and tier. Dollars dominate the tier (see ``rules/triage.yaml``):
+
+    - no appeal rights or the patient's to pay (action none, bill_patient): low;
+    - ``tiers.high_amount`` or more at risk: high;
+    - at least ``tiers.high_min_amount`` and a score of ``tiers.high`` or more: high;
+    - under ``tiers.low_amount``, or a score under ``tiers.standard``: low, unless part of a
+      recurring pattern or within ``urgent_days`` of the deadline;
+    - otherwise standard. A recurring pattern lifts the tier to at least ``strategic.min_tier``.
+    """
     dollars = max(float(amount), 0.0)
     value = min(1.0, math.log10(1 + dollars) / math.log10(1 + policy.value_cap))
-    if days_left <= policy.urgent_days:
+    if days_left is None:  # nothing to file by (bill the patient, review): no clock
+        urgency = 0.0
+    elif days_left <= policy.urgent_days:
         urgency = 1.0
     elif days_left >= policy.horizon_days:
         urgency = 0.0
@@ -77,14 +87,20 @@ def score(
     s = (
         w.value * value + w.likelihood * likelihood + w.urgency * urgency + w.strategic * strategic
     ) / total_weight
-    if s >= policy.tiers.high:
-        tier = "high"
-    elif s >= policy.tiers.standard:
-        tier = "standard"
-    else:
+    t = policy.tiers
+    recurring = pattern_count >= policy.strategic.min_count
+    urgent = days_left is not None and days_left <= policy.urgent_days
+    if action in ("none", "bill_patient"):
         tier = "low"
+    elif dollars >= t.high_amount or (dollars >= t.high_min_amount and s >= t.high):
+        tier = "high"
+    elif (dollars < t.low_amount or s < t.standard) and not (recurring or urgent):
+        tier = "low"
+    else:
+        tier = "standard"
     if (
-        pattern_count >= policy.strategic.min_count
+        recurring
+        and action not in ("none", "bill_patient")
         and _TIER_RANK[tier] < _TIER_RANK[policy.strategic.min_tier]
     ):
         tier = policy.strategic.min_tier

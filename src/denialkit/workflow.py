@@ -7,7 +7,6 @@ passed in so that results are reproducible.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -17,24 +16,16 @@ from typing import Any
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
 from .errors import NotFound, UsageError
-from .lifecycle import PaidBatch, now_iso, resolve_from_payment
-from .rules import PayerRule, Rules
+from .lifecycle import STATUSES, PaidBatch, now_iso, resolve_from_payment, same_line, same_patient
+from .payers import PayerPolicy, next_step, policy
+from .rules import ACTIONS, Rules
 from .store import OPEN_STATUSES, Store, from_cents, to_cents
-from .triage import blend_likelihood, deadline, score, tier_rank
+from .triage import blend_likelihood, score, tier_rank
 
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
-ALL_STATUSES = (
-    "new",
-    "assigned",
-    "appeal_drafted",
-    "appealed",
-    "overturned",
-    "partially_overturned",
-    "upheld",
-    "written_off",
-    "expired",
-    "reversed",
-)
+ALL_STATUSES = STATUSES
+# Out of the default queue: the patient's to pay (listed with --action bill_patient).
+QUEUE_ACTIONS = tuple(a for a in ACTIONS if a != "bill_patient")
 PAGE = 5000
 
 
@@ -100,6 +91,7 @@ class DenialProcessor:
             "payer_ids": [header.payer.id, header.payer.ref("2U"), header.trace_originator],
             "payer_name": header.payer.name,
             "filing": claim.filing_indicator,
+            "patient": _patient(claim),
         }
         self.pending.extend((c, ctx) for c in found)
 
@@ -118,25 +110,25 @@ class DenialProcessor:
         self._settle()
         if not self.pending:
             return
-        keys = [_key(c, ctx) for c, ctx in self.pending]
-        existing = self.store.open_denial_ids_by_key(keys)
         rows: list[dict[str, Any]] = []
         contexts: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for key, (c, ctx) in zip(keys, self.pending, strict=True):
-            if key in existing:
-                # The same denial again (a resubmission or correction denied the same way):
-                # one denial, not two. It stays open; the later remittance is on its history.
-                self.store.note_repeat(existing[key], at, ctx["source"])
+        earlier = self._earlier()
+        for c, ctx in self.pending:
+            match = next(
+                (e for e in earlier.get(ctx["payer_id"], []) if _same_denial(e, c, ctx)), None
+            )
+            if match is not None:
+                # The same line denied again on a later remittance (a resubmission or
+                # correction denied the same way): one denial, with the repeat on its history.
+                self.store.note_repeat(
+                    match["id"], at, ctx["source"], f"{c.group}-{c.carc} {c.amount:.2f}"
+                )
                 self.repeated += 1
                 continue
-            if key in seen:
-                continue
-            seen.add(key)
             contexts.append(ctx)
             rows.append(
                 {
-                    "key": key,
+                    "key": _key(c, ctx),
                     "claim_id": c.claim_id,
                     "line_id": c.line_id,
                     "remittance_id": ctx["remittance_id"],
@@ -164,6 +156,11 @@ class DenialProcessor:
                     "tier_order": 1,
                     "ev_cents": 0,
                     "action": c.action,
+                    "note": c.note,
+                    "level": 1,
+                    "level_date": ctx["received"],
+                    "claim_date": c.claim_date,
+                    "position": c.position,
                 }
             )
         self.pending = []
@@ -181,20 +178,14 @@ class DenialProcessor:
             pkey = (row["payer_id"], row["procedure"], row["carc"])
             row.update(
                 self.assessor.assess(
-                    row["payer_id"],
                     ctx["payer_ids"],
                     ctx["payer_name"],
                     ctx["filing"],
-                    row["received"],
-                    row["carc"],
-                    row["procedure"],
-                    row["prior"],
-                    row["amount_cents"],
+                    row,
                     in_batch.get(pkey, 0),
-                    row["action"],
                 )
             )
-            if row["deadline"] < today:
+            if row["deadline"] is not None and row["deadline"] < today:
                 row["status"] = "expired"
         for pkey, n in in_batch.items():  # this batch is stored now: counts move on
             if pkey in self.assessor.patterns:
@@ -203,13 +194,64 @@ class DenialProcessor:
         self.created += len(ids)
         route(self.store, self.rules, ids, actor="denialkit", source="intake")
 
+    def _earlier(self) -> dict[int, list[dict[str, Any]]]:
+        """Open denials stored before this batch that could be the same as a pending one."""
+        wanted: dict[int, tuple[set[str], set[str]]] = {}
+        for _, ctx in self.pending:
+            icns, pcns = wanted.setdefault(ctx["payer_id"], (set(), set()))
+            icns.add(ctx["payer_claim_id"])
+            pcns.add(ctx["patient_control"])
+        return {
+            payer_id: self.store.open_denials_like(payer_id, sorted(icns), sorted(pcns))
+            for payer_id, (icns, pcns) in wanted.items()
+        }
+
+
+def _patient(claim: Claim) -> tuple[str | None, str | None, str | None]:
+    p = claim.person("QC")  # what the store keeps as the claim's patient
+    return (p.id, p.last, p.first) if p else (None, None, None)
+
+
+def _same_denial(e: dict[str, Any], c: Candidate, ctx: dict[str, Any]) -> bool:
+    """Is candidate ``c`` (a later remittance) the stored denial ``e`` denied again?
+
+    Same claim: the payer claim number (CLP07), or the patient account number (CLP01) with the
+    same patient and date of service; CLP01 alone never matches (many systems reuse it). Same
+    line: REF*6R, else procedure + modifiers + date + position; claim-level with claim-level.
+    Never a denial of the same remittance (two identical lines there are two denials).
+    """
+    if e["remittance_id"] == ctx["remittance_id"]:
+        return False
+    icn = ctx["payer_claim_id"]
+    same_claim = bool(icn) and e["payer_claim_id"] == icn
+    if not same_claim and e["patient_control"] == ctx["patient_control"]:
+        same_claim = e["claim_date"] == c.claim_date and same_patient(
+            (e["patient_id"], e["patient_last"], e["patient_first"]), ctx["patient"]
+        )
+    if not same_claim:
+        return False
+    if (e["line_id"] is None) != (c.line_id is None):
+        return False
+    if c.line_id is None:
+        return True
+    return same_line(
+        (e["line_control"], e["procedure"], e["modifiers"], e["service_date"], e["position"]),
+        (c.line_control, c.procedure, c.modifiers, c.service_date, c.position),
+    )
+
 
 def _key(c: Candidate, ctx: dict[str, Any]) -> str:
-    return f"{ctx['payer_id']}|{ctx['patient_control']}|{c.line_key}|{c.carc}"
+    claim = ctx["payer_claim_id"] or ctx["patient_control"]
+    if c.line_id is None:
+        line = "claim"
+    else:
+        line = c.line_control or f"{c.procedure}:{c.modifiers}:{c.service_date}:{c.position}"
+    return f"{ctx['payer_id']}|{claim}|{line}|{c.carc}"
 
 
 class _Assessor:
-    """Deadline, likelihood, score and tier for one denial; caches what repeats."""
+    """Payer class, next step and its deadline, likelihood, score and tier for one denial;
+    caches what repeats."""
 
     def __init__(self, store: Store, rules: Rules, today: dt.date) -> None:
         self.store = store
@@ -219,98 +261,86 @@ class _Assessor:
         self.stats = store.outcome_stats()
         self.since = (today - dt.timedelta(days=self.policy.strategic.window_days)).isoformat()
         self.patterns: dict[tuple[int, str, str], int] = {}
-        self.payer_rules: dict[tuple[int, str], PayerRule] = {}
-        self.deadlines: dict[tuple[tuple[int, str], str], dt.date] = {}
 
     def assess(
         self,
-        payer_id: int,
         payer_ids: list[str],
         payer_name: str,
         filing: str,
-        received: str,
-        carc: str,
-        procedure: str,
-        prior: float,
-        amount_cents: int,
+        row: dict[str, Any],
         extra_pattern: int = 0,
-        action: str = "appeal",
     ) -> dict[str, Any]:
-        rkey = (payer_id, filing)
-        rule = self.payer_rules.get(rkey)
-        if rule is None:
-            rule = self.payer_rules[rkey] = self.rules.payer_rule(payer_ids, payer_name, filing)
-        dkey = (rkey, received)
-        due = self.deadlines.get(dkey)
-        if due is None:  # one remittance date per file: computed once, not per denial
-            due = self.deadlines[dkey] = deadline(dt.date.fromisoformat(received), rule)
+        """``row`` has payer_id, carc, procedure, prior, amount_cents, action, level,
+        level_date, service_date, claim_date and status."""
+        payer_id, carc = row["payer_id"], row["carc"]
+        p: PayerPolicy = policy(self.rules, payer_ids, payer_name, filing)
+        # The payer's own rule for this CARC is the most specific (Medicare CO-29: none).
+        action = p.actions.get(carc, row["action"] or "appeal")
+        level = row["level"] or 1
+        notice = dt.date.fromisoformat(row["level_date"] or row["received"])
+        when = row["service_date"] or row["claim_date"]
+        amount = Decimal(row["amount_cents"]) / 100
+        step = next_step(
+            p,
+            action,
+            level=level,
+            notice=notice,
+            service_date=dt.date.fromisoformat(when) if when else None,
+            amount=amount,
+        )
         overturned, decided = self.stats.get((payer_id, carc), (0.0, 0))
-        likelihood = blend_likelihood(prior, overturned, decided, self.policy.prior_weight)
-        pkey = (payer_id, procedure, carc)
+        likelihood = blend_likelihood(row["prior"], overturned, decided, self.policy.prior_weight)
+        pkey = (payer_id, row["procedure"], carc)
         if pkey not in self.patterns:
             self.patterns[pkey] = self.store.pattern_count(*pkey, self.since)
+        days_left = (step.deadline - self.today).days if step.deadline else None
         s = score(
-            Decimal(amount_cents) / 100,
-            likelihood,
-            (due - self.today).days,
-            self.patterns[pkey] + extra_pattern,
-            self.policy,
+            amount, likelihood, days_left, self.patterns[pkey] + extra_pattern, self.policy, action
         )
-        action = rule.actions.get(carc, action)
-        if action == "none" and s.tier != "low":  # no appeal rights: nothing to win by appeal
-            s = dataclasses.replace(s, tier="low")
-        tier = s.tier
+        note = row.get("note") or ""
+        if action != row["action"]:
+            note = ""  # the payer's rule changed the step: the CARC's note no longer applies
         return {
-            "deadline": due.isoformat(),
-            "payer_rule": rule.name,
+            "deadline": step.deadline.isoformat() if step.deadline else None,
+            "deadline_basis": step.basis,
+            "follow_up": step.follow_up.isoformat() if step.follow_up else None,
+            "payer_rule": p.name,
+            "payer_class": p.payer_class,
+            "class_basis": p.class_basis,
             "action": action,
+            "note": note,
             "likelihood": likelihood,
             "score": s.score,
-            "tier": tier,
-            "tier_order": TIER_ORDER[tier],
-            "ev_cents": int(amount_cents * likelihood),
+            "tier": s.tier,
+            "tier_order": TIER_ORDER[s.tier],
+            "ev_cents": int(row["amount_cents"] * likelihood),
             "breakdown": s.breakdown_json(),
         }
 
 
 def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None = None) -> int:
-    """Compute deadline, likelihood, score and tier for these denials (default: all open);
-    then mark the ones past their deadline expired. Returns how many were scored."""
+    """Compute payer class, next step, deadline, likelihood, score and tier for these denials
+    (default: all open); then mark the ones past their deadline expired. Returns how many
+    were scored."""
     assessor = _Assessor(store, rules, today)
     done = 0
     pages = _page(list(ids)) if ids is not None else _open_pages(store)
     for page in pages:
         updates = []
         for r in store.denials_to_triage(page):
+            remarks = tuple(x for x in (r["rarcs"] or "").split(",") if x)
+            resolved = rules.resolve(
+                r["group_code"], r["carc"], remarks, (r["modifiers"] or "").split(",")
+            )
+            if r["action"] != "review":  # review items come from the line, not from a CARC
+                r["action"], r["note"] = resolved.action, resolved.note
             a = assessor.assess(
-                r["payer_id"],
                 [r["payer_identifier"], r["ref_2u"], r["trace_originator"]],
                 r["payer_name"] or "",
                 r["filing_indicator"] or "",
-                r["received"],
-                r["carc"],
-                r["procedure"],
-                r["prior"],
-                r["amount_cents"],
-                0,
-                rules.resolve(
-                    r["group_code"], r["carc"], tuple(x for x in (r["rarcs"] or "").split(",") if x)
-                ).action,
+                r,
             )
-            updates.append(
-                (
-                    a["deadline"],
-                    a["payer_rule"],
-                    a["likelihood"],
-                    a["score"],
-                    a["tier"],
-                    a["tier_order"],
-                    a["ev_cents"],
-                    a["breakdown"],
-                    a["action"],
-                    r["id"],
-                )
-            )
+            updates.append({**a, "id": r["id"]})
         store.update_triage(updates)
         done += len(updates)
     store.expire_overdue(today.isoformat(), now_iso())
@@ -373,8 +403,15 @@ def queue(
     payer: str | None = None,
     due_within: int | None = None,
     limit: int | None = None,
+    action: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of the work queue in the documented JSON shape."""
+    """Rows of the work queue in the documented JSON shape. The patient's responsibility
+    (action ``bill_patient``) is left out unless asked for with ``action``."""
+    if action is not None and action != "all" and action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}: one of all, {', '.join(ACTIONS)}")
+    actions: Sequence[str] | None = (
+        QUEUE_ACTIONS if action is None else None if action == "all" else (action,)
+    )
     if status in (None, "open"):
         statuses: Sequence[str] = OPEN_STATUSES
     elif status == "all":
@@ -395,6 +432,7 @@ def queue(
         payer=payer,
         due_by=due_by,
         limit=limit,
+        actions=actions,
     )
     return [_queue_row(r, today) for r in rows]
 
@@ -406,6 +444,9 @@ def _money(cents: int | None) -> str | None:
 def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
     patient = ", ".join(x for x in (r["patient_last"], r["patient_first"]) if x)
     due = r["deadline"]
+    # Once appealed, the date that matters is when the payer's decision is due.
+    nxt = r["follow_up"] if r["follow_up"] and r["status"] == "appealed" else due
+    nxt = nxt or r["follow_up"]
     return {
         "id": r["id"],
         "claim": r["claim"],
@@ -422,7 +463,13 @@ def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "amount_at_risk": _money(r["amount_cents"]),
         "received": r["received"],
         "deadline": due,
-        "days_left": (dt.date.fromisoformat(due) - today).days if due else None,
+        "deadline_basis": r["deadline_basis"],
+        "follow_up": r["follow_up"],
+        "next_date": nxt,
+        "days_left": (dt.date.fromisoformat(nxt) - today).days if nxt else None,
+        "due": bool(r["follow_up"] and r["follow_up"] <= today.isoformat()),
+        "payer_class": r["payer_class"],
+        "level": r["level"] or 1,
         "likelihood": round(r["likelihood"], 3) if r["likelihood"] is not None else None,
         "score": round(r["score"], 3) if r["score"] is not None else None,
         "tier": r["tier"],
@@ -432,6 +479,7 @@ def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "recovered": _money(r["recovered_cents"]),
         "outcome_date": r["outcome_date"],
         "action": r["action"] or "appeal",
+        "note": r["note"] or "",
     }
 
 
@@ -464,9 +512,17 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
             "amount_at_risk": _money(d["amount_cents"]),
             "received": d["received"],
             "deadline": d["deadline"],
+            "deadline_basis": d["deadline_basis"],
             "days_left": (dt.date.fromisoformat(d["deadline"]) - today).days
             if d["deadline"]
             else None,
+            "follow_up": d["follow_up"],
+            "due": bool(d["follow_up"] and d["follow_up"] <= today.isoformat()),
+            "level": d["level"] or 1,
+            "level_name": _level_name(rules, d),
+            "payer_class": d["payer_class"],
+            "class_basis": d["class_basis"],
+            "note": d["note"] or "",
             "payer_rule": d["payer_rule"],
             "prior": d["prior"],
             "likelihood": d["likelihood"],
@@ -530,3 +586,12 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
         ],
         "history": store.history(denial_id),
     }
+
+
+def _level_name(rules: Rules, d: dict[str, Any]) -> str | None:
+    p = policy(
+        rules, [d["payer_identifier"], d["ref_2u"], d["trace_originator"]],
+        d["payer_name"] or "", d["filing_indicator"] or "",
+    )  # fmt: skip
+    lvl = p.level(d["level"] or 1)
+    return lvl.name if lvl else None

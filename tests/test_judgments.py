@@ -419,3 +419,57 @@ def test_fifty_thousand_with_150_days_is_high(rules):
     assert s.tier == "high"
     assert score(Decimal("5000"), 0.3, 30, 0, rules.triage).tier == "high"
     assert score(Decimal("99"), 0.9, 60, 0, rules.triage).tier == "low"
+
+
+# -- the denial rate over time ----------------------------------------------------------------
+
+
+def test_trend_counts_each_claim_once_at_first_adjudication(store, write835, rules):
+    from denialkit import reports
+
+    def paid(proc="99213", amount="100.00"):
+        return LineSpec(proc, D(amount), line_control="1")
+
+    sept = [
+        ClaimSpec("S1", payer_claim_id="I-S1", lines=[denied("50", "100.00"), paid("99214")]),
+        ClaimSpec("S2", payer_claim_id="I-S2", lines=[paid()]),
+        ClaimSpec("S3", payer_claim_id="I-S3", adjustments=[Adj("CO", "27", D("200.00"))],
+                  lines=[LineSpec("99213", D("100.00"), paid=D(0)),
+                         LineSpec("99214", D("100.00"), paid=D(0))]),
+    ]  # fmt: skip
+    ingest(store, write835, rules, sept, trace="T9", payment_date="20260915")
+    octo = [
+        # S1 reversed and re-adjudicated (paid): neither adds a claim to October.
+        ClaimSpec("S1", "22", payer_claim_id="I-S1", charge=D("-200.00"),
+                  lines=[LineSpec("99213", D("-100.00"), adjustments=[Adj("CO", "50", D("-100.00"))]),
+                         LineSpec("99214", D("-100.00"))]),
+        ClaimSpec("S1", payer_claim_id="I-S1B", lines=[paid(), paid("99214")]),
+        ClaimSpec("O1", payer_claim_id="I-O1", lines=[paid()]),
+        ClaimSpec("O2", payer_claim_id="I-O2", lines=[denied("96", "50.00", group="PR")]),
+    ]  # fmt: skip
+    ingest(store, write835, rules, octo, trace="T10", payment_date="20261015")
+    nov = [
+        ClaimSpec("O3", payer_claim_id="I-O3", lines=[denied("197", "300.00")]),
+        # S3 adjudicated again and denied again: the same claim, not a new one.
+        ClaimSpec("S3", payer_claim_id="I-S3B", adjustments=[Adj("CO", "27", D("200.00"))],
+                  lines=[LineSpec("99213", D("100.00"), paid=D(0)),
+                         LineSpec("99214", D("100.00"), paid=D(0))]),
+    ]  # fmt: skip
+    ingest(store, write835, rules, nov, trace="T11", payment_date="20261102")
+    t = reports.trend(store)
+    got = [(m["month"], m["claims"], m["denied_claims"], m["lines"], m["denied_lines"],
+            m["billed"], m["denied_amount"]) for m in t["months"]]  # fmt: skip
+    assert got == [
+        ("2026-09", 3, 2, 5, 3, "500.00", "300.00"),  # S1 line 1; S3 whole claim (2 lines)
+        ("2026-10", 2, 0, 2, 0, "150.00", "0.00"),  # O1, O2 (PR-96 is the patient's)
+        ("2026-11", 1, 1, 1, 1, "300.00", "300.00"),  # O3; S3 again is not a new claim
+    ]
+    sep = t["months"][0]
+    assert (sep["claim_denial_rate"], sep["line_denial_rate"], sep["dollar_denial_rate"]) == (
+        0.6667, 0.6, 0.6)  # fmt: skip
+    cats = {(r["month"], r["category"]): (r["denied_claims"], r["denied_lines"], r["claims"])
+            for r in t["by_category"]}  # fmt: skip
+    assert cats == {("2026-09", "clinical"): (1, 1, 3), ("2026-09", "administrative"): (1, 2, 3),
+                    ("2026-11", "administrative"): (1, 1, 1)}  # fmt: skip
+    assert {r["payer"] for r in t["by_payer"]} == {"ACME HEALTH PLAN"}
+    assert reports.trend(store, since="2026-10-01")["months"][0]["month"] == "2026-10"

@@ -150,10 +150,14 @@ def test_roi_figures(store, filled):
     r = reports.roi(store)
     assert [(m["month"], m["denials"], m["denied"]) for m in r["months"]] == [
         ("2025-01", 1, "40.00"), ("2026-08", 2, "200.00"), ("2026-11", 7, "850.00")]  # fmt: skip
+    # Two appeals sent in November at 45 minutes x $35.00/hour = $26.25 each; one won $100.
     assert r["total"] == {
         "denials": 10, "denied": "1090.00", "appealed": "200.00", "appeals": 2,
-        "recovered": "100.00", "written_off": "100.00", "expired": "40.00",
-        "recovery_rate": round(100 / 1090, 4)}  # fmt: skip
+        "appeals_sent": 2, "recovered": "100.00", "recovered_by_appeal": "100.00",
+        "recovered_without_appeal": "0.00", "written_off": "100.00", "expired": "40.00",
+        "recovery_rate": round(100 / 1090, 4), "cost": "52.50", "net": "47.50"}  # fmt: skip
+    assert r["cost_per_appeal"] == "26.25" and r["overturn_rate"] == 1.0
+    assert [(m["month"], m["cost"]) for m in r["months"]][-1] == ("2026-11", "52.50")
     assert r["overturn_by_category"] == [{"category": "administrative", "decided": 1,
         "overturned": 1, "overturn_rate": 1.0, "recovered": "100.00"}]  # fmt: skip
 
@@ -266,7 +270,7 @@ def test_nightly_end_to_end_with_a_bad_file(tmp_path, monkeypatch):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["2026-11-27-patterns.json", "2026-11-27-roi.json", "2026-11-27-summary.html",
                      "2026-11-27-summary.json", "2026-11-27-team.json",
-                     "2026-11-27-tracking.json", "nightly.log"]  # fmt: skip
+                     "2026-11-27-tracking.json", "2026-11-27-trend.json", "nightly.log"]  # fmt: skip
     log = (out / "nightly.log").read_text()
     assert "FAILED" in log and "bad.835" in log and "segment" in log
     summary = json.loads((out / "2026-11-27-summary.json").read_text())

@@ -626,6 +626,7 @@ class ReportKind(StrEnum):
     patterns = "patterns"
     team = "team"
     roi = "roi"
+    trend = "trend"
     summary = "summary"
 
 
@@ -650,7 +651,9 @@ def _iso(value: str | None, name: str) -> str | None:
 @app.command()
 @handle_errors
 def report(
-    kind: Annotated[ReportKind, typer.Argument(help="tracking, patterns, team, roi or summary.")],
+    kind: Annotated[
+        ReportKind, typer.Argument(help="tracking, patterns, team, roi, trend or summary.")
+    ],
     since: Annotated[
         str | None, typer.Option(help="First day (ISO) of the period, by remittance date.")
     ] = None,

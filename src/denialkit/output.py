@@ -387,8 +387,13 @@ PATTERN_COLUMNS = ["payer", "procedure", "carc", "category", "count", "amount", 
                    "denial_rate", "previous_count", "trend", "flagged", "prevention"]  # fmt: skip
 TEAM_COLUMNS = ["assignee", "open", "overdue", "appeals_submitted", "decided", "overturn_rate",
                 "recovered", "median_days_to_appeal"]  # fmt: skip
-ROI_COLUMNS = ["month", "denials", "denied", "appeals", "appealed", "recovered", "written_off",
-               "expired", "recovery_rate"]  # fmt: skip
+TREND_COLUMNS = [
+    "month", "claims", "denied_claims", "claim_denial_rate", "lines", "denied_lines",
+    "line_denial_rate", "billed", "denied_amount", "dollar_denial_rate",
+]  # fmt: skip
+ROI_COLUMNS = ["month", "denials", "denied", "appeals_sent", "recovered_by_appeal",
+               "recovered_without_appeal", "cost", "net", "written_off", "expired",
+               "recovery_rate"]  # fmt: skip
 
 
 def _tracking_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -402,6 +407,9 @@ def _tracking_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     p = data["past_deadline"]
     out.append({"section": "past_deadline", "key": "all", "count": p["count"],
                 "amount": p["amount"]})  # fmt: skip
+    if "follow_up_due" in data:
+        out.append({"section": "follow_up_due", "key": "appealed",
+                    **data["follow_up_due"]})  # fmt: skip
     out.append({"section": "unassigned", "key": "all", **data["unassigned"]})
     return out
 
@@ -425,6 +433,8 @@ def report(data: dict[str, Any], fmt: str) -> None:
             emit_csv(data["team"], TEAM_COLUMNS)
         elif kind == "roi":
             emit_csv(data["months"], ROI_COLUMNS)
+        elif kind == "trend":
+            emit_csv(data["months"], TREND_COLUMNS)
         else:
             emit_csv([{"metric": k, "value": v} for k, v in data["headline"].items()])
         return
@@ -464,6 +474,14 @@ def report(data: dict[str, Any], fmt: str) -> None:
             shown.append({**r["total"], "month": "total",
                           "recovery_rate": _pct(r["total"]["recovery_rate"])})  # fmt: skip
         rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
+    if "trend" in sections:
+        shown = [{**m, **{k: _pct(m[k]) for k in ("claim_denial_rate", "line_denial_rate",
+                                                  "dollar_denial_rate")}}
+                 for m in sections["trend"]["months"]]  # fmt: skip
+        rows(shown, "table", ["month", "claims", "denied_claims", "claim_denial_rate",
+                              "line_denial_rate", "billed", "denied_amount",
+                              "dollar_denial_rate"],
+             title="Initial denial rate by month (first adjudication)")  # fmt: skip
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import statistics
 from collections import defaultdict
 from decimal import Decimal
@@ -19,11 +20,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .rules import Rules
+from .rules import Roi, Rules
 from .settings import packaged_templates_dir
 from .store import Store
 
-KINDS = ("tracking", "patterns", "team", "roi", "summary")
+KINDS = ("tracking", "patterns", "team", "roi", "trend", "summary")
 AUTH_CARCS = ("15", "197", "198", "284", "296", "302")
 DUE_WINDOWS = (7, 14, 30)
 PAST_DEADLINE_LIMIT = 500
@@ -85,6 +86,7 @@ def tracking(
         d = store.due_between(iso, last, payer)
         due.append({"within_days": days, "count": d["n"], "amount": money(d["cents"])})
     n, cents, rows = store.past_deadline(iso, since, until, payer, PAST_DEADLINE_LIMIT)
+    fu = store.follow_up_due(iso, payer)
     past = [
         {
             "id": r["id"],
@@ -124,6 +126,7 @@ def tracking(
         "by_team": listed("team"),
         "due": due,
         "past_deadline": {"count": n, "amount": money(cents), "denials": past},
+        "follow_up_due": {"count": fu["n"], "amount": money(fu["cents"])},
         "unassigned": {"count": unassigned[0], "amount": money(unassigned[1])},
     }
 
@@ -158,16 +161,34 @@ def patterns(
         billed[(r["payer_id"], r["procedure"])] += r["n"]
         by_provider_lines[r["rendering"]] += r["n"]
     rows = []
-    for r in store.pattern_counts(since, until, payer):
+    counts = store.pattern_counts(since, until, payer)
+    # The payer's overall line denial rate: what a pattern's count is judged against.
+    payer_lines: dict[int, int] = defaultdict(int)
+    payer_denied: dict[int, int] = defaultdict(int)
+    for (pid, _), n in billed.items():
+        payer_lines[pid] += n
+    for r in counts:
+        payer_denied[r["payer_id"]] += r["n"]
+    top = {
+        (r["payer_id"], r["procedure"], r["carc"])
+        for r in sorted(counts, key=lambda r: -r["cents"])[: flags.top_n]
+    }
+    for r in counts:
         key = (r["payer_id"], r["procedure"], r["carc"])
         lines = billed.get((r["payer_id"], r["procedure"]), 0)
         prev = before.get(key)
         prev_n = prev["n"] if prev else 0
         resolved = rules.resolve(r["group_code"] or "CO", r["carc"], ())
         denial_rate = rate(r["n"], lines) if lines else None
-        flagged = r["n"] >= flags.min_count and (
-            (denial_rate or 0) >= flags.min_rate
-            or Decimal(r["cents"]) / 100 >= Decimal(str(flags.min_amount))
+        base = min(1.0, rate(payer_denied[r["payer_id"]], payer_lines[r["payer_id"]]) or 0.0)
+        p_value = binomial_tail(min(r["n"], lines), lines, base) if lines else None
+        flagged = (
+            r["n"] >= flags.min_count
+            and (
+                (denial_rate or 0) >= flags.min_rate
+                or Decimal(r["cents"]) / 100 >= Decimal(str(flags.min_amount))
+            )
+            and ((p_value is not None and p_value < flags.alpha) or key in top)
         )
         rows.append(
             {
@@ -184,6 +205,8 @@ def patterns(
                 "previous_amount": money(prev["cents"] if prev else 0),
                 "trend": rate(r["n"] - prev_n, prev_n) if prev_n else None,
                 "prevention": resolved.prevention,
+                "payer_denial_rate": round(base, 4),
+                "p_value": None if p_value is None else round(p_value, 6),
                 "flagged": flagged,
                 "_cents": r["cents"],
             }
@@ -284,17 +307,31 @@ def roi(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
+    costs: Roi | None = None,
 ) -> dict[str, Any]:
-    """By month of receipt: denied, appealed, recovered, written off and expired dollars and the
-    recovery rate; overturn rate by category and by payer."""
+    """By month of receipt: denied, appealed, recovered (through an appeal, and without one:
+    reprocessing, another payer), written off and expired dollars, the recovery rate; the
+    cost of the appeals sent that month (minutes x hourly rate, ``triage.yaml`` roi) and the
+    net; overturn rate of submitted appeals by category and by payer."""
+    costs = costs or Roi()
+    per_appeal = (Decimal(str(costs.minutes_per_appeal)) * costs.hourly_rate / 60).quantize(
+        Decimal("0.01")
+    )
     months: dict[str, dict[str, int]] = {}
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    keys = ("n", "denied", "appealed", "n_appealed", "recovered", "written_off", "expired")
+    keys = ("n", "denied", "appealed", "n_appealed", "recovered", "recovered_without_appeal",
+            "written_off", "expired", "sent")  # fmt: skip
     for r in store.monthly(since, until, payer):
         m = months.setdefault(r["month"], dict.fromkeys(keys, 0))
         for k in keys:
-            m[k] += r[k] or 0
+            m[k] += r.get(k) or 0
         by_category[r["month"]][r["category"]] += r["denied"] or 0
+    for month, n in store.appeals_by_month(since, until, payer).items():
+        months.setdefault(month, dict.fromkeys(keys, 0))["sent"] += n
+    cost_cents = int(per_appeal * 100)
+    for m in months.values():
+        m["cost"] = m["sent"] * cost_cents
+    keys = (*keys, "cost")
     totals = dict.fromkeys(keys, 0)
     month_rows = []
     for month, m in sorted(months.items()):
@@ -329,21 +366,133 @@ def roi(
         ],
         "overturn_by_category": overturn("category"),
         "overturn_by_payer": overturn("payer"),
+        "cost_per_appeal": f"{per_appeal:.2f}",
+        "overturn_rate": rate(
+            sum(v["won"] for v in outcome["category"].values()),
+            sum(v["decided"] for v in outcome["category"].values()),
+        ),
     }
 
 
 def _roi_row(head: dict[str, Any], m: dict[str, int]) -> dict[str, Any]:
+    by_appeal = m["recovered"] - m["recovered_without_appeal"]
     return {
         **head,
         "denials": m["n"],
         "denied": money(m["denied"]),
         "appealed": money(m["appealed"]),
         "appeals": m["n_appealed"],
+        "appeals_sent": m["sent"],
         "recovered": money(m["recovered"]),
+        "recovered_by_appeal": money(by_appeal),
+        "recovered_without_appeal": money(m["recovered_without_appeal"]),
         "written_off": money(m["written_off"]),
         "expired": money(m["expired"]),
         "recovery_rate": rate(m["recovered"], m["denied"]),
+        "cost": money(m["cost"]),
+        "net": money(by_appeal - m["cost"]),
     }
+
+
+# -- trend ---------------------------------------------------------------------------------------
+
+
+def _rates(x: dict[str, int]) -> dict[str, Any]:
+    return {
+        "claims": x["claims"],
+        "denied_claims": x["denied_claims"],
+        "claim_denial_rate": rate(x["denied_claims"], x["claims"]),
+        "lines": x["lines"],
+        "denied_lines": x["denied_lines"],
+        "line_denial_rate": rate(x["denied_lines"], x["lines"]),
+        "billed": money(x["billed"]),
+        "denied_amount": money(x["denied"]),
+        "dollar_denial_rate": rate(x["denied"], x["billed"]),
+    }
+
+
+def trend(
+    store: Store,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+) -> dict[str, Any]:
+    """The initial denial rate by month of first adjudication (HFMA): each claim counted once,
+    at its first adjudication; reversals and re-adjudications add nothing to the denominator.
+    By claims, lines and dollars; split by category (same denominators) and by payer."""
+    zero = dict.fromkeys(
+        ("claims", "denied_claims", "lines", "denied_lines", "billed", "denied"), 0
+    )
+    months: dict[str, dict[str, int]] = {}
+    payers: dict[tuple[str, int], dict[str, int]] = {}
+    names: dict[int, str] = {}
+    for r in store.initial_claims(since, until, payer):
+        names[r["payer_id"]] = r["payer"]
+        for bucket in (months.setdefault(r["month"], dict(zero)),
+                       payers.setdefault((r["month"], r["payer_id"]), dict(zero))):  # fmt: skip
+            bucket["claims"] += r["claims"]
+            bucket["lines"] += r["lines"] or 0
+            bucket["billed"] += r["billed"] or 0
+    cats: dict[tuple[str, str], dict[str, int]] = {}
+    claims: dict[int, tuple[str, int, int, int]] = {}  # claim -> month, payer, lines denied, ¢
+    for r in store.initial_denials(since, until, payer):
+        denied_lines = r["claim_lines"] if r["whole"] else r["lines_denied"]
+        c = cats.setdefault((r["month"], r["category"]), dict(zero))
+        c["denied_claims"] += 1
+        c["denied_lines"] += denied_lines
+        c["denied"] += r["cents"]
+        month, payer_id, lines, cents = claims.get(r["claim_id"], (r["month"], r["payer_id"], 0, 0))
+        lines = r["claim_lines"] if r["whole"] else max(lines, 0) + r["lines_denied"]
+        claims[r["claim_id"]] = (month, payer_id, min(lines, r["claim_lines"]), cents + r["cents"])
+    for month, payer_id, lines, cents in claims.values():
+        for bucket in (months[month], payers[(month, payer_id)]):
+            bucket["denied_claims"] += 1
+            bucket["denied_lines"] += lines
+            bucket["denied"] += cents
+    return {
+        "report": "trend",
+        "period": _period(since, until),
+        "payer": payer,
+        "months": [{"month": m, **_rates(x)} for m, x in sorted(months.items())],
+        "by_category": [
+            {
+                "month": m,
+                "category": cat,
+                **_rates(
+                    {**months[m], **{k: x[k] for k in ("denied_claims", "denied_lines", "denied")}}
+                ),
+            }
+            for (m, cat), x in sorted(cats.items())
+        ],  # fmt: skip
+        "by_payer": [
+            {"month": m, "payer": names.get(pid, ""), **_rates(x)}
+            for (m, pid), x in sorted(
+                payers.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""))
+            )
+        ],
+    }
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): exact (log space) up to 5,000 trials, else normal
+    with continuity correction."""
+    if k <= 0:
+        return 1.0
+    if p <= 0:
+        return 0.0
+    if p >= 1 or k > n:
+        return 1.0 if k <= n and p >= 1 else 0.0
+    if n > 5000:
+        mu, sd = n * p, math.sqrt(n * p * (1 - p))
+        return 0.5 * math.erfc((k - 0.5 - mu) / (sd * math.sqrt(2)))
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+        + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k, n + 1)
+    ]  # fmt: skip
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
 
 
 # -- summary and the whole set ------------------------------------------------------------------
@@ -368,7 +517,9 @@ def build(
     if kind == "team":
         return team(store, today, since=since, until=until, payer=payer)
     if kind == "roi":
-        return roi(store, since=since, until=until, payer=payer)
+        return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi)
+    if kind == "trend":
+        return trend(store, since=since, until=until, payer=payer)
     if kind == "summary":
         sections = {
             k: build(k, store, rules, today, since=since, until=until, payer=payer, redact=redact)
@@ -397,6 +548,7 @@ def summary(
         "due_within_7_days": t["due"][0]["count"],
         "past_deadline": t["past_deadline"]["count"],
         "past_deadline_amount": t["past_deadline"]["amount"],
+        "follow_up_due": t["follow_up_due"]["count"],
         "unassigned": t["unassigned"]["count"],
         "denied": r["total"]["denied"],
         "recovered": r["total"]["recovered"],
@@ -476,6 +628,44 @@ def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int
     return Markup("".join(parts))
 
 
+def svg_rate_line(months: list[dict[str, Any]], width: int = 640, height: int = 200) -> Markup:
+    """The initial claim denial rate per month as a line (a sentence for fewer than two
+    months: one point is not a trend)."""
+    points = [(m["month"], m["claim_denial_rate"]) for m in months if m["claims"]]
+    if len(points) < 2:
+        if not points:
+            return Markup('<p class="empty">No claims adjudicated in this period.</p>')
+        month, value = points[0]
+        return Markup(
+            f'<p class="empty">One month so far ({_esc(month)}): '
+            f"{_esc(f'{value:.1%}')} of claims denied at first adjudication.</p>"
+        )
+    top = max(0.05, max(v for _, v in points))
+    top = math.ceil(top * 20) / 20  # round the axis up to the next 5%
+    left, bottom, plot_h = 50, 30, height - 45
+    step = (width - left - 20) / (len(points) - 1)
+    parts = [f'<svg width="{width}" height="{height}" role="img" '
+             'aria-label="Initial claim denial rate per month">']  # fmt: skip
+    for i in range(5):
+        value = top * i / 4
+        y = height - bottom - plot_h * i / 4
+        parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'font-size="10">{value:.0%}</text>')  # fmt: skip
+    xy = [(left + i * step, height - bottom - plot_h * v / top) for i, (_, v) in enumerate(points)]
+    parts.append('<polyline fill="none" stroke="#b03a2e" stroke-width="2" points="'
+                 + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + '"/>')  # fmt: skip
+    every = max(1, len(points) // 12)
+    for i, ((month, v), (x, y)) in enumerate(zip(points, xy, strict=True)):
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#b03a2e">'
+                     f"<title>{_esc(month)}: {v:.1%}</title></circle>")  # fmt: skip
+        if i % every == 0:
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle" '
+                         f'font-size="10">{_esc(month)}</text>')  # fmt: skip
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def svg_hbars(items: list[tuple[str, Decimal, bool]], width: int = 640, unit: str = "$") -> Markup:
     """Horizontal bars: (label, value, highlighted)."""
     if not items:
@@ -531,6 +721,8 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
     charts: dict[str, Markup] = {}
     if "roi" in sections:
         charts["months"] = svg_stacked_months(sections["roi"]["denied_by_month_and_category"])
+    if "trend" in sections:
+        charts["trend"] = svg_rate_line(sections["trend"]["months"])
     if "patterns" in sections:
         charts["patterns"] = svg_hbars(
             [

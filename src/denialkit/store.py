@@ -1158,6 +1158,16 @@ class Store:
         ).fetchone()
         return {"n": row[0], "cents": row[1]}
 
+    def follow_up_due(self, today: str, payer: str | None) -> dict[str, int]:
+        """Appealed denials whose decision is overdue (follow-up date reached): call the payer."""
+        where, params = self._denial_filter(None, None, payer)
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
+            f"WHERE {where} AND d.status = 'appealed' AND d.follow_up <= ?",
+            [*params, today],
+        ).fetchone()
+        return {"n": row[0], "cents": row[1]}
+
     def past_deadline(
         self, today: str, since: str | None, until: str | None, payer: str | None, limit: int
     ) -> tuple[int, int, list[dict[str, Any]]]:
@@ -1251,6 +1261,8 @@ class Store:
             "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN d.amount_cents ELSE 0 END) AS appealed, "
             "SUM(d.appealed_on IS NOT NULL) AS n_appealed, "
             "COALESCE(SUM(d.recovered_cents), 0) AS recovered, "
+            "COALESCE(SUM(CASE WHEN d.appealed_on IS NULL THEN d.recovered_cents END), 0) "
+            "AS recovered_without_appeal, "
             "SUM(CASE WHEN d.status = 'written_off' THEN d.amount_cents ELSE 0 END) AS written_off, "
             "SUM(CASE WHEN d.status = 'expired' THEN d.amount_cents ELSE 0 END) AS expired "
             f"FROM denials d WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
@@ -1270,6 +1282,76 @@ class Store:
             "AND d.appealed_on IS NOT NULL GROUP BY 1, 2, 3",
             params,
         )
+
+    # A claim is counted once, at its first adjudication (HFMA initial denial rate): the same
+    # payer, patient account number (CLP01), patient and date of service is the same claim;
+    # reversals (CLP02=22) and later re-adjudications do not add to the denominator.
+    _INITIAL_CLAIMS = (
+        "WITH cl AS (SELECT c.id, c.payer_id, c.charge_cents, "
+        "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month, "
+        "ROW_NUMBER() OVER (PARTITION BY c.payer_id, c.patient_control, "
+        "COALESCE(c.patient_id, ''), COALESCE(c.patient_last, ''), COALESCE(c.patient_first, ''), "
+        "COALESCE((SELECT MIN(l.date_from) FROM service_lines l WHERE l.claim_id = c.id), "
+        "c.service_date, c.statement_from, '') "
+        "ORDER BY COALESCE(r.payment_date, r.production_date), c.id) AS k "
+        "FROM claims c JOIN remittances r ON r.id = c.remittance_id WHERE c.status != '22'), "
+        "init AS (SELECT id, payer_id, charge_cents, month FROM cl WHERE k = 1 "
+        "AND month >= ? AND month <= ?{payer}) "
+    )
+
+    def _initial(self, since: str | None, until: str | None, payer: str | None):
+        params: list[Any] = [(since or "0000-00")[:7], (until or "9999-12")[:7]]
+        extra = ""
+        if payer:
+            extra = f" AND payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
+            params += _payer_params(payer)
+        return self._INITIAL_CLAIMS.replace("{payer}", extra), params
+
+    def initial_claims(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Claims at first adjudication by month and payer: claims, lines, billed cents."""
+        head, params = self._initial(since, until, payer)
+        return self.query(
+            head + "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
+            "SUM((SELECT COUNT(*) FROM service_lines l WHERE l.claim_id = i.id)) AS lines, "
+            "SUM(i.charge_cents) AS billed FROM init i JOIN payers p ON p.id = i.payer_id "
+            "GROUP BY 1, 2, 3",
+            params,
+        )
+
+    def initial_denials(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Per claim denied at first adjudication and category: lines denied (every line of
+        a claim denied at claim level), the claim's line count and the money denied. Patient
+        responsibility (bill_patient) is not a denial."""
+        head, params = self._initial(since, until, payer)
+        return self.query(
+            head + "SELECT i.month, i.payer_id, d.claim_id, d.category, "  # noqa: S608
+            "COUNT(DISTINCT d.line_id) AS lines_denied, MAX(d.line_id IS NULL) AS whole, "
+            "(SELECT COUNT(*) FROM service_lines l WHERE l.claim_id = d.claim_id) AS claim_lines, "
+            "SUM(d.amount_cents) AS cents FROM init i JOIN denials d ON d.claim_id = i.id "
+            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2, 3, 4",
+            params,
+        )
+
+    def appeals_by_month(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> dict[str, int]:
+        """Appeals submitted per month (every level counts: each costs staff time)."""
+        where, params = self._denial_filter(None, None, payer)
+        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        # The submit event's detail starts "appeal submitted on YYYY-MM-DD" (lifecycle.submit):
+        # the day it was sent, not the day it was recorded.
+        rows = self.conn.execute(
+            "SELECT substr(e.detail, 21, 7), COUNT(*) FROM events e "  # noqa: S608
+            f"JOIN denials d ON d.id = e.denial_id WHERE {where} AND e.source = 'submit' "
+            "AND e.new_status = 'appealed' AND substr(e.detail, 21, 10) BETWEEN ? AND ? "
+            "GROUP BY 1",
+            [*params, lo, hi],
+        ).fetchall()
+        return {m: n for m, n in rows}
 
     def team_activity(
         self, today: str, since: str | None, until: str | None, payer: str | None

@@ -473,3 +473,100 @@ def test_trend_counts_each_claim_once_at_first_adjudication(store, write835, rul
                     ("2026-11", "administrative"): (1, 1, 1)}  # fmt: skip
     assert {r["payer"] for r in t["by_payer"]} == {"ACME HEALTH PLAN"}
     assert reports.trend(store, since="2026-10-01")["months"][0]["month"] == "2026-10"
+
+
+# -- letters that match the payer and the level -----------------------------------------------
+
+
+def _letter(store, rules, denial_id, config=None):
+    from denialkit import letters
+    from denialkit.config import Config, Practice, Signer
+
+    config = config or Config(
+        practice=Practice(name="Riverside", address="12 Main St", npi="1234567893",
+                          phone="555-0100", contact="Dana Reyes"),
+        signer=Signer(name="Dana Reyes", credentials="CPC", title="Billing Manager"),
+    )  # fmt: skip
+    ctx = letters.letter_context(store, rules, config, denial_id, TODAY)
+    return letters.LetterWriter().render(ctx, draft=True).text
+
+
+def test_medicare_letters_by_level(store, write835, rules):
+    [d] = ingest(
+        store, write835, rules,
+        [ClaimSpec(filing_indicator="MB", lines=[denied("29")]),
+         ClaimSpec("B", filing_indicator="MB", lines=[denied("50", proc="99214")])],
+        payer_name="MEDICARE PART B EXAMPLE",
+    )[-1:]  # fmt: skip
+    d = next(r for r in workflow.queue(store, TODAY, action="all") if r["carc"] == "50")
+    text = _letter(store, rules, d["id"])
+    assert "# Request for Redetermination" in text
+    assert "**Medicare number (MBI):** MEMBER001" in text and "**Beneficiary:** JANE DOE" in text
+    assert "Medicare Administrative Contractor" in text and "Dana Reyes, CPC" in text
+    assert "**Requested by:** Riverside (the provider), Dana Reyes" in text  # 405.944(b)
+    lifecycle.submit(store, d["id"], actor="t", on="2026-11-05", today=TODAY, rules=rules)
+    lifecycle.outcome(store, d["id"], "upheld", actor="t", on="2026-11-20", today=TODAY,
+                      rules=rules)  # fmt: skip
+    text = _letter(store, rules, d["id"])
+    assert "# Request for Reconsideration" in text and "Qualified Independent Contractor" in text
+    assert "made the redetermination on 2026-11-20" in text
+    assert "The redetermination decision dated 2026-11-20" in text
+
+
+def test_commercial_letters_cite_no_medicare_only_rules(store, write835, rules):
+    rows = ingest(
+        store, write835, rules,
+        [ClaimSpec("A", lines=[denied("29")]), ClaimSpec("B", lines=[denied("197", proc="70553")])],
+    )  # fmt: skip
+    for r in rows:
+        text = _letter(store, rules, r["id"])
+        assert "424.44" not in text and "422.138" not in text and "Medicare" not in text
+        assert "**Member ID:**" in text
+
+
+def test_medicare_advantage_letter_is_a_plan_reconsideration(store, write835, rules):
+    [d] = ingest(
+        store, write835, rules, [ClaimSpec(filing_indicator="HM", lines=[denied("197")])],
+        payer_name="AARP MEDICARE COMPLETE",
+    )  # fmt: skip
+    text = _letter(store, rules, d["id"])
+    assert "# Request for Reconsideration" in text and "the Medicare Advantage plan" in text
+    assert "422.138" in text and "405.944" not in text
+
+
+def test_appeals_address_from_payers_yaml(tmp_path, store, write835):
+    from denialkit.settings import packaged_rules_dir
+
+    d = tmp_path / "r"
+    d.mkdir()
+    text = (
+        (packaged_rules_dir() / "payers.yaml")
+        .read_text()
+        .replace(
+            "payers:\n",
+            "payers:\n  - name: Acme\n    name_pattern: acme\n    appeals: {attention: Provider "
+            'Disputes, address: "PO Box 9\\nAppeal City ST 00001", fax: 555-0199}\n',
+            1,
+        )
+    )
+    (d / "payers.yaml").write_text(text)
+    rules = load_rules(d)
+    [row] = ingest(store, write835, rules, [ClaimSpec(lines=[denied("50")])])
+    letter = _letter(store, rules, row["id"])
+    assert "Attn: Provider Disputes" in letter and "PO Box 9" in letter
+    assert "Fax 555-0199" in letter
+
+
+def test_retriage_keeps_the_level_and_its_deadline(store, write835, rules):
+    [d] = ingest(
+        store, write835, rules, [ClaimSpec(filing_indicator="MB", lines=[denied("50")])],
+        payer_name="MEDICARE PART B EXAMPLE",
+    )  # fmt: skip
+    lifecycle.submit(store, d["id"], actor="t", on="2026-11-05", today=TODAY, rules=rules)
+    lifecycle.outcome(store, d["id"], "upheld", actor="t", on="2026-11-20", today=TODAY,
+                      rules=rules)  # fmt: skip
+    before = store.denial(d["id"])
+    workflow.triage(store, rules, TODAY)
+    after = store.denial(d["id"])
+    assert (after["level"], after["deadline"], after["deadline_basis"]) == (
+        before["level"], before["deadline"], before["deadline_basis"])  # fmt: skip

@@ -49,7 +49,7 @@ def main() -> None:
         print(f"store: {args.lines:,} service lines, {n_claims:,} claims, built in "
               f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
     total = 0.0
-    runs = [(k, "json") for k in ("tracking", "patterns", "team", "roi", "summary")]
+    runs = [(k, "json") for k in ("tracking", "patterns", "team", "roi", "trend", "summary")]
     runs.append(("summary", "html"))
     for kind, fmt in runs:
         best = float("inf")
@@ -60,7 +60,7 @@ def main() -> None:
             best = min(best, time.perf_counter() - t0)
         total += best
         print(f"report {kind:9} {fmt:5} {best:.2f} s")
-    print(f"all six: {total:.2f} s")
+    print(f"all seven: {total:.2f} s")
     if args.db is None and not args.keep:
         for p in work.iterdir():
             p.unlink()

@@ -311,7 +311,7 @@ class PatternFlags(_Strict):
     # at the payer's overall line denial rate (one-sided binomial p-value below `alpha`), or
     # when it is among the `top_n` patterns by dollars denied.
     alpha: float = Field(default=0.01, gt=0, lt=1)
-    top_n: int = Field(default=5, ge=0)
+    top_n: int = Field(default=3, ge=0)
 
 
 class Roi(_Strict):

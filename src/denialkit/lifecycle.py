@@ -10,11 +10,12 @@ the same denial are serialized and neither change nor event is lost.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import InvalidTransition, UsageError
+from .errors import DenialkitError, InvalidTransition, UsageError
 from .store import Store, from_cents, to_cents
 
 # What staff can move a denial to, from each status. A remittance that pays the claim can
@@ -99,11 +100,15 @@ def _date(value: str | dt.date | None, today: dt.date, what: str) -> str:
     if value is None:
         return today.isoformat()
     if isinstance(value, dt.date):
-        return value.isoformat()
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise UsageError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"{what} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if day > today:  # a typo (2031 for 2021) would date the event years ahead
+        raise UsageError(f"{what} {day.isoformat()} is in the future (today is {today})")
+    return day.isoformat()
 
 
 def _move(
@@ -243,8 +248,15 @@ def outcome(
 
 
 def writeoff(
-    store: Store, denial_id: int, reason: str, *, actor: str, today: dt.date
+    store: Store,
+    denial_id: int,
+    reason: str,
+    *,
+    actor: str,
+    today: dt.date,
+    on: str | dt.date | None = None,
 ) -> dict[str, Any]:
+    """Stop pursuing the denial (``on``, default today), with the reason on its history."""
     if not reason.strip():
         raise UsageError("a write-off needs a reason (--reason TEXT)")
     return _move(
@@ -254,7 +266,7 @@ def writeoff(
         actor=actor,
         detail=f"written off: {reason.strip()}",
         source="writeoff",
-        outcome_date=today.isoformat(),
+        outcome_date=_date(on, today, "write-off date"),
     )
 
 
@@ -262,6 +274,28 @@ def note(store: Store, denial_id: int, text: str, *, actor: str) -> None:
     if not text.strip():
         raise UsageError("a note needs some text")
     store.add_note(denial_id, text.strip(), actor, now_iso())
+
+
+@dataclass(slots=True)
+class Each:
+    """One denial of a batch (``submit 12 13 14``): what the move returned, or why not."""
+
+    denial_id: int
+    result: Any = None
+    error: str | None = None
+
+
+def each(ids: Sequence[int], move: Callable[[int], Any]) -> list[Each]:
+    """Apply ``move`` to every id in turn, each in its own transaction: one denial that cannot
+    move (already appealed, unknown id) is reported and the others still move. Ids named twice
+    are done once."""
+    done: list[Each] = []
+    for denial_id in dict.fromkeys(ids):
+        try:
+            done.append(Each(denial_id, move(denial_id)))
+        except DenialkitError as exc:
+            done.append(Each(denial_id, error=str(exc)))
+    return done
 
 
 def history(store: Store, denial_id: int) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import RulesError
-from .settings import packaged_rules_dir
+from .settings import packaged_rules_dir, safe_load
 
 DENIAL_CATEGORIES = ("administrative", "technical", "clinical")
 NON_DENIAL = ("contractual", "patient_responsibility", "other")
@@ -40,12 +40,7 @@ FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 # clerical errors such as duplicates, 42 CFR 405.980); or nothing (no appeal rights at all,
 # e.g. a Medicare timely-filing denial, CO-29).
 Action = Literal["appeal", "resubmit", "reopen", "none"]
-ACTION_TEXT = {
-    "appeal": "appeal",
-    "resubmit": "correct and resubmit the claim (no appeal rights)",
-    "reopen": "ask for a reopening (clerical error), not an appeal",
-    "none": "no appeal rights: write off, or look for an exception",
-}
+from .choices import ACTION_TEXT  # noqa: E402, F401 - the words live in choices; re-exported
 
 
 class _Strict(BaseModel):
@@ -377,7 +372,7 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, _Lines | dict]:
         problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
         return None, {}
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)  # yaml.safe_load, with libyaml when available
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(

@@ -5,8 +5,6 @@ command needs are imported inside it, so ``--help`` and ``queue`` never load jin
 the letters or the reports.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable
 from enum import StrEnum
@@ -177,14 +175,14 @@ DateOption = Annotated[
 ]
 
 
-def open_store(db: Path | None) -> Store:
+def open_store(db: Path | None) -> "Store":
     """The database, which must exist: only ingest and nightly create one."""
     from .store import Store
 
     return Store.existing(settings.db_path(db))
 
 
-def load_rules(rules_dir: Path | None) -> Rules:
+def load_rules(rules_dir: Path | None) -> "Rules":
     from .rulecache import cached_rules
 
     return cached_rules(settings.user_rules_dir(rules_dir))
@@ -1033,7 +1031,7 @@ def nightly_cmd(
     rules_dir: RulesOption = None,
 ) -> None:
     """The cron job: ingest the inbox, archive what was stored, recompute deadlines and tiers,
-    expire overdue denials, and write <date>-summary.html and <date>-<report>.json.
+    expire overdue denials, and write DATE-summary.html and DATE-REPORT.json.
 
     A lock file beside the database stops an overlapping run. Exit 1 when a file failed or
     another run holds the lock; the log is appended to REPORTS/nightly.log.

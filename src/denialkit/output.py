@@ -271,14 +271,15 @@ class Column:
         return max([len(self.header), *(len(v) for v in self.values)])
 
 
-def fit(columns: list[Column], width: int) -> tuple[list[Column], list[Column]]:
-    """The columns to print at ``width`` (with each one's width set) and those left out."""
+def fit(columns: list[Column], width: int, gap: int = GAP) -> tuple[list[Column], list[Column]]:
+    """The columns to print at ``width`` (with each one's width set) and those left out;
+    ``gap`` characters separate two columns."""
     kept = list(columns)
     dropped: list[Column] = []
     while True:
         for c in kept:
             c.width = c.need()
-        over = sum(c.width for c in kept) + GAP * (len(kept) - 1) - width
+        over = sum(c.width for c in kept) + gap * (len(kept) - 1) - width
         for c in sorted((c for c in kept if c.name), key=lambda c: -c.width):
             if over <= 0:
                 break
@@ -306,7 +307,8 @@ def _print_fitted(
     import rich.box
 
     con = stdout_console()
-    kept, dropped = fit(columns, con.width)
+    gap = GAP + 1 if boxed else GAP  # a box draws a (blank) divider between columns
+    kept, dropped = fit(columns, con.width, gap)
     table = Table(
         title=title,
         show_header=True,
@@ -329,7 +331,7 @@ def _print_fitted(
     n = len(columns[0].values) if columns else 0
     for i in range(n):
         table.add_row(*(c.values[i] for c in kept), style=styles[i] if styles else None)
-    needed = sum(c.width for c in kept) + GAP * (len(kept) - 1)
+    needed = sum(c.width for c in kept) + gap * (len(kept) - 1)
     if needed > con.width:  # even the essentials do not fit: let the terminal wrap the line
         con.width = needed  # rather than rich cut an amount
     con.print(table)

@@ -18,10 +18,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 from .errors import NotFound, StoreError
+
+if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
+    from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes

@@ -232,3 +232,47 @@ def test_future_dates_refused_in_the_library(store):
     with pytest.raises(Exception, match="in the future"):
         lifecycle._date("2026-11-28", today, "submit date")
     assert lifecycle._date("2026-11-27", today, "submit date") == "2026-11-27"
+
+
+# -- CI script ---------------------------------------------------------------------------------
+
+
+def _ci_preamble(tmp_path, env_ci: str | None):
+    text = (ROOT / ".ci" / "run").read_text()
+    script = tmp_path / "ci-preamble"
+    # The part before the venv, on a machine without chromium (whatever this one has).
+    preamble = text.split("python3 -m venv")[0].replace('cd "$(dirname "$0")/.."', "")
+    assert "command -v chromium " in preamble
+    script.write_text(preamble.replace("command -v chromium ", "command -v no-such-chromium "))
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    log = tmp_path / "apt.log"
+    log.unlink(missing_ok=True)
+    (fake / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    (fake / "id").write_text("#!/bin/sh\necho 0\n")  # as root: the case that used to install
+    for f in fake.iterdir():
+        f.chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin"}
+    if env_ci is not None:
+        env["CI"] = env_ci
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    return done, log
+
+
+def test_ci_script_installs_chromium_only_in_ci(tmp_path):
+    by_hand, log = _ci_preamble(tmp_path, None)
+    assert by_hand.returncode == 0 and not log.exists()
+    note = [line for line in by_hand.stderr.splitlines() if line]
+    assert len(note) == 1 and "browser tests skip" in note[0] and "CI=1" in note[0]
+    in_ci, log = _ci_preamble(tmp_path, "true")
+    assert in_ci.returncode == 0 and "install" in log.read_text()
+
+
+def test_dependencies_are_pinned_to_tested_ranges():
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not [d for d in deps if "dateutil" in d]  # declared and never imported: dropped
+    assert all("<" in d and ">=" in d for d in deps), deps
+    (typer,) = [d for d in deps if d.startswith("typer")]
+    assert typer == "typer>=0.16,<0.30"  # before 0.16: broken with the click pip installs

@@ -68,7 +68,7 @@ _plain_placeholders()
 
 
 def _version(value: bool) -> None:
-    if value:
+    if value is True or value == "True":  # typer 0.12 hands an eager callback the text "False"
         output.write_text(f"denialkit {__version__}")
         raise typer.Exit(0)
 
@@ -171,7 +171,12 @@ IdsArgument = Annotated[
 ]
 DateOption = Annotated[
     str | None,
-    typer.Option("--date", help="The day it happened (ISO; default today).", metavar="DATE"),
+    typer.Option(
+        "--date",
+        help="The day it happened (ISO; default today; not in the future).",
+        metavar="DATE",
+        show_default=False,
+    ),
 ]
 
 

@@ -198,6 +198,7 @@ def test_queue_finding_options(runner, demo_db):
     assert found("--claim", payer_claim) == [2]  # CLP07
     assert found("--carc", "CO-29") == found("--carc", "29") == [3, 4]
     assert found("--procedure", "90707") == [12]
+    assert found("--action", "resubmit") == [10]  # Medicare MA130: correct and resubmit
     amounts = [
         float(r["amount_at_risk"])
         for r in json.loads(
@@ -279,6 +280,7 @@ def test_category_abbreviations_as_the_table_prints_them(runner, demo_db):
         (["--tier", "hihg"], "unknown tier 'hihg'"),
         (["--status", "closed"], "unknown status 'closed'"),
         (["--sort", "payer"], "unknown sort order 'payer'"),
+        (["--action", "appel"], "unknown action 'appel'"),
     ],
 )
 def test_unknown_words_are_usage_errors(runner, demo_db, args, word):

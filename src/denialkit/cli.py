@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="denialkit: claim-denial management for healthcare billing.\n\n"
-    "Ingest X12 835 remittances, find and triage denials, write appeals, track outcomes.",
+    "Ingest X12 835 remittances, find and triage denials, write appeals, track outcomes.\n\n"
+    "Typical day: `denialkit ingest inbox/`, then `denialkit queue`; `denialkit find SMITH` "
+    "when a patient calls.\n\n"
+    "The database is --db, else $DENIALKIT_DB, else `db` in the config file (`denialkit config "
+    "set db PATH`), else ./denialkit.db; `denialkit config show` says which is in force.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold patient data
     rich_markup_mode="markdown",  # paragraphs are re-flowed, never cut mid-sentence
@@ -82,14 +86,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """denialkit: claim-denial management for healthcare billing.
-
-    Typical day: `denialkit ingest inbox/`, then `denialkit queue`, then `denialkit find
-    SMITH` when a patient calls.
-
-    The database is --db, else $DENIALKIT_DB, else `db` in the config file (`denialkit
-    config set db PATH`), else ./denialkit.db.
-    """
+    """denialkit: claim-denial management for healthcare billing (see the app's help)."""
 
 
 def handle_errors(func: F) -> F:
@@ -309,6 +306,14 @@ def queue(
     procedure: Annotated[
         str | None, typer.Option(help="Procedure code (CPT/HCPCS).", metavar="CODE")
     ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            help="appeal, resubmit, reopen or none (what to do about the denial).",
+            metavar="ACTION",
+            autocompletion=_complete(choices.ACTIONS),
+        ),
+    ] = None,
     due_within: Annotated[
         int | None,
         typer.Option("--due-within", help="Only deadlines within DAYS.", min=0, metavar="DAYS"),
@@ -344,7 +349,7 @@ def queue(
     filters: dict[str, Any] = dict(
         status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
         due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
-        procedure=procedure,
+        procedure=procedure, action=action,
     )  # fmt: skip
     rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort, **filters)
     if fmt != QueueFormat.table:

@@ -399,13 +399,14 @@ def _queue_where(
     claim: str | None = None,
     carc: str | None = None,
     procedure: str | None = None,
+    action: str | None = None,
     text: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (over ``denials d``, ``payers p``, ``claims c``) of the queue and its
     count. ``patient``: every word in the patient's last or first name (part of it; "smith
     jo" and "Smith, Jo" both find JOHN SMITH). ``member``: the patient's or the insured's
     member id. ``claim``: our claim number (CLP01) or the payer's (CLP07). ``text``: any of
-    those, or the denial id."""
+    those, or the denial id. ``action``: appeal, resubmit, reopen or none."""
     where = [f"d.status IN ({_marks(statuses)})"]
     params: list[Any] = list(statuses)
     for column, value in (
@@ -429,6 +430,9 @@ def _queue_where(
         name, name_params = _name_match(patient)
         where.append(name)
         params += name_params
+    if action is not None:
+        where.append("COALESCE(d.action, 'appeal') = ?")  # rows from before actions: appeal
+        params.append(action)
     if member is not None:
         where.append("(c.patient_id = ? OR c.insured_id = ?)")
         params += [member.strip()] * 2
@@ -1391,10 +1395,10 @@ class Store:
         """How many denials ``queue`` would list without a limit."""
         where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
                                      **find)  # fmt: skip
-        sql = (
-            "SELECT count(*) FROM denials d JOIN payers p ON p.id = d.payer_id "  # noqa: S608
-            f"JOIN claims c ON c.id = d.claim_id WHERE {where}"
-        )
+        # Join only what the filters read: counting a million open denials stays an index scan.
+        joins = "JOIN payers p ON p.id = d.payer_id " if "p." in where else ""
+        joins += "JOIN claims c ON c.id = d.claim_id " if "c." in where else ""
+        sql = f"SELECT count(*) FROM denials d {joins}WHERE {where}"  # noqa: S608
         return int(self.conn.execute(sql, params).fetchone()[0])
 
     def queue_by_status(

@@ -35,12 +35,14 @@ def _filters(
         statuses = ALL_STATUSES
     else:
         statuses = (status,)
-    for key in ("patient", "member", "claim", "carc", "procedure", "text"):
+    for key in ("patient", "member", "claim", "carc", "procedure", "action", "text"):
         value = find.get(key)
         if value is not None and not str(value).strip():
             raise UsageError(f"--{key} needs a value")
     if find.get("carc") is not None:
         find["carc"] = find["carc"].strip().upper().split("-")[-1]  # CO-197 → 197
+    if find.get("action") is not None:
+        find["action"] = choices.action(find["action"])
     if find.get("procedure") is not None:
         find["procedure"] = find["procedure"].strip().upper()
     due_by = (today + dt.timedelta(days=due_within)).isoformat() if due_within is not None else None

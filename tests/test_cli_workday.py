@@ -352,7 +352,17 @@ def _commands():
 def test_help_has_no_type_placeholders_and_an_example_everywhere(runner):
     for cmd in _commands():
         text = run(runner, *cmd, "--help", columns=200).stdout
-        for placeholder in ("<str>", "<bool>", "<int>", "<list", "<file>", "<dir>", "{", "<path"):
+        for placeholder in (
+            "<str>",
+            "<bool>",
+            "<int>",
+            "<list",
+            "<file>",
+            "<dir>",
+            "{",
+            "<path",
+            "....",
+        ):
             assert placeholder not in text, (cmd, placeholder)
         assert "Example" in text, cmd
 

@@ -213,7 +213,7 @@ def ingest(
             help="835 files or directories (searched recursively for files that begin with ISA).",
             exists=True,
             show_default=False,
-            metavar="PATH...",
+            metavar="PATH",
         ),
     ],
     db: DbOption = None,

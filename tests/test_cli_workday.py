@@ -371,3 +371,14 @@ def test_help_paragraphs_are_not_wrapped_mid_sentence(runner):
     text = run(runner, "show", "--help", columns=200).stdout
     line = next(x for x in text.splitlines() if "Everything about one denial" in x)
     assert "score, history." in line  # one paragraph, one line at 200 columns
+
+
+def test_history_keeps_what_happened_at_60_columns(runner, demo_db):
+    result = run(runner, "history", "1", "--db", demo_db, columns=60)
+    assert result.exit_code == 0, result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header == ["at", "new", "status", "detail"]  # actor, old status, source give way
+    assert "overturned" in result.stdout and "1400.00" in result.stdout  # the detail wraps
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 60
+    wide = run(runner, "history", "1", "--db", demo_db, columns=120).stdout
+    assert "remittance" in wide and "…" not in wide.split("source")[0]

@@ -255,6 +255,7 @@ TIER_STYLE = {"high": "bold red", "standard": "yellow", "low": "dim"}
 # stderr says which (the full record is in --format csv/json).
 
 NAME_MIN = 10
+TEXT_MIN = 15  # free text wraps: narrower than this, a column of it is a ribbon
 GAP = 2  # spaces between columns (padding 1 on each side, none at the edges)
 
 
@@ -262,13 +263,16 @@ GAP = 2  # spaces between columns (padding 1 on each side, none at the edges)
 class Column:
     header: str
     values: list[str]
-    name: bool = False  # a name: may be shortened
+    name: bool = False  # a name or free text: may be narrowed
+    wrap: bool = False  # free text (a detail, a description): wraps at words when narrowed
     drop: int = 0  # 0 = never left out; higher = left out sooner
     justify: str = "left"
     width: int = 0
 
     def need(self) -> int:
-        return max([len(self.header), *(len(v) for v in self.values)])
+        from rich.cells import cell_len  # terminal cells: a wide character takes two
+
+        return max([cell_len(self.header), *(cell_len(v) for v in self.values)])
 
 
 def fit(columns: list[Column], width: int, gap: int = GAP) -> tuple[list[Column], list[Column]]:
@@ -283,7 +287,7 @@ def fit(columns: list[Column], width: int, gap: int = GAP) -> tuple[list[Column]
         for c in sorted((c for c in kept if c.name), key=lambda c: -c.width):
             if over <= 0:
                 break
-            floor = min(c.width, max(NAME_MIN, len(c.header)))
+            floor = min(c.width, max(TEXT_MIN if c.wrap else NAME_MIN, len(c.header)))
             cut = min(over, c.width - floor)
             c.width -= cut
             over -= cut
@@ -322,8 +326,8 @@ def _print_fitted(
         table.add_column(
             c.header,
             justify=c.justify,  # type: ignore[arg-type]
-            no_wrap=True,
-            overflow="ellipsis" if c.name else "fold",
+            no_wrap=not c.wrap,
+            overflow="ellipsis" if c.name and not c.wrap else "fold",
             width=c.width,
             min_width=c.width,
             max_width=c.width,
@@ -508,7 +512,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
             Column("code", [a[1] for a in adj]),
             Column("amount", [a[2] for a in adj], justify="right"),
             Column("category", [a[3] for a in adj], drop=1),
-            Column("description", [a[4] for a in adj], name=True, drop=2),
+            Column("description", [a[4] for a in adj], name=True, wrap=True, drop=2),
         ],
         title="Adjustments and remarks",
         boxed=True,
@@ -520,7 +524,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
             Column("actor", [h["actor"] for h in hist], name=True, drop=3),
             Column("from", [h["old_status"] or "" for h in hist], drop=2),
             Column("to", [h["new_status"] or "" for h in hist]),
-            Column("detail", [h["detail"] for h in hist], name=True, drop=1),
+            Column("detail", [h["detail"] for h in hist], name=True, wrap=True, drop=1),
             Column("source", [h["source"] for h in hist], name=True, drop=4),
         ],
         title="History",
@@ -528,9 +532,11 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
     )
 
 
-# Columns holding names or free text: shortened (with an ellipsis) before anything else gives.
-NAME_COLUMNS = {"payer", "patient", "provider", "detail", "description", "source", "prevention",
+# Columns holding names (shortened with an ellipsis) or free text (wrapped at words): these
+# give way before anything else does.
+NAME_COLUMNS = {"payer", "patient", "provider", "detail", "description", "prevention",
                 "carcs", "metric", "actor", "assignee", "template", "team", "key"}  # fmt: skip
+TEXT_COLUMNS = {"detail", "description", "prevention", "carcs"}
 
 
 def _cell(value: Any) -> str:
@@ -548,11 +554,14 @@ def rows(
     fmt: str,
     columns: Sequence[str],
     title: str | None = None,
+    keep: Sequence[str] | None = None,
 ) -> None:
     """A list of records as a table (terminal), CSV or JSON (pipes).
 
     In the table, money, dates, codes and ids are never cut or wrapped: names are shortened,
-    then the last columns are left out (see ``fit``)."""
+    then columns are left out: those last in ``keep`` (default: ``columns``) first, the first
+    one never (see ``fit``)."""
+    order = list(keep or columns)
     if fmt == "json":
         emit_json(data)
         return
@@ -564,10 +573,11 @@ def rows(
             c.replace("_", " "),
             [_cell(r.get(c)) for r in data],
             name=c in NAME_COLUMNS,
-            drop=i,  # the first column stays; the last goes first
+            wrap=c in TEXT_COLUMNS,
+            drop=order.index(c) if c in order else len(order),  # the first stays
             justify="right" if data and _numeric(data[0].get(c)) else "left",
         )
-        for i, c in enumerate(columns)
+        for c in columns
     ]
     _print_fitted(cols, title=title, boxed=True)
 
@@ -585,7 +595,8 @@ def _numeric(value: Any) -> bool:
 
 
 def history(events: list[dict[str, Any]], fmt: str) -> None:
-    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"])
+    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"],
+         keep=["at", "new_status", "detail", "actor", "old_status", "source"])  # fmt: skip
 
 
 def write_text(text: str) -> None:

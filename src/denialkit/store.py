@@ -1366,6 +1366,11 @@ class Store:
         ``member``, ``claim``, ``carc``, ``procedure``, ``text`` (see ``_queue_where``)."""
         where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
                                      **find)  # fmt: skip
+        order = _QUEUE_ORDER[sort]
+        if sort is None and any(find.get(k) for k in ("patient", "member", "claim", "text")):
+            # A search matches a few rows: sort those, rather than walk the whole queue index
+            # looking for them (0.05 s instead of 0.25 s on 50,000 denials).
+            order = "+" + order
         sql = (
             "SELECT d.id, d.patient_control AS claim, d.payer_claim_id, p.name AS payer, "  # noqa: S608
             "c.patient_last, c.patient_first, d.service_date, d.procedure, d.modifiers, "
@@ -1373,7 +1378,7 @@ class Store:
             "d.deadline, d.likelihood, d.score, d.tier, d.status, d.team, d.assignee, "
             "d.recovered_cents, d.outcome_date, d.action FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
-            f"WHERE {where} ORDER BY {_QUEUE_ORDER[sort]}"
+            f"WHERE {where} ORDER BY {order}"
         )
         if limit or offset:
             sql += " LIMIT ? OFFSET ?"

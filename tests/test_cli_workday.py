@@ -382,3 +382,18 @@ def test_history_keeps_what_happened_at_60_columns(runner, demo_db):
     assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 60
     wide = run(runner, "history", "1", "--db", demo_db, columns=120).stdout
     assert "remittance" in wide and "…" not in wide.split("source")[0]
+
+
+def test_completion_offers_the_words_an_option_takes():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("denialkit")
+    if not script.exists():
+        pytest.skip("denialkit is not installed as a command in this environment")
+    env = {**os.environ, "_DENIALKIT_COMPLETE": "complete_bash",
+           "COMP_WORDS": "denialkit queue --category a", "COMP_CWORD": "3"}  # fmt: skip
+    out = subprocess.run([str(script)], env=env, capture_output=True, text=True).stdout
+    assert out.split() == ["administrative", "admin"]

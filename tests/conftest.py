@@ -20,9 +20,11 @@ def _isolate(monkeypatch, tmp_path):
         "DENIALKIT_TEMPLATES",
         "DENIALKIT_USER",
         "DENIALKIT_CONFIG",
+        "DENIALKIT_CACHE",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DENIALKIT_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("DENIALKIT_CACHE", str(tmp_path / "cache"))  # the rules cache
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.chdir(tmp_path)

@@ -97,6 +97,9 @@ def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
     templates = run("-m", "denialkit", "templates", "check")
     assert templates.returncode == 0, templates.stderr
     assert re.search(r"(\d+) of \1 templates render", " ".join(templates.stderr.split()))
+    # Reports never create a database: make an empty one as ingest would.
+    made = run("-c", f"from denialkit import Store; Store({str(tmp / 'empty.db')!r})")
+    assert made.returncode == 0, made.stderr
     page = run("-m", "denialkit", "report", "summary", "--format", "html",
                "--db", str(tmp / "empty.db"))  # fmt: skip
     assert page.returncode == 0, page.stderr

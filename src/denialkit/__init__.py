@@ -5,14 +5,33 @@ Library first; the ``denialkit`` command is a thin layer over these::
     from denialkit import Store, parse_835, ingest_paths
     store = Store("denials.db")
     report = ingest_paths(store, ["examples/"])
+
+The names below are imported on first use (PEP 562), so that ``import denialkit`` (and every
+``denialkit`` command) pays only for the modules it touches: jinja2 and the letters, for
+example, load only for commands that write letters.
 """
 
-from . import letters, lifecycle, reports, workflow
-from .era import EraStream, Remittance, parse_835
-from .errors import DenialkitError, X12Error
-from .intake import IngestReport, ingest_file, ingest_paths
-from .rules import Rules, load_rules
-from .store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_NAMES = {
+    "DenialkitError": "errors",
+    "X12Error": "errors",
+    "EraStream": "era",
+    "Remittance": "era",
+    "parse_835": "era",
+    "IngestReport": "intake",
+    "ingest_file": "intake",
+    "ingest_paths": "intake",
+    "Rules": "rules",
+    "load_rules": "rules",
+    "Store": "store",
+}
+_MODULES = ("letters", "lifecycle", "reports", "workflow")
 
 __all__ = [
     "DenialkitError",
@@ -31,4 +50,27 @@ __all__ = [
     "reports",
     "workflow",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'denialkit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
+    from . import letters, lifecycle, reports, workflow
+    from .era import EraStream, Remittance, parse_835
+    from .errors import DenialkitError, X12Error
+    from .intake import IngestReport, ingest_file, ingest_paths
+    from .rules import Rules, load_rules
+    from .store import Store

@@ -1,40 +1,92 @@
-"""The ``denialkit`` command: a thin layer over the library. The only module importing typer."""
+"""The ``denialkit`` command: a thin layer over the library. The only module importing typer.
 
-from __future__ import annotations
+Startup matters (a biller runs ``denialkit queue`` dozens of times a day): the modules a
+command needs are imported inside it, so ``--help`` and ``queue`` never load jinja2, pydantic,
+the letters or the reports.
+"""
 
 import functools
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from . import config as config_mod
-from . import letters, lifecycle, nightly, output, reports, settings, workflow
+from . import __version__, choices, output, settings
 from .errors import DenialkitError, UsageError
-from .intake import find_files, ingest_paths
-from .rules import check_rules, load_rules
-from .store import Store
+
+if TYPE_CHECKING:
+    from .rules import Rules
+    from .store import Store
 
 app = typer.Typer(
     help="denialkit: claim-denial management for healthcare billing.\n\n"
-    "Ingest X12 835 remittances, find and triage denials, write appeals, track outcomes.",
+    "Ingest X12 835 remittances, find and triage denials, write appeals, track outcomes.\n\n"
+    "Typical day: `denialkit ingest inbox/`, then `denialkit queue`; `denialkit find SMITH` "
+    "when a patient calls.\n\n"
+    "The database is --db, else $DENIALKIT_DB, else `db` in the config file (`denialkit config "
+    "set db PATH`), else ./denialkit.db; `denialkit config show` says which is in force.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold patient data
-    add_completion=False,
+    rich_markup_mode="markdown",  # paragraphs are re-flowed, never cut mid-sentence
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@app.callback()
-def _root() -> None:
-    """denialkit: claim-denial management for healthcare billing.
+def _plain_placeholders() -> None:
+    """Help without type placeholders: typer 0.29 prints ``<str>``, ``<bool>``, ``{paths}...``
+    and ``<list[Path]>`` beside every parameter. An option shows its METAVAR (or its choices),
+    a flag nothing, an argument its NAME; older typers (no ``display_type``) are left alone."""
+    core = getattr(typer, "core", None)
+    arg, opt = getattr(core, "TyperArgument", None), getattr(core, "TyperOption", None)
+    if arg is None or opt is None or not hasattr(opt, "display_type"):
+        return
+    words = {"str": "TEXT", "int": "N", "int range": "N", "file": "FILE", "dir": "DIR",
+             "path": "PATH", "float": "NUMBER", "bool": None}  # fmt: skip
 
-    Typical day: `denialkit ingest inbox/`, then `denialkit queue`.
-    The database is --db, else $DENIALKIT_DB, else ./denialkit.db.
-    """
+    def option_type(self: Any, ctx: Any) -> str | None:
+        if self.metavar is not None:
+            return self.metavar
+        if self.is_flag or self.count:
+            return None
+        label = opt.display_type(self, ctx).strip("<>")
+        return words.get(label, label) if label in words else label
+
+    def argument_name(self: Any) -> str:
+        name = self.metavar or self.name.upper()
+        return name + ("..." if self.nargs != 1 else "")
+
+    def argument_usage(self: Any) -> str:
+        name = argument_name(self)
+        return name if self.required else f"[{name}]"
+
+    opt.display_type_rich = option_type
+    arg.display_type_rich = lambda self, ctx: None
+    arg._rich_display_name = argument_name
+    arg._usage_display_name = argument_usage
+
+
+_plain_placeholders()
+
+
+def _version(value: bool) -> None:
+    if value is True or value == "True":  # typer 0.12 hands an eager callback the text "False"
+        output.write_text(f"denialkit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """denialkit: claim-denial management for healthcare billing (see the app's help)."""
 
 
 def handle_errors(func: F) -> F:
@@ -55,32 +107,13 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _complete(words: tuple[str, ...]) -> Callable[[str], list[str]]:
+    return lambda incomplete: [w for w in words if w.startswith(incomplete)]
+
+
 class IngestFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        help="Database file. Default: $DENIALKIT_DB, else ./denialkit.db.",
-        dir_okay=False,
-        show_default=False,
-    ),
-]
-
-
-RulesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--rules",
-        help="Your rules directory; its files override the packaged "
-        "rules. Default: $DENIALKIT_RULES.",
-        file_okay=False,
-        show_default=False,
-    ),
-]
 
 
 class QueueFormat(StrEnum):
@@ -89,8 +122,94 @@ class QueueFormat(StrEnum):
     json = "json"
 
 
-def open_store(db: Path | None) -> Store:
-    return Store(settings.db_path(db))
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Database file. Default: $DENIALKIT_DB, else `db` in config, else ./denialkit.db.",
+        dir_okay=False,
+        show_default=False,
+        metavar="FILE",
+    ),
+]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="Your rules directory; its files override the packaged rules. Default: "
+        "$DENIALKIT_RULES, else `rules` in config.",
+        file_okay=False,
+        show_default=False,
+        metavar="DIR",
+    ),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Who is making the change (default $DENIALKIT_USER, else the OS user).",
+        metavar="NAME",
+        show_default=False,
+    ),
+]
+TemplatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--templates",
+        help="Your templates directory (same layout as the packaged templates/; yours win). "
+        "Default: $DENIALKIT_TEMPLATES.",
+        file_okay=False,
+        show_default=False,
+        metavar="DIR",
+    ),
+]
+IdsArgument = Annotated[
+    list[int],
+    typer.Argument(help="Denial ids (first column of the queue).", show_default=False),
+]
+DateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        help="The day it happened (ISO; default today; not in the future).",
+        metavar="DATE",
+        show_default=False,
+    ),
+]
+
+
+def open_store(db: Path | None) -> "Store":
+    """The database, which must exist: only ingest and nightly create one."""
+    from .store import Store
+
+    return Store.existing(settings.db_path(db))
+
+
+def load_rules(rules_dir: Path | None) -> "Rules":
+    from .rulecache import cached_rules
+
+    return cached_rules(settings.user_rules_dir(rules_dir))
+
+
+def _outcome_words(r: dict[str, Any]) -> str:
+    if r["status"] == "upheld":
+        return f"upheld; now at level {r['level']}, due by {r['deadline']}"
+    if r["status"] == "exhausted":
+        return "upheld at the last level; appeals exhausted"
+    return f"{r['status']}, recovered {output.money(r['recovered_cents'])}"
+
+
+def _each(done: list[Any], describe: Callable[[Any], str]) -> None:
+    """Report a batch (``submit 12 13 14``): one line per denial; exit 1 if any failed."""
+    for d in done:
+        if d.error:
+            output.message(f"denial {d.denial_id}: {d.error}", style="red")
+        else:
+            output.message(f"denial {d.denial_id}: {describe(d.result)}")
+    if any(d.error for d in done):
+        raise typer.Exit(1)
+
+
+# -- intake ------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -102,6 +221,7 @@ def ingest(
             help="835 files or directories (searched recursively for files that begin with ISA).",
             exists=True,
             show_default=False,
+            metavar="PATH",
         ),
     ],
     db: DbOption = None,
@@ -110,55 +230,116 @@ def ingest(
         IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
     ] = IngestFormat.table,
 ) -> None:
-    """Store X12 835 remittance files in the database.
+    """Store X12 835 remittance files in the database (created if there is none).
 
     Each file is stored whole or not at all; a file (or a remittance with the same payer,
-    trace number and amount) stored before is reported as a duplicate and adds nothing.
-    Exit status: 0 all stored or duplicate, 1 some file failed, 2 usage error.
+    trace number and amount) stored before is reported as a duplicate and adds nothing. Other
+    X12 files (837 claims, 999 acknowledgments ...) are refused, saying what they are.
 
-    Example: denialkit ingest examples/ --db denials.db
+    Exit status: 0 all stored or duplicate, 1 some file failed or none found, 2 usage error.
+
+    Example: `denialkit ingest examples/ --db denials.db`
     """
-    rules = load_rules(settings.user_rules_dir(rules_dir))  # invalid rules: refuse to run
-    store = open_store(db)
+    from .intake import find_files, ingest_paths
+
     files = list(find_files(paths))
     if not files:
-        output.message("no X12 files found in the paths given", style="yellow")
-    with output.progress(len(files), "Ingesting") as advance:
+        output.message("no 835 files found in " + ", ".join(map(str, paths)), style="red")
+        raise typer.Exit(1)
+    rules = load_rules(rules_dir)  # invalid rules: refuse to run
+    from .store import Store
+
+    store = Store(settings.db_path(db))
+    size = sum(f.stat().st_size for f in files if f.is_file())
+    with output.ReadProgress(size, "Ingesting") as bar:
         report = ingest_paths(
-            store,
-            files,
-            progress=lambda r: advance(Path(r.path).name),
-            rules=rules,
-            today=settings.today(),
+            store, files, rules=rules, today=settings.today(), read_progress=bar.update
         )
     output.ingest_report(report, fmt.value)
     raise typer.Exit(1 if report.failed else 0)
 
 
+# -- the queue and finding ---------------------------------------------------------------------
+
+
 @app.command()
 @handle_errors
 def queue(
-    tier: Annotated[str | None, typer.Option(help="high, standard or low.")] = None,
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            help="high, standard or low.", metavar="TIER", autocompletion=_complete(choices.TIERS)
+        ),
+    ] = None,
     category: Annotated[
-        str | None, typer.Option(help="administrative, technical, clinical, uncategorized.")
+        str | None,
+        typer.Option(
+            help="administrative (admin), technical (tech), clinical (clin), "
+            "uncategorized (uncat).",
+            metavar="CATEGORY",
+            autocompletion=_complete((*choices.CATEGORIES, *choices.CATEGORY_SHORT.values())),
+        ),
     ] = None,
-    team: Annotated[str | None, typer.Option(help="Team from routing.yaml.")] = None,
-    assignee: Annotated[str | None, typer.Option(help="Person the denial is assigned to.")] = None,
-    payer: Annotated[str | None, typer.Option(help="Payer name (part of it) or payer id.")] = None,
+    team: Annotated[
+        str | None, typer.Option(help="Team from routing.yaml.", metavar="TEAM")
+    ] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Person the denial is assigned to.", metavar="NAME")
+    ] = None,
+    payer: Annotated[
+        str | None, typer.Option(help="Payer name (part of it) or payer id.", metavar="PAYER")
+    ] = None,
     status: Annotated[
-        str | None, typer.Option(help="open (default), all, or one status such as expired.")
+        str | None,
+        typer.Option(
+            help="open (default), all, or one status such as expired or written_off.",
+            metavar="STATUS",
+            autocompletion=_complete((*choices.STATUS_GROUPS, *choices.STATUSES)),
+        ),
     ] = None,
-    due_within: Annotated[
-        int | None, typer.Option("--due-within", help="Only deadlines within DAYS.", min=0)
+    patient: Annotated[
+        str | None,
+        typer.Option(help='Patient name, or part of it ("smith jo").', metavar="TEXT"),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0)] = 50,
+    member: Annotated[
+        str | None, typer.Option(help="Member id (patient's or subscriber's).", metavar="ID")
+    ] = None,
+    claim: Annotated[
+        str | None,
+        typer.Option(help="Claim number: yours (CLP01) or the payer's (CLP07).", metavar="NUMBER"),
+    ] = None,
+    carc: Annotated[
+        str | None, typer.Option(help="Reason code, e.g. 197 or CO-197.", metavar="CODE")
+    ] = None,
+    procedure: Annotated[
+        str | None, typer.Option(help="Procedure code (CPT/HCPCS).", metavar="CODE")
+    ] = None,
     action: Annotated[
         str | None,
         typer.Option(
-            help="Only this next step: appeal, resubmit, reopen, bill_other_payer, "
-            "bill_patient, review, none, or all (default: all but bill_patient)."
+            help="Only this next step: appeal, resubmit, reopen, bill_other_payer, bill_patient, "
+            "review, none, or all (default: all but bill_patient, the patient's to pay).",
+            metavar="ACTION",
+            autocompletion=_complete((*choices.ACTIONS, "all")),
         ),
     ] = None,
+    due_within: Annotated[
+        int | None,
+        typer.Option("--due-within", help="Only deadlines within DAYS.", min=0, metavar="DAYS"),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help="deadline (soonest first), amount or score (largest first), received (newest "
+            "first). Default: most urgent first (tier, deadline, expected value).",
+            metavar="ORDER",
+            autocompletion=_complete(choices.SORTS),
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0, metavar="N")] = 50,
+    offset: Annotated[
+        int, typer.Option(help="Skip the first N rows (the next page).", min=0, metavar="N")
+    ] = 0,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
@@ -168,29 +349,77 @@ def queue(
     deadline, or the follow-up date once appealed; then expected value). The patient's
     responsibility is listed only with --action bill_patient.
 
-    Example: denialkit queue --tier high --team billing --due-within 14
+    Example: `denialkit queue --tier high --team billing --due-within 14`
+
+    Example: `denialkit queue --status all --patient "smith jo" --sort received`
     """
+    from . import worklist
+
     store = open_store(db)
-    rows = workflow.queue(
-        store,
-        settings.today(),
-        status=status,
-        tier=tier,
-        category=category,
-        team=team,
-        assignee=assignee,
-        payer=payer,
-        due_within=due_within,
-        limit=limit or None,
-        action=action,
+    today = settings.today()
+    filters: dict[str, Any] = dict(
+        status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
+        due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
+        procedure=procedure, action=action,
+    )  # fmt: skip
+    rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort, **filters)
+    if fmt != QueueFormat.table:
+        output.queue(rows, fmt.value)
+        return
+    total = worklist.queue_total(store, today, **filters)
+    others = worklist.elsewhere(store, today, **filters) if not rows else None
+    show_status = choices.status(status) not in (None, "open")
+    output.queue(
+        rows, fmt.value, total=total, offset=offset, show_status=show_status, others=others
     )
-    output.queue(rows, fmt.value)
+
+
+@app.command()
+@handle_errors
+def find(
+    text: Annotated[
+        str,
+        typer.Argument(
+            help='Patient name (or part: "smith jo"), member id, claim number (CLP01 or '
+            "CLP07) or denial id.",
+            show_default=False,
+            metavar="TEXT",
+        ),
+    ],
+    limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0, metavar="N")] = 50,
+    db: DbOption = None,
+    fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
+        QueueFormat.table
+    ),
+) -> None:
+    """Find denials of any status when a patient or payer calls: by patient name, member id,
+    claim number or denial id. JSON rows have the queue's keys.
+
+    Example: `denialkit find "smith jo"`
+
+    Example: `denialkit find W123456789 --format json`
+    """
+    from . import worklist
+
+    store = open_store(db)
+    today = settings.today()
+    rows = worklist.find(store, today, text, limit=limit or None)
+    if not rows:  # like grep: exit 1 when nothing matches
+        if fmt == QueueFormat.table:
+            output.message("no denial matches (patient name, member id, claim number, id)")
+        else:
+            output.queue(rows, fmt.value)
+        raise typer.Exit(1)
+    total = worklist.queue_total(store, today, status="all", text=text)
+    output.queue(rows, fmt.value, total=total, show_status=True, found=True)
 
 
 @app.command()
 @handle_errors
 def show(
-    denial_id: Annotated[int, typer.Argument(help="Denial id (first column of the queue).")],
+    denial_id: Annotated[
+        int, typer.Argument(help="Denial id (first column of the queue).", show_default=False)
+    ],
     db: DbOption = None,
     rules_dir: RulesOption = None,
     fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
@@ -198,30 +427,55 @@ def show(
     ),
 ) -> None:
     """Everything about one denial: claim, lines, adjustments, remarks, deadline, score,
-    history.
+    history. (Find the id with `denialkit find` or `denialkit queue`.)
 
-    Example: denialkit show 12
+    Example: `denialkit show 12`
     """
-    rules = load_rules(settings.user_rules_dir(rules_dir))
-    detail = workflow.show(open_store(db), rules, denial_id, settings.today())
+    from . import workflow
+
+    store = open_store(db)
+    detail = workflow.show(store, load_rules(rules_dir), denial_id, settings.today())
     output.denial_detail(detail, fmt.value)
 
 
 @app.command()
 @handle_errors
+def history(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.", show_default=False)],
+    db: DbOption = None,
+    fmt: Annotated[
+        QueueFormat, typer.Option("--format", help="table, csv or json.")
+    ] = QueueFormat.table,
+) -> None:
+    """Every change of one denial, oldest first: time, actor, old and new status, detail,
+    source (a command, or the remittance that changed it).
+
+    Example: `denialkit history 12 --format json`
+    """
+    from . import lifecycle
+
+    output.history(lifecycle.history(open_store(db), denial_id), fmt.value)
+
+
+# -- working denials ---------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
 def assign(
-    denial_ids: Annotated[list[int], typer.Argument(help="Denial ids.", show_default=False)],
-    to: Annotated[str, typer.Option("--to", help="Who works them.", show_default=False)],
-    actor: Annotated[
-        str | None,
-        typer.Option(help="Who is assigning (default $DENIALKIT_USER, else the OS user)."),
-    ] = None,
+    denial_ids: IdsArgument,
+    to: Annotated[
+        str, typer.Option("--to", help="Who works them.", show_default=False, metavar="NAME")
+    ],
+    actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
-    """Assign denials to a person.
+    """Assign denials to a person (all or none: an unknown id changes nothing).
 
-    Example: denialkit assign 12 13 --to maria
+    Example: `denialkit assign 12 13 --to maria`
     """
+    from . import workflow
+
     n = workflow.assign(open_store(db), denial_ids, to, settings.actor(actor))
     output.message(f"assigned {n} denial{'s' if n != 1 else ''} to {to}")
 
@@ -229,10 +483,15 @@ def assign(
 @app.command()
 @handle_errors
 def route(db: DbOption = None, rules_dir: RulesOption = None) -> None:
-    """Assign every unassigned open denial by routing.yaml (category → team → the member
-    with the fewest open denials)."""
-    rules = load_rules(settings.user_rules_dir(rules_dir))
+    """Assign every unassigned open denial by routing.yaml (category, then team, then the
+    member with the fewest open denials).
+
+    Example: `denialkit route --rules my-rules/`
+    """
+    from . import workflow
+
     store = open_store(db)
+    rules = load_rules(rules_dir)
     with store.transaction():
         n = workflow.route(store, rules, actor=settings.actor(None))
     output.message(f"routed {n} denial{'s' if n != 1 else ''}")
@@ -242,56 +501,17 @@ def route(db: DbOption = None, rules_dir: RulesOption = None) -> None:
 @handle_errors
 def retriage(db: DbOption = None, rules_dir: RulesOption = None) -> None:
     """Recompute deadlines, likelihoods, scores and tiers of every open denial (after a rules
-    change, or nightly: outcomes teach the likelihoods), and expire what is past its deadline."""
-    rules = load_rules(settings.user_rules_dir(rules_dir))
+    change, or nightly: outcomes teach the likelihoods), and expire what is past its deadline.
+
+    Example: `denialkit retriage --rules my-rules/`
+    """
+    from . import workflow
+
     store = open_store(db)
+    rules = load_rules(rules_dir)
     with store.transaction():
         n = workflow.triage(store, rules, settings.today())
     output.message(f"retriaged {n} open denial{'s' if n != 1 else ''}")
-
-
-rules_app = typer.Typer(help="Inspect and validate the YAML rules.", no_args_is_help=True)
-app.add_typer(rules_app, name="rules")
-
-
-@rules_app.command("check")
-@handle_errors
-def rules_check(
-    directory: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Rules directory to check (default: $DENIALKIT_RULES, else the packaged rules).",
-            file_okay=False,
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Validate rules: every problem with file, line and field. Exit 1 when any.
-
-    Example: denialkit rules check ./my-rules
-    """
-    rules, problems = check_rules(settings.user_rules_dir(directory))
-    for p in problems:
-        output.message(str(p), style="red")
-    if rules is None:
-        raise typer.Exit(1)
-    output.message(f"rules OK: {', '.join(rules.sources)}", style="green")
-
-
-ActorOption = Annotated[
-    str | None,
-    typer.Option(help="Who is making the change (default $DENIALKIT_USER, else the OS user)."),
-]
-TemplatesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--templates",
-        help="Your templates directory (same layout as the packaged templates/; yours win). "
-        "Default: $DENIALKIT_TEMPLATES.",
-        file_okay=False,
-        show_default=False,
-    ),
-]
 
 
 class LetterFormat(StrEnum):
@@ -312,17 +532,21 @@ def appeal(
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", help="NAME=VALUE for a placeholder; repeat for each.", show_default=False
+            "--set",
+            help="NAME=VALUE for a field of the letter; repeat for each.",
+            show_default=False,
+            metavar="NAME=VALUE",
         ),
     ] = None,
     fields: Annotated[
         Path | None,
         typer.Option(
             "--fields",
-            help="YAML or JSON file of NAME: value placeholders.",
+            help="YAML or JSON file of NAME: value fields.",
             exists=True,
             dir_okay=False,
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
     fmt: Annotated[
@@ -334,6 +558,7 @@ def appeal(
             "--out",
             help="File for one letter; directory for several. Default: stdout.",
             show_default=False,
+            metavar="PATH",
         ),
     ] = None,
     draft: Annotated[
@@ -342,15 +567,18 @@ def appeal(
             "--draft", help="Mark unfilled placeholders in the letter instead of failing."
         ),
     ] = False,
-    tier: Annotated[str | None, typer.Option(help="Select open denials of this tier.")] = None,
+    tier: Annotated[
+        str | None, typer.Option(help="Select open denials of this tier.", metavar="TIER")
+    ] = None,
     category: Annotated[
-        str | None, typer.Option(help="Select open denials of this category.")
+        str | None,
+        typer.Option(help="Select open denials of this category (admin ...).", metavar="CATEGORY"),
     ] = None,
     assignee: Annotated[
-        str | None, typer.Option(help="Select open denials assigned to NAME.")
+        str | None, typer.Option(help="Select open denials assigned to NAME.", metavar="NAME")
     ] = None,
     limit: Annotated[
-        int, typer.Option(help="At most N letters when selecting (0 = all).", min=0)
+        int, typer.Option(help="At most N letters when selecting (0 = all).", min=0, metavar="N")
     ] = 0,
     force: Annotated[
         bool,
@@ -365,20 +593,27 @@ def appeal(
 ) -> None:
     """Write appeal letters from templates.
 
-    One letter: `denialkit appeal 12 --set clinical_summary="..." --out appeal-12.md`
-    (stdout without --out). Many: `denialkit appeal --tier high --draft --out letters/`.
-    Required placeholders left empty are an error naming them, unless --draft marks them.
-    A finished (non-draft) letter moves the denial to appeal_drafted.
+    Required fields left empty are an error naming them, unless --draft marks them; a --set
+    name the letter's template does not use is an error listing those it does. A finished
+    (non-draft) letter moves the denial to appeal_drafted.
+
+    Example: `denialkit appeal 12 --set clinical_summary="..." --out appeal-12.md`
+
+    Example: `denialkit appeal --tier high --draft --out letters/`
     """
-    rules = load_rules(settings.user_rules_dir(rules_dir))
+    from . import config as config_mod
+    from . import letters
+
+    store = open_store(db)
+    rules = load_rules(rules_dir)
     cfg = config_mod.load_config()
     writer = letters.LetterWriter(templates_dir)
     values = letters.parse_values(set_, fields)
-    store = open_store(db)
     today, who = settings.today(), settings.actor(actor)
     ids, single = letters.select(
-        store, today, denial_ids, tier=tier, category=category, assignee=assignee, limit=limit
-    )
+        store, today, denial_ids, tier=choices.tier(tier), category=choices.category(category),
+        assignee=assignee, limit=limit,
+    )  # fmt: skip
     if single:
         result = letters.appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
@@ -416,32 +651,38 @@ def appeal(
 @app.command()
 @handle_errors
 def submit(
-    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
-    date: Annotated[
-        str | None, typer.Option("--date", help="Day the appeal was sent (ISO; default today).")
-    ] = None,
-    reference: Annotated[str, typer.Option(help="Tracking or confirmation number.")] = "",
+    denial_ids: IdsArgument,
+    date: DateOption = None,
+    reference: Annotated[
+        str, typer.Option(help="Tracking or confirmation number.", metavar="REF")
+    ] = "",
     actor: ActorOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
-    """Record that the appeal was sent: the denial becomes `appealed`, with a follow-up date
-    when the payer's decision is due at its level.
+    """Record that the appeals were sent: each denial becomes `appealed`, with a follow-up
+    date when the payer's decision is due at its level. A date in the future is refused; a
+    denial that cannot be submitted is reported and the others go on.
 
-    Example: denialkit submit 12 --date 2026-03-01 --reference PORTAL-5521
+    Example: `denialkit submit 12 13 14 --date 2026-03-01 --reference PORTAL-5521`
     """
-    result = lifecycle.submit(
-        open_store(db), denial_id, actor=settings.actor(actor), on=date,
-        today=settings.today(), reference=reference,
-        rules=load_rules(settings.user_rules_dir(rules_dir)),
-    )  # fmt: skip
-    output.message(f"denial {denial_id}: appealed; follow up by {result['follow_up']}")
+    from . import lifecycle
+
+    store, who, today = open_store(db), settings.actor(actor), settings.today()
+    rules = load_rules(rules_dir)
+    done = lifecycle.each(
+        denial_ids,
+        lambda i: lifecycle.submit(
+            store, i, actor=who, on=date, today=today, reference=reference, rules=rules
+        ),
+    )
+    _each(done, lambda r: f"appealed; follow up by {r['follow_up']}")
 
 
 @app.command()
 @handle_errors
 def outcome(
-    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
+    denial_ids: IdsArgument,
     overturned: Annotated[
         bool, typer.Option("--overturned", help="The payer reversed the denial.")
     ] = False,
@@ -452,103 +693,127 @@ def outcome(
     recovered: Annotated[
         str | None,
         typer.Option(
-            help="Amount recovered, e.g. 125.40 (default for --overturned: the amount at risk)."
+            help="Amount recovered, e.g. 125.40 (default for --overturned: the amount at risk).",
+            metavar="AMOUNT",
         ),
     ] = None,
-    date: Annotated[
-        str | None, typer.Option("--date", help="Decision date (ISO; default today).")
-    ] = None,
+    date: DateOption = None,
     actor: ActorOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
-    """Record the payer's decision on an appealed denial. Upheld opens the next appeal level
-    (its deadline from the decision date), or ends as `exhausted` after the last level.
+    """Record the payer's decision on appealed denials (the same decision for each id).
+    Upheld opens the next appeal level (its deadline from the decision date), or ends as
+    `exhausted` after the last level.
 
-    Example: denialkit outcome 12 --partial --recovered 80.00 --date 2026-04-10
+    Example: `denialkit outcome 12 --partial --recovered 80.00 --date 2026-04-10`
+
+    Example: `denialkit outcome 12 13 --overturned`
     """
-    chosen = [
-        n
-        for n, on in (
-            ("overturned", overturned),
-            ("partially_overturned", partial),
-            ("upheld", upheld),
-        )
-        if on
-    ]
+    from . import lifecycle
+
+    chosen = [n for n, on in (("overturned", overturned), ("partially_overturned", partial),
+                              ("upheld", upheld)) if on]  # fmt: skip
     if len(chosen) != 1:
         raise UsageError("give exactly one of --overturned, --partial, --upheld")
     amount = lifecycle.parse_amount(recovered) if recovered is not None else None
-    result = lifecycle.outcome(
-        open_store(db), denial_id, chosen[0], actor=settings.actor(actor), recovered=amount,
-        on=date, today=settings.today(), rules=load_rules(settings.user_rules_dir(rules_dir)),
-    )  # fmt: skip
-    if result["status"] == "upheld":
-        output.message(
-            f"denial {denial_id}: upheld; now at level {result['level']}, "
-            f"due by {result['deadline']}"
-        )
-    elif result["status"] == "exhausted":
-        output.message(f"denial {denial_id}: upheld at the last level; appeals exhausted")
-    else:
-        output.message(
-            f"denial {denial_id}: {result['status']}, "
-            f"recovered {output.money(result['recovered_cents'])}"
-        )
+    store, who, today = open_store(db), settings.actor(actor), settings.today()
+    rules = load_rules(rules_dir)
+    done = lifecycle.each(
+        denial_ids,
+        lambda i: lifecycle.outcome(
+            store, i, chosen[0], actor=who, recovered=amount, on=date, today=today, rules=rules
+        ),  # fmt: skip
+    )
+    _each(done, _outcome_words)
 
 
 @app.command()
 @handle_errors
 def writeoff(
-    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
-    reason: Annotated[str, typer.Option(help="Why the money is written off.", show_default=False)],
+    denial_ids: IdsArgument,
+    reason: Annotated[
+        str,
+        typer.Option(help="Why the money is written off.", show_default=False, metavar="TEXT"),
+    ],
+    date: DateOption = None,
     actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
-    """Write a denial off (stop pursuing it), with the reason on its history.
+    """Write denials off (stop pursuing them), with the reason on each one's history.
 
-    Example: denialkit writeoff 12 --reason "below appeal threshold"
+    Example: `denialkit writeoff 12 13 --reason "below appeal threshold"`
     """
-    lifecycle.writeoff(
-        open_store(db), denial_id, reason, actor=settings.actor(actor), today=settings.today()
+    from . import lifecycle
+
+    store, who, today = open_store(db), settings.actor(actor), settings.today()
+    done = lifecycle.each(
+        denial_ids,
+        lambda i: lifecycle.writeoff(store, i, reason, actor=who, today=today, on=date),
     )
-    output.message(f"denial {denial_id}: written off")
+    _each(done, lambda r: "written off")
 
 
 @app.command()
 @handle_errors
 def note(
-    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
-    text: Annotated[str, typer.Argument(help="The note.", show_default=False)],
+    denial_ids: IdsArgument,
+    text: Annotated[str, typer.Argument(help="The note.", show_default=False, metavar="TEXT")],
     actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
-    """Add a note to a denial's history (calls made, documents requested ...).
+    """Add a note to the history of one or more denials (calls made, documents requested ...).
 
-    Example: denialkit note 12 "called payer, ref 8841, records requested"
+    Example: `denialkit note 12 13 "called payer, ref 8841, records requested"`
     """
-    lifecycle.note(open_store(db), denial_id, text, actor=settings.actor(actor))
-    output.message(f"denial {denial_id}: note added")
+    from . import lifecycle
+
+    store, who = open_store(db), settings.actor(actor)
+    done = lifecycle.each(denial_ids, lambda i: lifecycle.note(store, i, text, actor=who))
+    _each(done, lambda r: "note added")
 
 
-@app.command()
+# -- rules, templates, config ------------------------------------------------------------------
+
+rules_app = typer.Typer(
+    help="Inspect and validate the YAML rules.\n\nExample: `denialkit rules check ./my-rules`",
+    no_args_is_help=True,
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
 @handle_errors
-def history(
-    denial_id: Annotated[int, typer.Argument(help="Denial id.")],
-    db: DbOption = None,
-    fmt: Annotated[
-        QueueFormat, typer.Option("--format", help="table, csv or json.")
-    ] = QueueFormat.table,
+def rules_check(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Rules directory to check (default: $DENIALKIT_RULES, else `rules` in config, "
+            "else the packaged rules).",
+            file_okay=False,
+            show_default=False,
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
-    """Every change of one denial, oldest first: time, actor, old and new status, detail,
-    source (a command, or the remittance that changed it).
+    """Validate rules: every problem with file, line and field. Exit 1 when any.
 
-    Example: denialkit history 12 --format json
+    Example: `denialkit rules check ./my-rules`
     """
-    output.history(lifecycle.history(open_store(db), denial_id), fmt.value)
+    from .rules import check_rules
+
+    rules, problems = check_rules(settings.user_rules_dir(directory))
+    for p in problems:
+        output.message(str(p), style="red")
+    if rules is None:
+        raise typer.Exit(1)
+    output.message(f"rules OK: {', '.join(rules.sources)}", style="green")
 
 
-templates_app = typer.Typer(help="List and check appeal letter templates.", no_args_is_help=True)
+templates_app = typer.Typer(
+    help="List and check appeal letter templates.\n\nExample: `denialkit templates list`",
+    no_args_is_help=True,
+)
 app.add_typer(templates_app, name="templates")
 
 
@@ -562,9 +827,13 @@ def templates_list(
     ] = QueueFormat.table,
 ) -> None:
     """Letter templates, where each comes from (yours or packaged), and the reason codes
-    whose rule uses it."""
-    rules = load_rules(settings.user_rules_dir(rules_dir))
-    rows = letters.template_usage(rules, letters.LetterWriter(templates_dir))
+    whose rule uses it.
+
+    Example: `denialkit templates list --templates my-templates/`
+    """
+    from . import letters
+
+    rows = letters.template_usage(load_rules(rules_dir), letters.LetterWriter(templates_dir))
     output.rows(rows, fmt.value, ["template", "source", "carcs"])
 
 
@@ -572,9 +841,13 @@ def templates_list(
 @handle_errors
 def templates_check(templates_dir: TemplatesOption = None, rules_dir: RulesOption = None) -> None:
     """Render every template against a sample denial (Markdown and HTML); report errors.
-    Exit 1 when any template fails."""
-    rules = load_rules(settings.user_rules_dir(rules_dir))
-    results = letters.check_templates(rules, letters.LetterWriter(templates_dir))
+    Exit 1 when any template fails.
+
+    Example: `denialkit templates check --templates my-templates/`
+    """
+    from . import letters
+
+    results = letters.check_templates(load_rules(rules_dir), letters.LetterWriter(templates_dir))
     for name, error in results:
         if error:
             output.message(f"{name}: {error}", style="red")
@@ -586,7 +859,8 @@ def templates_check(templates_dir: TemplatesOption = None, rules_dir: RulesOptio
 
 
 config_app = typer.Typer(
-    help="Practice details for letters (name, address, NPI, TIN, phone, contact).",
+    help="Where the database and your rules are, and the practice details for letters.\n\n"
+    "Example: `denialkit config set db ~/billing/denials.db`",
     no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
@@ -598,27 +872,57 @@ def config_set(
     key: Annotated[
         str,
         typer.Argument(
-            help="practice.name, practice.address, practice.npi, practice.tin, practice.phone, practice.fax, practice.email or practice.contact."
+            help="db, rules, practice.name, practice.address, practice.npi, practice.tin, "
+            "practice.phone, practice.fax, practice.email or practice.contact.",
+            metavar="KEY",
         ),
     ],
-    value: Annotated[str, typer.Argument(help=r"The value (\n starts a new line in an address).")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help=r"The value (\n starts a new line in an address; empty removes db/rules).",
+            metavar="VALUE",
+        ),
+    ],
 ) -> None:
-    """Set one practice detail in the config file ($DENIALKIT_CONFIG, else
-    ~/.config/denialkit/config.yaml).
+    """Set one key in the config file ($DENIALKIT_CONFIG, else ~/.config/denialkit/config.yaml).
 
-    Example: denialkit config set practice.name "Riverside Family Medicine"
+    `db` and `rules` are used when neither the flag (--db, --rules) nor the environment
+    ($DENIALKIT_DB, $DENIALKIT_RULES) says; they are saved as absolute paths.
+
+    Example: `denialkit config set db ~/billing/denials.db`
+
+    Example: `denialkit config set practice.name "Riverside Family Medicine"`
     """
+    from . import config as config_mod
+
     path = config_mod.set_value(key, value)
     output.message(f"{key} set in {path}")
 
 
 @config_app.command("show")
 @handle_errors
-def config_show() -> None:
-    """Print the config file's path and contents (YAML)."""
+def config_show(db: DbOption = None, rules_dir: RulesOption = None) -> None:
+    """Print the config file's path and contents (YAML), and which database and rules are in
+    force and why (flag, environment, config or default).
+
+    Example: `denialkit config show`
+    """
+    from . import config as config_mod
+
     path = settings.config_path()
     output.message(f"# {path}{'' if path.exists() else ' (not created yet)'}")
     output.write_text(output.yaml_text(config_mod.load_config().model_dump()))
+    used_db, used_rules = settings.resolve_db(db), settings.resolve_rules(rules_dir)
+    rules_text = str(used_rules.value) if used_rules.value else "packaged rules only"
+    output.write_text(
+        "# in force:\n"
+        f"#   db: {used_db.value} (from {used_db.source})\n"
+        f"#   rules: {rules_text} (from {used_rules.source})"
+    )
+
+
+# -- reports and the nightly run ---------------------------------------------------------------
 
 
 class ReportKind(StrEnum):
@@ -652,13 +956,19 @@ def _iso(value: str | None, name: str) -> str | None:
 @handle_errors
 def report(
     kind: Annotated[
-        ReportKind, typer.Argument(help="tracking, patterns, team, roi, trend or summary.")
+        ReportKind,
+        typer.Argument(help="tracking, patterns, team, roi, trend or summary.", metavar="KIND"),
     ],
     since: Annotated[
-        str | None, typer.Option(help="First day (ISO) of the period, by remittance date.")
+        str | None,
+        typer.Option(help="First day (ISO) of the period, by remittance date.", metavar="DATE"),
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Last day (ISO) of the period.")] = None,
-    payer: Annotated[str | None, typer.Option(help="Payer name (part of it) or payer id.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day (ISO) of the period.", metavar="DATE")
+    ] = None,
+    payer: Annotated[
+        str | None, typer.Option(help="Payer name (part of it) or payer id.", metavar="PAYER")
+    ] = None,
     fmt: Annotated[
         ReportFormat, typer.Option("--format", help="table, csv, json or html.")
     ] = ReportFormat.table,
@@ -669,6 +979,7 @@ def report(
             help="Write to this file instead of stdout.",
             dir_okay=False,
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
     redact: Annotated[
@@ -680,11 +991,14 @@ def report(
     """Reports: what is open and due (tracking), what to fix upstream (patterns), who is
     keeping up (team), what appeals return (roi), or all headlines (summary).
 
-    Example: denialkit report patterns --since 2026-09-01 --format csv > patterns.csv
-    Example: denialkit report summary --format html --out today.html --redact
+    Example: `denialkit report patterns --since 2026-09-01 --format csv > patterns.csv`
+
+    Example: `denialkit report summary --format html --out today.html --redact`
     """
-    rules = load_rules(settings.user_rules_dir(rules_dir))
+    from . import reports
+
     store = open_store(db)
+    rules = load_rules(rules_dir)
     today = settings.today()
     first, last = _iso(since, "--since"), _iso(until, "--until")
     if first and last and first > last:
@@ -717,12 +1031,17 @@ def nightly_cmd(
             exists=True,
             file_okay=False,
             show_default=False,
+            metavar="DIR",
         ),
     ],
     reports_dir: Annotated[
         Path,
         typer.Option(
-            "--reports", help="Folder for the day's reports.", file_okay=False, show_default=False
+            "--reports",
+            help="Folder for the day's reports.",
+            file_okay=False,
+            show_default=False,
+            metavar="DIR",
         ),
     ],
     archive: Annotated[
@@ -732,6 +1051,7 @@ def nightly_cmd(
             help="Stored and duplicate files move here (by date); failed files stay in the inbox.",
             file_okay=False,
             show_default=False,
+            metavar="DIR",
         ),
     ] = None,
     redact: Annotated[
@@ -742,14 +1062,18 @@ def nightly_cmd(
     rules_dir: RulesOption = None,
 ) -> None:
     """The cron job: ingest the inbox, archive what was stored, recompute deadlines and tiers,
-    expire overdue denials, and write <date>-summary.html and <date>-<report>.json.
+    expire overdue denials, and write DATE-summary.html and DATE-REPORT.json.
 
     A lock file beside the database stops an overlapping run. Exit 1 when a file failed or
     another run holds the lock; the log is appended to REPORTS/nightly.log.
 
-    Example (crontab): 30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive /srv/era/archive --reports /srv/era/reports --db /srv/era/denials.db
+    Example (crontab): `30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive
+    /srv/era/archive --reports /srv/era/reports --db /srv/era/denials.db`
     """
-    rules = load_rules(settings.user_rules_dir(rules_dir))
+    from . import lifecycle, nightly
+    from .store import Store
+
+    rules = load_rules(rules_dir)
     path = settings.db_path(db)
     store = Store(path)
     reports_dir.mkdir(parents=True, exist_ok=True)

@@ -53,10 +53,17 @@ class Config(BaseModel):
 
     practice: Practice = Practice()
     signer: Signer = Signer()
+    # Where the database and the user's rules are, when neither the flag (--db, --rules) nor
+    # the environment ($DENIALKIT_DB, $DENIALKIT_RULES) says (see settings.resolve_db).
+    db: str = ""
+    rules: str = ""
 
 
-KEYS = tuple(f"practice.{k}" for k in Practice.model_fields) + tuple(
-    f"signer.{k}" for k in Signer.model_fields
+PATH_KEYS = ("db", "rules")
+KEYS = (
+    *PATH_KEYS,
+    *(f"practice.{k}" for k in Practice.model_fields),
+    *(f"signer.{k}" for k in Signer.model_fields),
 )
 
 
@@ -83,15 +90,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 
 def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) -> Path:
-    """Set one ``practice.*`` or ``signer.*`` key and save; returns the file written."""
+    """Set one key (``db``, ``rules``, ``practice.*`` or ``signer.*``) and save; returns the
+    file written.
+
+    ``db`` and ``rules`` are stored as absolute paths: the config applies in every directory.
+    An empty value removes the setting.
+    """
     p = config_path(path)
     if key not in KEYS:
         raise UsageError(f"unknown config key {key!r}; known keys: {', '.join(KEYS)}")
     if p.suffix == ".toml":
         raise UsageError(f"{p} is TOML: edit it by hand (config set writes YAML files)")
     data = load_config(p).model_dump()
-    section, name = key.split(".", 1)
-    data[section][name] = value.replace("\\n", "\n")
+    if key in PATH_KEYS:
+        data[key] = str(Path(value).expanduser().resolve()) if value.strip() else ""
+        if key == "rules" and data[key] and not Path(data[key]).is_dir():
+            raise UsageError(f"rules directory {data[key]} does not exist")
+    else:
+        section, name = key.split(".", 1)
+        data[section][name] = value.replace("\\n", "\n")
     try:
         Config.model_validate(data)
     except ValidationError as exc:
@@ -99,5 +116,6 @@ def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) 
     p.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+        kept = {k: v for k, v in data.items() if not (k in PATH_KEYS and not v)}
+        yaml.safe_dump(kept, f, sort_keys=False, allow_unicode=True)
     return p

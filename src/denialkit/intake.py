@@ -7,7 +7,9 @@ file (the file is reported as failed and the others go on).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from .era import (
     RemittanceHeader,
 )
 from .errors import X12Error
+from .filekinds import not_a_remittance
 from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
 from .workflow import DenialProcessor
@@ -185,26 +188,63 @@ class _AllDuplicate(Exception):
     """Every transaction in the file was stored before: roll back, report a duplicate."""
 
 
+# Bytes read → (bytes read so far, claims stored so far): a progress bar for a large file.
+ReadProgress = Callable[[int, int], None]
+
+
+class _CountingReader(io.RawIOBase):
+    """A file that reports how far it has been read (the parser reads 1 MB at a time)."""
+
+    def __init__(self, path: Path, report: Callable[[int], None]) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._report = report
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._f.readinto(buffer)
+        self._done += n or 0
+        self._report(self._done)
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
 def ingest_file(
     store: Store,
     path: str | os.PathLike[str],
     rules: Rules | None = None,
     today: dt.date | None = None,
+    read_progress: ReadProgress | None = None,
 ) -> FileResult:
     """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``.
 
     With ``rules``, the denials in it are found, triaged and routed in the same transaction.
+    ``read_progress(bytes_read, claims)`` is called as the file is read.
     """
     p = Path(path)
     name = os.fspath(path)
     result = FileResult(name, "failed")
     try:
         size = p.stat().st_size
+        kind = not_a_remittance(p)
         digest = sha256_of(p)
     except OSError as exc:
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
         return result
-    stream = EraStream(p, name)
+    if kind is not None:
+        result.error = Issue(name, None, f"{kind}: not a remittance; nothing stored")
+        return result
+    source: Any = p
+    if read_progress is not None:
+        source = io.BufferedReader(
+            _CountingReader(p, lambda done: read_progress(done, result.totals.claims))
+        )
+    stream = EraStream(source, name)
     try:
         with store.transaction():
             earlier = store.file_by_sha256(digest)
@@ -246,6 +286,9 @@ def ingest_file(
         result.status = "failed"
         result.totals = Totals()
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
+    finally:
+        if source is not p:
+            source.close()  # the parser closes only the files it opened itself
     return result
 
 
@@ -327,14 +370,19 @@ def ingest_paths(
     progress: Callable[[FileResult], None] | None = None,
     rules: Rules | None = None,
     today: dt.date | None = None,
+    read_progress: Callable[[Path, int, int], None] | None = None,
 ) -> IngestReport:
     """Ingest every file found; one bad file never stops the others.
 
-    With ``rules``, denials are found, triaged and routed at intake.
+    With ``rules``, denials are found, triaged and routed at intake. ``progress(result)``
+    follows each file done; ``read_progress(path, bytes_read, claims)`` each file as it is read.
     """
     report = IngestReport()
     for path in find_files(paths):
-        r = ingest_file(store, path, rules, today)
+        each = None
+        if read_progress is not None:
+            each = functools.partial(read_progress, path)
+        r = ingest_file(store, path, rules, today, each)
         report.files.append(r)
         if progress is not None:
             progress(r)

@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -225,6 +226,52 @@ class LetterWriter:
                 if not rel.startswith("_"):
                     seen.add(rel)
         return sorted(seen)
+
+    def fields(self, template: str) -> list[str]:
+        """The names a template asks staff for (``field("name", ...)``), with those of the
+        templates it extends or includes: what ``--set`` and ``--fields`` may fill."""
+        import jinja2.meta
+        import jinja2.nodes
+
+        names: set[str] = set()
+        seen: set[str] = set()
+        todo = [template]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                source = self.md.loader.get_source(self.md, name)[0]  # type: ignore[union-attr]
+                tree = self.md.parse(source)
+            except jinja2.TemplateError:
+                continue  # rendering reports it, with the line
+            for call in tree.find_all(jinja2.nodes.Call):
+                first = call.args[0] if call.args else None
+                if (
+                    isinstance(call.node, jinja2.nodes.Name)
+                    and call.node.name == "field"
+                    and isinstance(first, jinja2.nodes.Const)
+                ):
+                    names.add(str(first.value))
+            todo += [t for t in jinja2.meta.find_referenced_templates(tree) if t]
+        return sorted(names)
+
+    def check_values(self, values: dict[str, str] | None, templates: Sequence[str]) -> None:
+        """Refuse names no template among ``templates`` uses (a typo, ``explantion``, would
+        otherwise be dropped silently), listing the ones they do use."""
+        if not values:
+            return
+        known: set[str] = set()
+        for t in templates:
+            known.update(self.fields(t))
+        unknown = sorted(k for k in values if k not in known)
+        if unknown:
+            which = f"template {templates[0]}" if len(templates) == 1 else "any template"
+            raise UsageError(
+                f"{', '.join(unknown)}: not a field of {which}; "
+                f"fields: {', '.join(sorted(known)) or '(none)'}"
+            )
 
     def choose(self, ctx: dict[str, Any]) -> str:
         for name in candidates(ctx):
@@ -639,7 +686,9 @@ def appeal(
     if fmt == "pdf" and out is None:
         raise UsageError("a PDF letter needs --out FILE")
     ctx = letter_context(store, rules, config, denial_id, today)
-    return _write(store, writer, ctx, writer.choose(ctx), values, fmt, draft, actor, out, force)
+    template = writer.choose(ctx)
+    writer.check_values(values, [template])
+    return _write(store, writer, ctx, template, values, fmt, draft, actor, out, force)
 
 
 def _write(
@@ -692,6 +741,7 @@ def appeal_many(
     """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``); a letter
     that cannot be finished is reported and the rest are still written; a denial with no
     appeal rights is skipped (unless ``force``)."""
+    writer.check_values(values, writer.names())  # fields must be used by some template
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for denial_id in denial_ids:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import InvalidTransition, UsageError
+from .errors import DenialkitError, InvalidTransition, UsageError
 from .payers import PayerPolicy, follow_up, next_step, policy
 from .rules import Rules, load_rules
 from .store import Store, from_cents, to_cents
@@ -360,8 +361,15 @@ def _outcome_text(
 
 
 def writeoff(
-    store: Store, denial_id: int, reason: str, *, actor: str, today: dt.date
+    store: Store,
+    denial_id: int,
+    reason: str,
+    *,
+    actor: str,
+    today: dt.date,
+    on: str | dt.date | None = None,
 ) -> dict[str, Any]:
+    """Stop pursuing the denial (``on``, default today), with the reason on its history."""
     if not reason.strip():
         raise UsageError("a write-off needs a reason (--reason TEXT)")
     return _move(
@@ -371,7 +379,7 @@ def writeoff(
         actor=actor,
         detail=f"written off: {reason.strip()}",
         source="writeoff",
-        outcome_date=today.isoformat(),
+        outcome_date=_date(on, today, "write-off date"),
     )
 
 
@@ -379,6 +387,28 @@ def note(store: Store, denial_id: int, text: str, *, actor: str) -> None:
     if not text.strip():
         raise UsageError("a note needs some text")
     store.add_note(denial_id, text.strip(), actor, now_iso())
+
+
+@dataclass(slots=True)
+class Each:
+    """One denial of a batch (``submit 12 13 14``): what the move returned, or why not."""
+
+    denial_id: int
+    result: Any = None
+    error: str | None = None
+
+
+def each(ids: Sequence[int], move: Callable[[int], Any]) -> list[Each]:
+    """Apply ``move`` to every id in turn, each in its own transaction: one denial that cannot
+    move (already appealed, unknown id) is reported and the others still move. Ids named twice
+    are done once."""
+    done: list[Each] = []
+    for denial_id in dict.fromkeys(ids):
+        try:
+            done.append(Each(denial_id, move(denial_id)))
+        except DenialkitError as exc:
+            done.append(Each(denial_id, error=str(exc)))
+    return done
 
 
 def history(store: Store, denial_id: int) -> list[dict[str, Any]]:

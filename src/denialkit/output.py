@@ -11,14 +11,18 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from .intake import GROUPS, IngestReport
-from .rules import ACTION_TEXT
+from .choices import ACTION_TEXT, CATEGORY_SHORT
+from .choices import OPEN_STATUSES as OPEN
+
+if TYPE_CHECKING:
+    from .intake import IngestReport
 
 MAX_MESSAGES = 20
 
@@ -74,6 +78,8 @@ def issues(kind: str, items: Iterable[dict[str, Any]], style: str) -> None:
 
 
 def ingest_report(report: IngestReport, fmt: str) -> None:
+    from .intake import GROUPS
+
     data = report.as_dict()
     if fmt == "json":
         emit_json(data)
@@ -143,51 +149,211 @@ class _Progress:
 
 
 def progress(total: int, label: str) -> _Progress:
-    return _Progress(total, label)
+    return _Progress(total if on_terminal() else 0, label)
 
 
-QUEUE_COLUMNS = [
-    "id",
-    "claim",
-    "payer_claim_id",
-    "payer",
-    "patient",
-    "service_date",
-    "procedure",
-    "modifiers",
-    "carc",
-    "group",
-    "rarc",
-    "category",
-    "amount_at_risk",
-    "received",
-    "deadline",
-    "days_left",
-    "likelihood",
-    "score",
-    "tier",
-    "status",
-    "team",
-    "assignee",
-    "recovered",
-    "outcome_date",
-    "action",
-    "payer_class",
-    "level",
-    "deadline_basis",
-    "follow_up",
-    "due",
-]
+def on_terminal() -> bool:
+    """Progress bars only where someone watches: stderr is a terminal (not cron, not a pipe)."""
+    return sys.stderr.isatty()
+
+
+class ReadProgress:
+    """A progress bar by bytes read (with the claims counted so far), for files large enough
+    to take a while; nothing when stderr is not a terminal. Use as a context manager; call
+    ``update(path, bytes_read, claims)``."""
+
+    MIN_BYTES = 1 << 20  # smaller inputs finish before a bar is worth drawing
+
+    def __init__(self, total_bytes: int, label: str, console: Console | None = None) -> None:
+        self.total = total_bytes
+        self.label = label
+        self.console = console
+        self.bar: Any = None
+        self.before = 0  # bytes of the files already done
+        self.current: Any = None
+        self.last = 0
+
+    def __enter__(self) -> ReadProgress:
+        enabled = self.console is not None or on_terminal()
+        if enabled and self.total >= self.MIN_BYTES:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TextColumn("{task.fields[claims]} claims"),
+                TimeRemainingColumn(),
+                console=self.console or stderr_console(),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, claims="0")
+        return self
+
+    def update(self, path: Any, done: int, claims: int) -> None:
+        if self.bar is None:
+            return
+        if path != self.current:
+            self.before += self.last
+            self.current, self.last = path, 0
+        self.last = done
+        name = getattr(path, "name", str(path))
+        self.bar.update(
+            self.task,
+            completed=self.before + done,
+            claims=f"{claims:,}",
+            description=f"{self.label} {name}"[:40],
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+QUEUE_COLUMNS = [  # the order of a queue JSON row (worklist._queue_row)
+    "id", "claim", "payer_claim_id", "payer", "patient", "service_date", "procedure",
+    "modifiers", "carc", "group", "rarc", "category", "amount_at_risk", "received", "deadline",
+    "deadline_basis", "follow_up", "next_date", "days_left", "due", "payer_class", "level",
+    "likelihood", "score", "tier", "status", "team", "assignee", "recovered", "outcome_date",
+    "action", "note",
+]  # fmt: skip
 TIER_STYLE = {"high": "bold red", "standard": "yellow", "low": "dim"}
-CATEGORY_SHORT = {
-    "administrative": "admin",
-    "technical": "tech",
-    "clinical": "clin",
-    "uncategorized": "uncat",
-}
 
 
-def queue(rows: list[dict[str, Any]], fmt: str) -> None:
+# -- tables that fit ---------------------------------------------------------------------------
+#
+# Money, dates, codes and ids are never cut or wrapped: a column of them is as wide as its
+# widest value. Names (payer, patient, detail ...) give way first, down to NAME_MIN characters
+# with an ellipsis; then whole columns are left out, least important first, and a note on
+# stderr says which (the full record is in --format csv/json).
+
+NAME_MIN = 10
+TEXT_MIN = 15  # free text wraps: narrower than this, a column of it is a ribbon
+GAP = 2  # spaces between columns (padding 1 on each side, none at the edges)
+
+
+@dataclass
+class Column:
+    header: str
+    values: list[str]
+    name: bool = False  # a name or free text: may be narrowed
+    wrap: bool = False  # free text (a detail, a description): wraps at words when narrowed
+    drop: int = 0  # 0 = never left out; higher = left out sooner
+    justify: str = "left"
+    width: int = 0
+
+    def need(self) -> int:
+        from rich.cells import cell_len  # terminal cells: a wide character takes two
+
+        return max([cell_len(self.header), *(cell_len(v) for v in self.values)])
+
+
+def fit(columns: list[Column], width: int, gap: int = GAP) -> tuple[list[Column], list[Column]]:
+    """The columns to print at ``width`` (with each one's width set) and those left out;
+    ``gap`` characters separate two columns."""
+    kept = list(columns)
+    dropped: list[Column] = []
+    while True:
+        for c in kept:
+            c.width = c.need()
+        over = sum(c.width for c in kept) + gap * (len(kept) - 1) - width
+        for c in sorted((c for c in kept if c.name), key=lambda c: -c.width):
+            if over <= 0:
+                break
+            floor = min(c.width, max(TEXT_MIN if c.wrap else NAME_MIN, len(c.header)))
+            cut = min(over, c.width - floor)
+            c.width -= cut
+            over -= cut
+        if over <= 0:
+            break
+        candidates = [c for c in kept if c.drop]
+        if not candidates:
+            break  # nothing left to leave out: the terminal is narrower than the essentials
+        worst = max(candidates, key=lambda c: c.drop)
+        kept.remove(worst)
+        dropped.append(worst)
+    return kept, dropped
+
+
+def _print_fitted(
+    columns: list[Column],
+    styles: Sequence[str | None] | None = None,
+    title: str | None = None,
+    boxed: bool = False,
+) -> None:
+    import rich.box
+
+    con = stdout_console()
+    gap = GAP + 1 if boxed else GAP  # a box draws a (blank) divider between columns
+    kept, dropped = fit(columns, con.width, gap)
+    table = Table(
+        title=title,
+        show_header=True,
+        header_style="bold",
+        box=rich.box.SIMPLE_HEAD if boxed else None,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=False,
+    )
+    for c in kept:
+        table.add_column(
+            c.header,
+            justify=c.justify,  # type: ignore[arg-type]
+            no_wrap=not c.wrap,
+            overflow="ellipsis" if c.name and not c.wrap else "fold",
+            width=c.width,
+            min_width=c.width,
+            max_width=c.width,
+        )
+    n = len(columns[0].values) if columns else 0
+    for i in range(n):
+        table.add_row(*(c.values[i] for c in kept), style=styles[i] if styles else None)
+    needed = sum(c.width for c in kept) + gap * (len(kept) - 1)
+    if needed > con.width:  # even the essentials do not fit: let the terminal wrap the line
+        con.width = needed  # rather than rich cut an amount
+    con.print(table)
+    if dropped:
+        message(
+            "not shown at this width: "
+            + ", ".join(c.header for c in dropped)
+            + " (a wider terminal, or --format csv/json, shows them)"  # fmt: skip
+        )
+
+
+def amount(value: str | None) -> str:
+    """An amount string ("1495.00") for a table: thousands separated ("1,495.00")."""
+    if value in (None, ""):
+        return ""
+    try:
+        return f"{Decimal(value):,.2f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def queue(
+    rows: list[dict[str, Any]],
+    fmt: str,
+    *,
+    total: int | None = None,
+    offset: int = 0,
+    show_status: bool = False,
+    others: dict[str, int] | None = None,
+    found: bool = False,
+) -> None:
+    """The queue as a table (terminal), CSV or JSON. ``total``: how many match without the
+    limit; ``others``: denials in statuses not shown, for the hint when nothing is; ``found``:
+    the rows answer a search (``denialkit find``), so patient and claim matter most."""
     if fmt == "json":
         emit_json(rows)
         return
@@ -195,43 +361,68 @@ def queue(rows: list[dict[str, Any]], fmt: str) -> None:
         emit_csv(rows, QUEUE_COLUMNS)
         return
     if not rows:
-        message("the queue is empty")
+        empty_queue(total or 0, offset, others or {})
         return
-    # Fits an 80-column terminal: the full record is in --format json or `denialkit show ID`.
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for name, kw in (
-        ("ID", {"justify": "right"}),
-        ("Tier", {}),
-        ("Left", {"justify": "right"}),
-        ("Payer", {"max_width": 14, "no_wrap": True}),
-        ("Proc", {}),
-        ("Reason", {}),
-        ("Cat", {}),
-        ("Amount", {"justify": "right"}),
-        ("Who", {"max_width": 9, "no_wrap": True}),
-    ):
-        table.add_column(name, overflow="ellipsis", **kw)
-    for r in rows:
-        left = r["days_left"]
-        table.add_row(
-            str(r["id"]),
-            r["tier"] or "",
-            "" if left is None else str(left),
-            r["payer"] or "",
-            r["procedure"] or "",
-            f"{r['group']}-{r['carc']}",
-            CATEGORY_SHORT.get(r["category"], r["category"]),
-            r["amount_at_risk"] or "",
-            r["assignee"] or r["team"] or "-",
-            style=TIER_STYLE.get(r["tier"] or "") if r["status"] not in ("expired",) else "dim",
-        )
-    stdout_console().print(table)
-    message(f"{len(rows)} denial{'s' if len(rows) != 1 else ''} shown")
+    # The full record is in --format json or `denialkit show ID`.
+    cols = [
+        Column("ID", [str(r["id"]) for r in rows], justify="right"),
+        Column("Status", [r["status"] for r in rows], drop=3) if show_status else None,
+        Column("Tier", [r["tier"] or "" for r in rows], drop=8),
+        Column("Left", [_days_left(r) for r in rows], justify="right", drop=4),
+        Column("Payer", [r["payer"] or "" for r in rows], name=True, drop=6),
+        Column(
+            "Patient", [r.get("patient") or "" for r in rows], name=True, drop=2 if found else 10
+        ),  # fmt: skip
+        Column("Claim", [r.get("claim") or "" for r in rows], drop=3 if found else 11),
+        Column("Proc", [r["procedure"] or "" for r in rows], drop=5),
+        Column("Reason", [f"{r['group']}-{r['carc']}" for r in rows]),
+        Column("Cat", [CATEGORY_SHORT.get(r["category"], r["category"]) for r in rows], drop=9),
+        Column("Amount", [amount(r["amount_at_risk"]) for r in rows], justify="right"),
+        Column("Who", [r["assignee"] or r["team"] or "-" for r in rows], name=True, drop=7),
+    ]
+    styles = ["dim" if r["status"] not in OPEN else TIER_STYLE.get(r["tier"] or "") for r in rows]
+    _print_fitted([c for c in cols if c is not None], styles)
+    shown = len(rows)
+    if total is not None and total > shown:
+        start = f", from #{offset + 1}" if offset else ""
+        message(f"{count(shown)} of {count(total)} shown{start} (use --limit/--offset)")
+    else:
+        message(f"{count(shown)} denial{'s' if shown != 1 else ''} shown")
     # Not every denial is worked by appeal: say which, so nobody drafts a letter in vain.
     for action in ("resubmit", "reopen", "bill_other_payer", "review", "none"):
         ids = [str(r["id"]) for r in rows if r.get("action") == action]
         if ids:
             message(f"{ACTION_TEXT[action]}: {', '.join(ids)}")
+
+
+def _days_left(row: dict[str, Any]) -> str:
+    """Days to the deadline, for open work only: a decided denial has no clock running."""
+    if row["days_left"] is None or row["status"] not in OPEN:
+        return "-"
+    return str(row["days_left"])
+
+
+def empty_queue(total: int, offset: int, others: dict[str, int]) -> None:
+    """Nothing to show: say why, and where the other denials are."""
+    if total and offset:
+        message(f"nothing shown: {count(total)} match, and --offset {offset} is past them")
+        return
+    message("the queue is empty")
+    others = dict(others)
+    patients = others.pop("bill_patient", 0)
+    if patients:
+        message(
+            f"{count(patients)} denial{'s are' if patients != 1 else ' is'} the patient's to pay: "
+            "see them with --action bill_patient"
+        )
+    if others:
+        n = sum(others.values())
+        detail = ", ".join(f"{k} {count(v)}" for k, v in others.items())
+        first = next(iter(others))
+        message(
+            f"{count(n)} denial{'s' if n != 1 else ''} in other statuses ({detail}): see them "
+            f"with --status all, or --status {first}"
+        )
 
 
 def denial_detail(detail: dict[str, Any], fmt: str) -> None:
@@ -293,47 +484,69 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
             str(value),
         )
     con.print(summary)
-    lines = Table(title="Service lines", header_style="bold")
-    for col in ("id", "proc", "mods", "date", "charge", "paid", "denied"):
-        lines.add_column(col)
-    for ln in detail["lines"]:
-        lines.add_row(
-            str(ln["id"]),
-            ln["procedure"],
-            ",".join(ln["modifiers"]),
-            ln["service_date"] or "",
-            ln["charge"],
-            ln["paid"],
-            "yes" if ln["denied"] else "",
-        )
-    con.print(lines)
-    adj = Table(title="Adjustments and remarks", header_style="bold")
-    for col in ("line", "code", "amount", "category", "description"):
-        adj.add_column(col)
-    for a in detail["adjustments"]:
-        adj.add_row(
-            str(a["line_id"] or "claim"),
-            f"{a['group']}-{a['carc']}",
-            a["amount"],
-            a["category"],
-            a["description"],
-        )
-    for m in detail["remarks"]:
-        adj.add_row(str(m["line_id"] or "claim"), m["code"], "", m["source"], m["description"])
-    con.print(adj)
-    hist = Table(title="History", header_style="bold")
-    for col in ("at", "actor", "from", "to", "detail", "source"):
-        hist.add_column(col)
-    for h in detail["history"]:
-        hist.add_row(
-            h["at"],
-            h["actor"],
-            h["old_status"] or "",
-            h["new_status"] or "",
-            h["detail"],
-            h["source"],
-        )
-    con.print(hist)
+    ln = detail["lines"]
+    _print_fitted(
+        [
+            Column("id", [str(x["id"]) for x in ln], justify="right"),
+            Column("proc", [x["procedure"] or "" for x in ln]),
+            Column("mods", [",".join(x["modifiers"]) for x in ln], drop=2),
+            Column("date", [x["service_date"] or "" for x in ln], drop=1),
+            Column("charge", [amount(x["charge"]) for x in ln], justify="right"),
+            Column("paid", [amount(x["paid"]) for x in ln], justify="right"),
+            Column("denied", ["yes" if x["denied"] else "" for x in ln]),
+        ],
+        title="Service lines",
+        boxed=True,
+    )
+    adj = [
+        (str(a["line_id"] or "claim"), f"{a['group']}-{a['carc']}", amount(a["amount"]),
+         a["category"], a["description"])
+        for a in detail["adjustments"]
+    ] + [
+        (str(m["line_id"] or "claim"), m["code"], "", m["source"], m["description"])
+        for m in detail["remarks"]
+    ]  # fmt: skip
+    _print_fitted(
+        [
+            Column("line", [a[0] for a in adj]),
+            Column("code", [a[1] for a in adj]),
+            Column("amount", [a[2] for a in adj], justify="right"),
+            Column("category", [a[3] for a in adj], drop=1),
+            Column("description", [a[4] for a in adj], name=True, wrap=True, drop=2),
+        ],
+        title="Adjustments and remarks",
+        boxed=True,
+    )
+    hist = detail["history"]
+    _print_fitted(
+        [
+            Column("at", [h["at"] for h in hist]),
+            Column("actor", [h["actor"] for h in hist], name=True, drop=3),
+            Column("from", [h["old_status"] or "" for h in hist], drop=2),
+            Column("to", [h["new_status"] or "" for h in hist]),
+            Column("detail", [h["detail"] for h in hist], name=True, wrap=True, drop=1),
+            Column("source", [h["source"] for h in hist], name=True, drop=4),
+        ],
+        title="History",
+        boxed=True,
+    )
+
+
+# Columns holding names (shortened with an ellipsis) or free text (wrapped at words): these
+# give way before anything else does.
+NAME_COLUMNS = {"payer", "patient", "provider", "detail", "description", "prevention",
+                "carcs", "metric", "actor", "assignee", "template", "team", "key"}  # fmt: skip
+TEXT_COLUMNS = {"detail", "description", "prevention", "carcs"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 def rows(
@@ -341,30 +554,49 @@ def rows(
     fmt: str,
     columns: Sequence[str],
     title: str | None = None,
+    keep: Sequence[str] | None = None,
 ) -> None:
-    """A list of records as a rich table (terminal), CSV or JSON (pipes)."""
+    """A list of records as a table (terminal), CSV or JSON (pipes).
+
+    In the table, money, dates, codes and ids are never cut or wrapped: names are shortened,
+    then columns are left out: those last in ``keep`` (default: ``columns``) first, the first
+    one never (see ``fit``)."""
+    order = list(keep or columns)
     if fmt == "json":
         emit_json(data)
         return
     if fmt == "csv":
         emit_csv(data, columns)
         return
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for c in columns:
-        table.add_column(c.replace("_", " "), overflow="fold")
-    for r in data:
-        table.add_row(
-            *(
-                ", ".join(map(str, r.get(c) or [])) if isinstance(r.get(c), list) else
-                ("" if r.get(c) is None else str(r.get(c)))
-                for c in columns
-            )
-        )  # fmt: skip
-    stdout_console().print(table)
+    cols = [
+        Column(
+            c.replace("_", " "),
+            [_cell(r.get(c)) for r in data],
+            name=c in NAME_COLUMNS,
+            wrap=c in TEXT_COLUMNS,
+            drop=order.index(c) if c in order else len(order),  # the first stays
+            justify="right" if data and _numeric(data[0].get(c)) else "left",
+        )
+        for c in columns
+    ]
+    _print_fitted(cols, title=title, boxed=True)
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return True
+    if isinstance(value, str) and value:
+        try:
+            Decimal(value.rstrip("%").replace(",", ""))
+        except ArithmeticError:
+            return False
+        return True
+    return False
 
 
 def history(events: list[dict[str, Any]], fmt: str) -> None:
-    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"])
+    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"],
+         keep=["at", "new_status", "detail", "actor", "old_status", "source"])  # fmt: skip
 
 
 def write_text(text: str) -> None:

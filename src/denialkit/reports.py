@@ -195,6 +195,7 @@ def patterns(
                 "payer": r["payer"],
                 "procedure": r["procedure"],
                 "carc": r["carc"],
+                "group": r["group_code"] or "CO",
                 "reason": rules.carc_description(r["carc"]),
                 "category": r["category"],  # as categorized at intake (remarks included)
                 "count": r["n"],
@@ -584,26 +585,57 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def nice_ticks(top: Decimal, count: int = 4) -> list[Decimal]:
+    """Round axis ticks from 0 to at least ``top``: steps of 1, 2, 2.5 or 5 times a power of
+    ten ($0, $25M, $50M ... not $89,603,545)."""
+    if top <= 0:
+        return [Decimal(0), Decimal(1)]
+    raw = top / count
+    power = Decimal(10) ** raw.adjusted()  # the power of ten of raw's first digit
+    step = next(power * m for m in (1, 2, Decimal("2.5"), 5, 10) if power * m >= raw)
+    ticks = [Decimal(0)]
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
+    return ticks
+
+
+def short_dollars(value: Decimal) -> str:
+    """An axis label: $0, $500, $25k, $1.5M."""
+    for size, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(1000), "k")):
+        if value >= size:
+            return f"${(value / size).normalize():f}{suffix}"
+    return f"${value.normalize():f}" if value == value.to_integral() else f"${value:,.2f}"
+
+
 def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int = 220) -> Markup:
-    """Denied dollars per month, stacked by category."""
+    """Denied dollars per month, stacked by category; one month is a sentence, not a chart."""
     months = sorted({r["month"] for r in rows})
     if not months:
         return Markup('<p class="empty">No denials in this period.</p>')
     stacks: dict[str, dict[str, Decimal]] = {m: {} for m in months}
     for r in rows:
         stacks[r["month"]][r["category"]] = Decimal(r["amount"])
-    top = max(sum(s.values()) for s in stacks.values()) or Decimal(1)
+    if len(months) < 2:  # one bar says nothing a sentence would not say better
+        total = sum(stacks[months[0]].values(), Decimal(0))
+        parts = ", ".join(
+            f"{_esc(cat)} ${v:,.2f}" for cat in PALETTE if (v := stacks[months[0]].get(cat))
+        )
+        return Markup(
+            f'<p class="small">All denials in this period were received in {_esc(months[0])}: '
+            f"${total:,.2f} denied ({parts}). The monthly chart needs two months or more.</p>"
+        )
+    ticks = nice_ticks(max(sum(s.values()) for s in stacks.values()))
+    top = ticks[-1]
     left, bottom, plot_h = 70, 30, height - 50
     step = (width - left - 10) / len(months)
     bar = max(4.0, step * 0.7)
     parts = [f'<svg width="{width}" height="{height}" '
              f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
-    for i in range(5):
-        value = top * i / 4
-        y = height - bottom - plot_h * i / 4
+    for value in ticks:
+        y = height - bottom - plot_h * float(value / top)
         parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                     f'font-size="10">${value:,.0f}</text>')  # fmt: skip
+                     f'font-size="10">{short_dollars(value)}</text>')  # fmt: skip
     for i, m in enumerate(months):
         x = left + i * step + (step - bar) / 2
         y = height - bottom
@@ -666,6 +698,24 @@ def svg_rate_line(months: list[dict[str, Any]], width: int = 640, height: int = 
     return Markup("".join(parts))
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary (with an ellipsis)."""
+    if len(text) <= limit:
+        return text
+    words, out = text.split(), ""
+    for w in words:
+        if len(out) + len(w) + (1 if out else 0) > limit - 1:
+            break
+        out = f"{out} {w}" if out else w
+    return (out or text[: limit - 1]) + "…"
+
+
+def pattern_label(p: dict[str, Any], limit: int = 42) -> str:
+    """``BLUESTONE COMMERCIAL… 70553 CO-197``: the codes whole, the payer shortened."""
+    codes = f"{p['procedure']} {p.get('group') or 'CO'}-{p['carc']}"
+    return f"{shorten(p['payer'] or '', max(8, limit - len(codes) - 1))} {codes}"
+
+
 def svg_hbars(items: list[tuple[str, Decimal, bool]], width: int = 640, unit: str = "$") -> Markup:
     """Horizontal bars: (label, value, highlighted)."""
     if not items:
@@ -680,7 +730,8 @@ def svg_hbars(items: list[tuple[str, Decimal, bool]], width: int = 640, unit: st
         w = float(value / top) * (width - label_w - 90)
         text = f"{unit}{value:,.2f}" if unit == "$" else f"{value:,.0f}"
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="11">'
-                     f'{_esc(label[:42])}</text><rect x="{label_w}" y="{y + 3}" width="{w:.1f}" '
+                     f'<title>{_esc(label)}</title>{_esc(shorten(label, 42))}</text>'
+                     f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" '
                      f'height="14" fill="{"#d62728" if hot else "#4c78a8"}"/>'
                      f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" font-size="11">{text}</text>')  # fmt: skip
     parts.append("</svg>")
@@ -717,6 +768,7 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
         lstrip_blocks=True,
     )
     env.filters["dollars"] = lambda v: f"{Decimal(str(v)):,.2f}"  # exact: never via float
+    env.filters["count"] = lambda v: "-" if v is None else f"{v:,}"
     sections = data.get("sections", {data["report"]: data})
     charts: dict[str, Markup] = {}
     if "roi" in sections:
@@ -726,15 +778,14 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
     if "patterns" in sections:
         charts["patterns"] = svg_hbars(
             [
-                (f"{p['payer'][:18]} {p['procedure']} {p['carc']}", Decimal(p["amount"]),
-                 p["flagged"])
+                (pattern_label(p), Decimal(p["amount"]), p["flagged"])
                 for p in sections["patterns"]["patterns"][:10]
             ]
         )  # fmt: skip
     if "tracking" in sections:
         buckets = aging_buckets(store, today, data.get("payer"))
         charts["aging"] = svg_hbars(
-            [(f"{label} ({n})", Decimal(c) / 100, label == "past deadline" and n > 0)
+            [(f"{label} ({n:,})", Decimal(c) / 100, label == "past deadline" and n > 0)
              for label, n, c in buckets]
         )  # fmt: skip
     return env.get_template("report.html.j2").render(

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from .errors import RulesError
-from .settings import packaged_rules_dir
+from .settings import packaged_rules_dir, safe_load
 
 DENIAL_CATEGORIES = ("administrative", "technical", "clinical")
 NON_DENIAL = ("contractual", "patient_responsibility", "other")
@@ -55,24 +55,8 @@ FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 Action = Literal[
     "appeal", "resubmit", "reopen", "bill_other_payer", "bill_patient", "review", "none"
 ]
-ACTIONS: tuple[str, ...] = (
-    "appeal",
-    "resubmit",
-    "reopen",
-    "bill_other_payer",
-    "bill_patient",
-    "review",
-    "none",
-)
-ACTION_TEXT = {
-    "appeal": "appeal",
-    "resubmit": "correct and resubmit the claim (not an appeal)",
-    "reopen": "ask for a reopening (clerical error), not an appeal",
-    "bill_other_payer": "bill the payer responsible (coordination of benefits)",
-    "bill_patient": "the patient's responsibility: bill the patient",
-    "review": "needs a look: nothing allowed, nothing paid",
-    "none": "no appeal rights: write off, or look for an exception",
-}
+from .choices import ACTION_TEXT, ACTIONS  # noqa: E402, F401 - the words live in choices
+
 PayerClass = Literal[
     "medicare",
     "medicare_advantage",
@@ -565,7 +549,7 @@ def _read(path: Path, problems: list[Problem]) -> tuple[Any, _Lines | dict]:
         problems.append(Problem(str(path), None, "", f"cannot read: {exc.strerror}"))
         return None, {}
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)  # yaml.safe_load, with libyaml when available
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(

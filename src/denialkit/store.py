@@ -18,12 +18,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 from .errors import NotFound, StoreError
+
+if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
+    from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
@@ -392,6 +392,96 @@ def _payer_params(payer: str) -> list[str]:
     return [f"%{payer}%", payer, payer]
 
 
+# The queue's orders; None is the work order (most urgent first). Ties by id: stable pages.
+_QUEUE_ORDER = {
+    None: QUEUE_ORDER,
+    "deadline": "COALESCE(d.follow_up, d.deadline, '9999-12-31'), d.tier_order, d.id",
+    "amount": "d.amount_cents DESC, d.id",
+    "score": "d.score DESC, d.id",
+    "received": "d.received DESC, d.id",
+}
+
+
+def _queue_where(
+    statuses: Sequence[str],
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_by: str | None = None,
+    *,
+    patient: str | None = None,
+    member: str | None = None,
+    claim: str | None = None,
+    carc: str | None = None,
+    procedure: str | None = None,
+    action: str | Sequence[str] | None = None,
+    text: str | None = None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``denials d``, ``payers p``, ``claims c``) of the queue and its
+    count. ``patient``: every word in the patient's last or first name (part of it; "smith
+    jo" and "Smith, Jo" both find JOHN SMITH). ``member``: the patient's or the insured's
+    member id. ``claim``: our claim number (CLP01) or the payer's (CLP07). ``text``: any of
+    those, or the denial id. ``action``: one action, or several (the default queue: every
+    action but bill_patient)."""
+    where = [f"d.status IN ({_marks(statuses)})"]
+    params: list[Any] = list(statuses)
+    for column, value in (
+        ("d.tier", tier),
+        ("d.category", category),
+        ("d.team", team),
+        ("d.assignee", assignee),
+        ("d.carc", carc),
+        ("d.procedure", procedure),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if payer is not None:
+        where.append(f"p.id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
+        params += _payer_params(payer)
+    if due_by is not None:
+        where.append("COALESCE(d.follow_up, d.deadline) <= ?")
+        params.append(due_by)
+    if patient is not None:
+        name, name_params = _name_match(patient)
+        where.append(name)
+        params += name_params
+    if action is not None:
+        actions = [action] if isinstance(action, str) else list(action)
+        # Rows from before actions were recorded are appeals.
+        where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")  # noqa: S608
+        params += actions
+    if member is not None:
+        where.append("(c.patient_id = ? OR c.insured_id = ?)")
+        params += [member.strip()] * 2
+    if claim is not None:
+        where.append("(d.patient_control = ? OR d.payer_claim_id = ?)")
+        params += [claim.strip()] * 2
+    if text is not None:
+        value = text.strip()
+        name, name_params = _name_match(value)
+        anyof = [name, "c.patient_id = ?", "c.insured_id = ?", "d.patient_control = ?",
+                 "d.payer_claim_id = ?"]  # fmt: skip
+        params += [*name_params, value, value, value, value]
+        if value.isdigit():
+            anyof.append("d.id = ?")
+            params.append(int(value))
+        where.append("(" + " OR ".join(anyof) + ")")
+    return " AND ".join(where), params
+
+
+def _name_match(text: str) -> tuple[str, list[str]]:
+    words = [w for w in text.replace(",", " ").split() if w]
+    if not words:
+        return "0", []
+    # LIKE is case-insensitive for ASCII, as names arrive in NM1 (mostly upper case).
+    like = ["%" + w.replace("%", "").replace("_", "") + "%" for w in words]
+    sql = " AND ".join("(c.patient_last LIKE ? OR c.patient_first LIKE ?)" for _ in words)
+    return f"({sql})", [p for w in like for p in (w, w)]
+
+
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
     cols = ", ".join(f"[{c}]" for c in columns)
     marks = ", ".join("?" for _ in columns)
@@ -439,13 +529,25 @@ class Store:
                 f"cannot open database {os.fspath(path or ':memory:')}: {exc}"
             ) from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self._db: Any = None
         self._in_tx = False
         self.migrate()
 
     @classmethod
     def memory(cls) -> Store:
         return cls(None)
+
+    @classmethod
+    def existing(cls, path: str | os.PathLike[str]) -> Store:
+        """Open a database that must exist already (every command but ``ingest`` and
+        ``nightly``): a mistyped path is an error, not a new empty database."""
+        p = Path(path)
+        if not p.is_file():
+            raise StoreError(
+                f"no denialkit database at {os.fspath(p)} (run 'denialkit ingest' first, "
+                "or set --db / DENIALKIT_DB / db in config)"
+            )
+        return cls(p)
 
     def close(self) -> None:
         self.conn.close()
@@ -458,9 +560,21 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------
 
+    @property
+    def db(self) -> Any:
+        """The sqlite-utils view of the connection, for schema work; imported on first use
+        (it costs a tenth of a second, and reading the queue never needs it)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
     def migrate(self) -> None:
         try:
-            existing = set(self.db.table_names())
+            existing = {
+                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"not a denialkit database: {exc}") from None
         if existing and "meta" not in existing:
@@ -1401,30 +1515,20 @@ class Store:
         payer: str | None = None,
         due_by: str | None = None,
         limit: int | None = None,
-        actions: Sequence[str] | None = None,
+        offset: int = 0,
+        sort: str | None = None,
+        **find: Any,
     ) -> list[dict[str, Any]]:
-        """The work queue, most urgent first: tier, then the next date (the deadline, or the
-        follow-up date once appealed), then expected value."""
-        where = [f"d.status IN ({_marks(statuses)})"]
-        params: list[Any] = list(statuses)
-        if actions is not None:
-            where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")
-            params += list(actions)
-        for column, value in (
-            ("d.tier", tier),
-            ("d.category", category),
-            ("d.team", team),
-            ("d.assignee", assignee),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if payer is not None:
-            where.append(f"p.id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
-            params += _payer_params(payer)
-        if due_by is not None:
-            where.append("COALESCE(d.follow_up, d.deadline) <= ?")
-            params.append(due_by)
+        """The work queue, most urgent first: tier, then deadline, then expected value (or in
+        a ``sort`` order: deadline, amount, score, received). ``find`` narrows it: ``patient``,
+        ``member``, ``claim``, ``carc``, ``procedure``, ``text`` (see ``_queue_where``)."""
+        where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
+                                     **find)  # fmt: skip
+        order = _QUEUE_ORDER[sort]
+        if sort is None and any(find.get(k) for k in ("patient", "member", "claim", "text")):
+            # A search matches a few rows: sort those, rather than walk the whole queue index
+            # looking for them (0.05 s instead of 0.25 s on 50,000 denials).
+            order = "+" + order
         sql = (
             "SELECT d.id, d.patient_control AS claim, d.payer_claim_id, p.name AS payer, "  # noqa: S608
             "c.patient_last, c.patient_first, d.service_date, d.procedure, d.modifiers, "
@@ -1433,13 +1537,54 @@ class Store:
             "d.recovered_cents, d.outcome_date, d.action, d.payer_class, d.class_basis, "
             "d.level, d.deadline_basis, d.follow_up, d.note FROM denials d "
             "JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
-            f"WHERE {' AND '.join(where)} "
-            f"ORDER BY {QUEUE_ORDER}"
+            f"WHERE {where} ORDER BY {order}"
         )
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
+        if limit or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit or -1, offset]
         return self.query(sql, params)
+
+    def queue_count(
+        self,
+        *,
+        statuses: Sequence[str],
+        tier: str | None = None,
+        category: str | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        payer: str | None = None,
+        due_by: str | None = None,
+        **find: Any,
+    ) -> int:
+        """How many denials ``queue`` would list without a limit."""
+        where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
+                                     **find)  # fmt: skip
+        # Join only what the filters read: counting a million open denials stays an index scan.
+        joins = "JOIN payers p ON p.id = d.payer_id " if "p." in where else ""
+        joins += "JOIN claims c ON c.id = d.claim_id " if "c." in where else ""
+        sql = f"SELECT count(*) FROM denials d {joins}WHERE {where}"  # noqa: S608
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def queue_by_status(
+        self,
+        *,
+        statuses: Sequence[str],
+        tier: str | None = None,
+        category: str | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        payer: str | None = None,
+        due_by: str | None = None,
+        **find: Any,
+    ) -> dict[str, int]:
+        """``queue_count`` per status (statuses with none left out)."""
+        where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
+                                     **find)  # fmt: skip
+        sql = (
+            "SELECT d.status, count(*) FROM denials d JOIN payers p ON p.id = d.payer_id "  # noqa: S608
+            f"JOIN claims c ON c.id = d.claim_id WHERE {where} GROUP BY d.status"
+        )
+        return {r[0]: r[1] for r in self.conn.execute(sql, params)}
 
     def denial(self, denial_id: int) -> dict[str, Any]:
         rows = self.query(

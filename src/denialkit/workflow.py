@@ -15,17 +15,18 @@ from typing import Any
 
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
-from .errors import NotFound, UsageError
-from .lifecycle import STATUSES, PaidBatch, now_iso, resolve_from_payment, same_line, same_patient
+from .errors import NotFound
+from .lifecycle import PaidBatch, now_iso, resolve_from_payment, same_line, same_patient
 from .payers import PayerPolicy, next_step, policy
-from .rules import ACTIONS, Rules
-from .store import OPEN_STATUSES, Store, from_cents, to_cents
-from .triage import blend_likelihood, score, tier_rank
+from .rules import Rules
+from .store import Store, to_cents
+from .triage import blend_likelihood, score
+
+# The read side (queue, find) lives in worklist, which loads without the rules (pydantic):
+# `denialkit queue` starts fast. Re-exported here, where it used to be.
+from .worklist import _money, elsewhere, find, queue, queue_total  # noqa: F401
 
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
-ALL_STATUSES = STATUSES
-# Out of the default queue: the patient's to pay (listed with --action bill_patient).
-QUEUE_ACTIONS = tuple(a for a in ACTIONS if a != "bill_patient")
 PAGE = 5000
 
 
@@ -389,98 +390,6 @@ def assign(store: Store, ids: Sequence[int], to: str, actor: str) -> int:
         for i in ids:
             store.set_assignment(i, None, to, actor, "assign", now_iso())
     return len(ids)
-
-
-def queue(
-    store: Store,
-    today: dt.date,
-    *,
-    status: str | None = None,
-    tier: str | None = None,
-    category: str | None = None,
-    team: str | None = None,
-    assignee: str | None = None,
-    payer: str | None = None,
-    due_within: int | None = None,
-    limit: int | None = None,
-    action: str | None = None,
-) -> list[dict[str, Any]]:
-    """Rows of the work queue in the documented JSON shape. The patient's responsibility
-    (action ``bill_patient``) is left out unless asked for with ``action``."""
-    if action is not None and action != "all" and action not in ACTIONS:
-        raise UsageError(f"unknown action {action!r}: one of all, {', '.join(ACTIONS)}")
-    actions: Sequence[str] | None = (
-        QUEUE_ACTIONS if action is None else None if action == "all" else (action,)
-    )
-    if status in (None, "open"):
-        statuses: Sequence[str] = OPEN_STATUSES
-    elif status == "all":
-        statuses = ALL_STATUSES
-    elif status in ALL_STATUSES:
-        statuses = (status,)
-    else:
-        raise UsageError(f"unknown status {status!r}: one of open, all, {', '.join(ALL_STATUSES)}")
-    if tier is not None and tier_rank(tier) < 0:
-        raise UsageError(f"unknown tier {tier!r}: high, standard or low")
-    due_by = (today + dt.timedelta(days=due_within)).isoformat() if due_within is not None else None
-    rows = store.queue(
-        statuses=statuses,
-        tier=tier,
-        category=category,
-        team=team,
-        assignee=assignee,
-        payer=payer,
-        due_by=due_by,
-        limit=limit,
-        actions=actions,
-    )
-    return [_queue_row(r, today) for r in rows]
-
-
-def _money(cents: int | None) -> str | None:
-    return None if cents is None else f"{from_cents(cents):.2f}"
-
-
-def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
-    patient = ", ".join(x for x in (r["patient_last"], r["patient_first"]) if x)
-    due = r["deadline"]
-    # Once appealed, the date that matters is when the payer's decision is due.
-    nxt = r["follow_up"] if r["follow_up"] and r["status"] == "appealed" else due
-    nxt = nxt or r["follow_up"]
-    return {
-        "id": r["id"],
-        "claim": r["claim"],
-        "payer_claim_id": r["payer_claim_id"],
-        "payer": r["payer"],
-        "patient": patient,
-        "service_date": r["service_date"],
-        "procedure": r["procedure"],
-        "modifiers": [m for m in (r["modifiers"] or "").split(",") if m],
-        "carc": r["carc"],
-        "group": r["group_code"],
-        "rarc": [m for m in (r["rarcs"] or "").split(",") if m],
-        "category": r["category"],
-        "amount_at_risk": _money(r["amount_cents"]),
-        "received": r["received"],
-        "deadline": due,
-        "deadline_basis": r["deadline_basis"],
-        "follow_up": r["follow_up"],
-        "next_date": nxt,
-        "days_left": (dt.date.fromisoformat(nxt) - today).days if nxt else None,
-        "due": bool(r["follow_up"] and r["follow_up"] <= today.isoformat()),
-        "payer_class": r["payer_class"],
-        "level": r["level"] or 1,
-        "likelihood": round(r["likelihood"], 3) if r["likelihood"] is not None else None,
-        "score": round(r["score"], 3) if r["score"] is not None else None,
-        "tier": r["tier"],
-        "status": r["status"],
-        "team": r["team"],
-        "assignee": r["assignee"],
-        "recovered": _money(r["recovered_cents"]),
-        "outcome_date": r["outcome_date"],
-        "action": r["action"] or "appeal",
-        "note": r["note"] or "",
-    }
 
 
 def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""The work queue and finding denials: read-only views of the stored denials, in the JSON shape
+``denialkit queue`` prints.
+
+Kept apart from ``workflow`` (which finds and triages denials with the rules) so that reading
+the queue loads neither the rules nor pydantic: ``denialkit queue`` starts in a fraction of a
+second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from . import choices
+from .choices import STATUSES as ALL_STATUSES
+from .errors import UsageError
+from .store import OPEN_STATUSES, Store, from_cents
+
+QUEUE_ACTIONS = tuple(a for a in choices.ACTIONS if a != "bill_patient")
+
+
+def _filters(
+    today: dt.date,
+    status: str | None,
+    tier: str | None,
+    category: str | None,
+    due_within: int | None,
+    find: dict[str, Any],
+) -> dict[str, Any]:
+    """Checked store filters: every enumerated word is one the store knows (abbreviations as
+    the table prints them, ``admin``, are read as the word), never a silent empty queue."""
+    status = choices.status(status)
+    if status in (None, "open"):
+        statuses: Sequence[str] = OPEN_STATUSES
+    elif status == "all":
+        statuses = ALL_STATUSES
+    else:
+        statuses = (status,)
+    for key in ("patient", "member", "claim", "carc", "procedure", "action", "text"):
+        value = find.get(key)
+        if value is not None and not str(value).strip():
+            raise UsageError(f"--{key} needs a value")
+    if find.get("carc") is not None:
+        find["carc"] = find["carc"].strip().upper().split("-")[-1]  # CO-197 → 197
+    # The default queue leaves out the patient's responsibility (bill_patient); "all" is all.
+    act = choices.action(find.get("action")) if find.get("action") is not None else None
+    find["action"] = QUEUE_ACTIONS if act is None else None if act == "all" else act
+    if find.get("procedure") is not None:
+        find["procedure"] = find["procedure"].strip().upper()
+    due_by = (today + dt.timedelta(days=due_within)).isoformat() if due_within is not None else None
+    return {
+        "statuses": statuses,
+        "tier": choices.tier(tier),
+        "category": choices.category(category),
+        "due_by": due_by,
+        **{k: v for k, v in find.items() if v is not None},
+    }
+
+
+def queue(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
+    **find: str | None,
+) -> list[dict[str, Any]]:
+    """Rows of the work queue in the documented JSON shape.
+
+    ``find`` narrows it: ``patient`` (words of the name), ``member`` (member id), ``claim``
+    (CLP01 or CLP07), ``carc``, ``procedure``, ``text`` (any of these, or the denial id).
+    ``sort``: None (most urgent first), ``deadline``, ``amount``, ``score`` or ``received``.
+    """
+    filters = _filters(today, status, tier, category, due_within, find)
+    if offset < 0:
+        raise UsageError("--offset cannot be negative")
+    rows = store.queue(
+        team=team,
+        assignee=assignee,
+        payer=payer,
+        limit=limit,
+        offset=offset,
+        sort=choices.sort(sort),
+        **filters,
+    )
+    return [_queue_row(r, today) for r in rows]
+
+
+def queue_total(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    **find: str | None,
+) -> int:
+    """How many denials ``queue`` lists with the same filters and no limit."""
+    filters = _filters(today, status, tier, category, due_within, find)
+    return store.queue_count(team=team, assignee=assignee, payer=payer, **filters)
+
+
+def find(
+    store: Store, today: dt.date, text: str, *, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Denials of any status whose patient name, member id, claim number (CLP01 or CLP07) or
+    denial id matches ``text`` (the phone call: "I am calling about my bill"), most urgent
+    first; rows in the queue's JSON shape."""
+    return queue(store, today, status="all", action="all", text=text, limit=limit, offset=offset)
+
+
+def elsewhere(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    **find: str | None,
+) -> dict[str, int]:
+    """Denials matching the same filters in the statuses the queue did not show, per status
+    (for "the queue is empty: 40,078 denials are expired")."""
+    shown = set(_filters(today, status, None, None, None, {})["statuses"])
+    filters = _filters(today, "all", tier, category, due_within, dict(find))
+    counts = store.queue_by_status(team=team, assignee=assignee, payer=payer, **filters)
+    out = {s: counts[s] for s in ALL_STATUSES if counts.get(s) and s not in shown}
+    if find.get("action") is None:  # the default queue hides the patient's to pay: say so
+        mine = _filters(
+            today, status, tier, category, due_within, {**find, "action": "bill_patient"}
+        )
+        n = store.queue_count(team=team, assignee=assignee, payer=payer, **mine)
+        if n:
+            out["bill_patient"] = n
+    return out
+
+
+def _money(cents: int | None) -> str | None:
+    return None if cents is None else f"{from_cents(cents):.2f}"
+
+
+def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    patient = ", ".join(x for x in (r["patient_last"], r["patient_first"]) if x)
+    due = r["deadline"]
+    # Once appealed, the date that matters is when the payer's decision is due.
+    nxt = r["follow_up"] if r["follow_up"] and r["status"] == "appealed" else due
+    nxt = nxt or r["follow_up"]
+    return {
+        "id": r["id"],
+        "claim": r["claim"],
+        "payer_claim_id": r["payer_claim_id"],
+        "payer": r["payer"],
+        "patient": patient,
+        "service_date": r["service_date"],
+        "procedure": r["procedure"],
+        "modifiers": [m for m in (r["modifiers"] or "").split(",") if m],
+        "carc": r["carc"],
+        "group": r["group_code"],
+        "rarc": [m for m in (r["rarcs"] or "").split(",") if m],
+        "category": r["category"],
+        "amount_at_risk": _money(r["amount_cents"]),
+        "received": r["received"],
+        "deadline": due,
+        "deadline_basis": r["deadline_basis"],
+        "follow_up": r["follow_up"],
+        "next_date": nxt,
+        "days_left": (dt.date.fromisoformat(nxt) - today).days if nxt else None,
+        "due": bool(r["follow_up"] and r["follow_up"] <= today.isoformat()),
+        "payer_class": r["payer_class"],
+        "level": r["level"] or 1,
+        "likelihood": round(r["likelihood"], 3) if r["likelihood"] is not None else None,
+        "score": round(r["score"], 3) if r["score"] is not None else None,
+        "tier": r["tier"],
+        "status": r["status"],
+        "team": r["team"],
+        "assignee": r["assignee"],
+        "recovered": _money(r["recovered_cents"]),
+        "outcome_date": r["outcome_date"],
+        "action": r["action"] or "appeal",
+        "note": r["note"] or "",
+    }

@@ -570,3 +570,20 @@ def test_retriage_keeps_the_level_and_its_deadline(store, write835, rules):
     after = store.denial(d["id"])
     assert (after["level"], after["deadline"], after["deadline_basis"]) == (
         before["level"], before["deadline"], before["deadline_basis"])  # fmt: skip
+
+
+def test_upgrade_from_schema_3_fills_levels_and_claim_dates(tmp_path, write835, rules):
+    from denialkit.store import Store
+
+    db = tmp_path / "old.db"
+    with Store(db) as store:
+        ingest(store, write835, rules, [ClaimSpec(lines=[denied("50"), LineSpec("99214")])])
+        # What a schema-3 database holds: none of the new columns filled.
+        store.conn.execute("UPDATE claims SET dos = NULL, line_count = NULL")
+        store.conn.execute("UPDATE denials SET level = NULL, level_date = NULL")
+        store.conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with Store(db) as store:
+        [c] = store.query("SELECT dos, line_count FROM claims")
+        assert (c["dos"], c["line_count"]) == ("2026-10-05", 2)
+        [d] = store.query("SELECT level, level_date, received FROM denials")
+        assert (d["level"], d["level_date"]) == (1, d["received"])

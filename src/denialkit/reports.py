@@ -428,29 +428,25 @@ def trend(
     months: dict[str, dict[str, int]] = {}
     payers: dict[tuple[str, int], dict[str, int]] = {}
     names: dict[int, str] = {}
-    for r in store.initial_claims(since, until, payer):
+    counts = store.initial_rates(since, until, payer)
+    for r in counts["claims"]:
         names[r["payer_id"]] = r["payer"]
         for bucket in (months.setdefault(r["month"], dict(zero)),
                        payers.setdefault((r["month"], r["payer_id"]), dict(zero))):  # fmt: skip
             bucket["claims"] += r["claims"]
             bucket["lines"] += r["lines"] or 0
             bucket["billed"] += r["billed"] or 0
+    for r in counts["denied"]:
+        for bucket in (months[r["month"]], payers[(r["month"], r["payer_id"])]):
+            bucket["denied_claims"] += r["claims"]
+            bucket["denied_lines"] += r["lines"] or 0
+            bucket["denied"] += r["cents"] or 0
     cats: dict[tuple[str, str], dict[str, int]] = {}
-    claims: dict[int, tuple[str, int, int, int]] = {}  # claim -> month, payer, lines denied, ¢
-    for r in store.initial_denials(since, until, payer):
-        denied_lines = r["claim_lines"] if r["whole"] else r["lines_denied"]
+    for r in counts["by_category"]:
         c = cats.setdefault((r["month"], r["category"]), dict(zero))
-        c["denied_claims"] += 1
-        c["denied_lines"] += denied_lines
-        c["denied"] += r["cents"]
-        month, payer_id, lines, cents = claims.get(r["claim_id"], (r["month"], r["payer_id"], 0, 0))
-        lines = r["claim_lines"] if r["whole"] else max(lines, 0) + r["lines_denied"]
-        claims[r["claim_id"]] = (month, payer_id, min(lines, r["claim_lines"]), cents + r["cents"])
-    for month, payer_id, lines, cents in claims.values():
-        for bucket in (months[month], payers[(month, payer_id)]):
-            bucket["denied_claims"] += 1
-            bucket["denied_lines"] += lines
-            bucket["denied"] += cents
+        c["denied_claims"] += r["claims"]
+        c["denied_lines"] += r["lines"] or 0
+        c["denied"] += r["cents"] or 0
     return {
         "report": "trend",
         "period": _period(since, until),

@@ -11,6 +11,7 @@ started at once take turns (WAL mode, busy timeout) instead of failing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import sqlite3
@@ -172,6 +173,13 @@ _TABLES: dict[str, dict[str, Any]] = {
             "received_date": str,
             "coverage_expiration": str,
             "service_date": str,
+            # The claim's date of service (its first line's, else the claim's own) and its
+            # number of lines: what the initial denial rate counts, kept at intake.
+            "dos": str,
+            "line_count": int,
+            # Which claim this is, across adjudications: payer, CLP01, patient, date of service
+            # (``claim_key``); the first adjudication is the one the denial rate counts.
+            "claim_key": int,
         },
         "pk": "id",
     },
@@ -333,6 +341,7 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
     ("claims", ["payer_id", "patient_control"], False),
     ("claims", ["payer_claim_id"], False),
     ("claims", ["remittance_id"], False),
+    ("claims", ["claim_key"], False),
     ("claim_names", ["claim_id"], False),
     ("service_lines", ["claim_id"], False),
     ("service_lines", ["procedure"], False),
@@ -616,9 +625,21 @@ class Store:
                         table.add_column(column, kind)
             for table, cols, unique in _INDEXES:
                 self.db[table].create_index(cols, unique=unique, if_not_exists=True)
-            # Schema 4: denials from before appeal levels are at level 1, noticed on receipt.
+            # Schema 4: denials from before appeal levels are at level 1, noticed on receipt;
+            # claims get their date of service and line count.
             self.conn.execute(
                 "UPDATE denials SET level = 1, level_date = received WHERE level IS NULL"
+            )
+            self.conn.execute(
+                "UPDATE claims SET line_count = (SELECT COUNT(*) FROM service_lines l "
+                "WHERE l.claim_id = claims.id), dos = COALESCE((SELECT MIN(l.date_from) "
+                "FROM service_lines l WHERE l.claim_id = claims.id), service_date, "
+                "statement_from) WHERE line_count IS NULL"
+            )
+            self.conn.create_function("claim_key", 6, claim_key, deterministic=True)
+            self.conn.execute(
+                "UPDATE claims SET claim_key = claim_key(payer_id, patient_control, patient_id, "
+                "patient_last, patient_first, dos) WHERE claim_key IS NULL"
             )
             self._queue_index()
             self.conn.execute(
@@ -1400,55 +1421,80 @@ class Store:
     # A claim is counted once, at its first adjudication (HFMA initial denial rate): the same
     # payer, patient account number (CLP01), patient and date of service is the same claim;
     # reversals (CLP02=22) and later re-adjudications do not add to the denominator.
+    # A claim is counted once, at its first adjudication (HFMA initial denial rate): the same
+    # payer, patient account number (CLP01), patient and date of service (``claim_key``) is the
+    # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
+    # denominator. First = no earlier remittance date (then no lower id) with the same key.
     _INITIAL_CLAIMS = (
-        "WITH cl AS (SELECT c.id, c.payer_id, c.charge_cents, "
-        "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month, "
-        "ROW_NUMBER() OVER (PARTITION BY c.payer_id, c.patient_control, "
-        "COALESCE(c.patient_id, ''), COALESCE(c.patient_last, ''), COALESCE(c.patient_first, ''), "
-        "COALESCE((SELECT MIN(l.date_from) FROM service_lines l WHERE l.claim_id = c.id), "
-        "c.service_date, c.statement_from, '') "
-        "ORDER BY COALESCE(r.payment_date, r.production_date), c.id) AS k "
-        "FROM claims c JOIN remittances r ON r.id = c.remittance_id WHERE c.status != '22'), "
-        "init AS (SELECT id, payer_id, charge_cents, month FROM cl WHERE k = 1 "
-        "AND month >= ? AND month <= ?{payer}) "
+        "WITH init AS (SELECT c.id, c.payer_id, c.charge_cents, c.line_count, "
+        "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
+        "FROM claims c JOIN remittances r ON r.id = c.remittance_id "
+        "WHERE c.status != '22' AND NOT EXISTS (SELECT 1 FROM claims b "
+        "JOIN remittances rb ON rb.id = b.remittance_id WHERE b.claim_key = c.claim_key "
+        "AND b.status != '22' AND b.id != c.id AND (COALESCE(rb.payment_date, "
+        "rb.production_date) < COALESCE(r.payment_date, r.production_date) OR "
+        "(COALESCE(rb.payment_date, rb.production_date) = COALESCE(r.payment_date, "
+        "r.production_date) AND b.id < c.id)))) "
+        "SELECT * FROM init WHERE month >= ? AND month <= ?{payer}"
     )
 
     def _initial(self, since: str | None, until: str | None, payer: str | None):
         params: list[Any] = [(since or "0000-00")[:7], (until or "9999-12")[:7]]
         extra = ""
         if payer:
-            extra = f" AND payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
+            extra = f" AND init.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
             params += _payer_params(payer)
         return self._INITIAL_CLAIMS.replace("{payer}", extra), params
 
-    def initial_claims(
+    def initial_rates(
         self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
-        """Claims at first adjudication by month and payer: claims, lines, billed cents."""
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The initial denial rate's counts, per month of first adjudication and payer:
+        ``claims`` (claims, lines, billed cents), ``denied`` (claims with a denial, lines
+        denied — every line of a claim denied at claim level — and cents denied) and
+        ``by_category`` (the same per category). Patient responsibility (bill_patient) is not
+        a denial. The first adjudications are found once, into a temporary table."""
         head, params = self._initial(since, until, payer)
-        return self.query(
-            head + "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
-            "SUM((SELECT COUNT(*) FROM service_lines l WHERE l.claim_id = i.id)) AS lines, "
-            "SUM(i.charge_cents) AS billed FROM init i JOIN payers p ON p.id = i.payer_id "
-            "GROUP BY 1, 2, 3",
+        self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
+        self.conn.execute(
+            "CREATE TEMP TABLE initial_claims AS " + head,  # noqa: S608 - our own SQL; values bound
             params,
         )
-
-    def initial_denials(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
-        """Per claim denied at first adjudication and category: lines denied (every line of
-        a claim denied at claim level), the claim's line count and the money denied. Patient
-        responsibility (bill_patient) is not a denial."""
-        head, params = self._initial(since, until, payer)
-        return self.query(
-            head + "SELECT i.month, i.payer_id, d.claim_id, d.category, "  # noqa: S608
-            "COUNT(DISTINCT d.line_id) AS lines_denied, MAX(d.line_id IS NULL) AS whole, "
-            "(SELECT COUNT(*) FROM service_lines l WHERE l.claim_id = d.claim_id) AS claim_lines, "
-            "SUM(d.amount_cents) AS cents FROM init i JOIN denials d ON d.claim_id = i.id "
-            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2, 3, 4",
-            params,
+        self.conn.execute("CREATE UNIQUE INDEX temp.initial_claims_id ON initial_claims (id)")
+        # Per claim and category: lines denied and cents; "whole" when denied at claim level.
+        per_claim = (
+            "WITH dn AS (SELECT d.claim_id, d.category, COUNT(DISTINCT d.line_id) AS ld, "
+            "MAX(d.line_id IS NULL) AS whole, SUM(d.amount_cents) AS cents FROM denials d "
+            "JOIN temp.initial_claims i ON i.id = d.claim_id "
+            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2) "
         )
+        try:
+            return {
+                "claims": self.query(
+                    "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "
+                    "SUM(i.line_count) AS lines, SUM(i.charge_cents) AS billed "
+                    "FROM temp.initial_claims i JOIN payers p ON p.id = i.payer_id "
+                    "GROUP BY 1, 2, 3"
+                ),
+                "by_category": self.query(
+                    per_claim  # noqa: S608 - our own SQL, no values in it
+                    + "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "
+                    "SUM(CASE WHEN dn.whole THEN i.line_count ELSE dn.ld END) AS lines, "
+                    "SUM(dn.cents) AS cents FROM dn JOIN temp.initial_claims i "
+                    "ON i.id = dn.claim_id GROUP BY 1, 2, 3"
+                ),
+                "denied": self.query(
+                    per_claim  # noqa: S608 - our own SQL, no values in it
+                    + ", pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "
+                    "SUM(cents) AS cents FROM dn GROUP BY 1) "
+                    "SELECT i.month, i.payer_id, COUNT(*) AS claims, "
+                    "SUM(CASE WHEN pc.whole THEN i.line_count ELSE MIN(pc.ld, i.line_count) END) "
+                    "AS lines, SUM(pc.cents) AS cents FROM pc JOIN temp.initial_claims i "
+                    "ON i.id = pc.claim_id GROUP BY 1, 2"
+                ),
+            }
+        finally:
+            self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
 
     def appeals_by_month(
         self, since: str | None, until: str | None, payer: str | None
@@ -1658,6 +1704,22 @@ class Store:
         return out
 
 
+def claim_key(*parts: Any) -> int:
+    """A signed 64-bit key for (payer id, CLP01, member id, last, first, date of service): the
+    same claim across its adjudications (stable across processes, unlike ``hash``)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def _claim_dos(c: Claim) -> str | None:
+    """The claim's date of service: its first line's, else the claim's own (same as
+    ``denials.claim_date``, which this module does not import: reading the queue stays light)."""
+    dates = [ln.date_from for ln in c.lines if ln.date_from]
+    return min(dates) if dates else (c.service_date or c.statement_from)
+
+
 class ClaimWriter:
     """Buffers claims of one remittance and writes them in batches (executemany).
 
@@ -1682,6 +1744,7 @@ class ClaimWriter:
         patient = c.person("QC")
         insured = c.person("IL")
         rendering = c.person("82")
+        dos = _claim_dos(c)
         rows["claims"].append(
             (
                 cid,
@@ -1717,6 +1780,16 @@ class ClaimWriter:
                 c.received_date,
                 c.coverage_expiration,
                 c.service_date,
+                dos,
+                len(c.lines),
+                claim_key(
+                    self.payer_id,
+                    c.patient_control,
+                    patient.id if patient else None,
+                    patient.last if patient else None,
+                    patient.first if patient else None,
+                    dos,
+                ),
             )
         )
         for p in c.people:

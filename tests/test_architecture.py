@@ -11,6 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "denialkit"
 
 LAYERS = [
     "errors",
+    "files",
     "x12",
     "era",
     "synthetic",

@@ -445,6 +445,10 @@ def outcome(
     date: Annotated[
         str | None, typer.Option("--date", help="Decision date (ISO; default today).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Accept --recovered above the amount at risk (recorded)."),
+    ] = False,
     actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
@@ -466,7 +470,7 @@ def outcome(
     amount = lifecycle.parse_amount(recovered) if recovered is not None else None
     result = lifecycle.outcome(
         open_store(db), denial_id, chosen[0], actor=settings.actor(actor), recovered=amount,
-        on=date, today=settings.today(),
+        on=date, today=settings.today(), force=force,
     )  # fmt: skip
     output.message(
         f"denial {denial_id}: {chosen[0]}, recovered {output.money(result['recovered_cents'])}"

@@ -13,6 +13,7 @@ import typer
 from . import config as config_mod
 from . import letters, lifecycle, nightly, output, reports, settings, workflow
 from .errors import DenialkitError, UsageError
+from .files import check_new_file, private_dir, private_open, write_private
 from .intake import find_files, ingest_paths
 from .rules import check_rules, load_rules
 from .store import Store
@@ -173,6 +174,7 @@ def queue(
         payer=payer,
         due_within=due_within,
         limit=limit or None,
+        stream=fmt != QueueFormat.table,  # CSV and JSON exports stream in flat memory
     )
     output.queue(rows, fmt.value)
 
@@ -345,7 +347,9 @@ def appeal(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Write letters even for denials with no appeal rights (action)."
+            "--force",
+            help="Write letters even for denials with no appeal rights (action), and "
+            "overwrite existing files.",
         ),
     ] = False,
     actor: ActorOption = None,
@@ -372,12 +376,12 @@ def appeal(
     if single:
         result = letters.appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
-            draft=draft, today=today, actor=who, out=out, force=force,
+            draft=draft, today=today, actor=who, out=out, force=force, overwrite=force,
         )  # fmt: skip
         if out is None:
             output.write_text(result.letter.text)
         else:
-            output.message(f"wrote {out} ({result.letter.template})")
+            output.message(f"wrote {result.path or out} ({result.letter.template})")
         if result.letter.missing:
             output.message(
                 "placeholders to fill: " + ", ".join(result.letter.missing), style="yellow"
@@ -389,6 +393,7 @@ def appeal(
         results = letters.appeal_many(
             store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
+            overwrite=force,
         )  # fmt: skip
     failed = [r for r in results if r.error]
     skipped = [r for r in results if r.skipped]
@@ -649,7 +654,13 @@ def report(
         ),
     ] = None,
     redact: Annotated[
-        bool, typer.Option("--redact", help="Leave out patient names and member ids.")
+        bool,
+        typer.Option(
+            "--redact", help="Leave out patient names, member ids and account numbers (CLP01)."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
     db: DbOption = None,
     rules_dir: RulesOption = None,
@@ -660,6 +671,8 @@ def report(
     Example: denialkit report patterns --since 2026-09-01 --format csv > patterns.csv
     Example: denialkit report summary --format html --out today.html --redact
     """
+    if out is not None:
+        check_new_file(out, force)  # before any work: a refused --out costs nothing
     rules = load_rules(settings.user_rules_dir(rules_dir))
     store = open_store(db)
     today = settings.today()
@@ -674,10 +687,10 @@ def report(
         if out is None:
             output.write_text(text)
         else:
-            out.write_text(text, encoding="utf-8")
+            write_private(out, text, force=force)
         return
     if out is not None:
-        with output.redirect_stdout(out):
+        with output.redirect_stdout(out, force=force):
             output.report(data, fmt.value)
         return
     output.report(data, fmt.value)
@@ -729,8 +742,8 @@ def nightly_cmd(
     rules = load_rules(settings.user_rules_dir(rules_dir))
     path = settings.db_path(db)
     store = Store(path)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    with open(reports_dir / "nightly.log", "a", encoding="utf-8") as logfile:
+    nightly.check_folders(inbox, archive, reports_dir)
+    with private_open(private_dir(reports_dir) / "nightly.log", "a") as logfile:
 
         def log(line: str) -> None:
             logfile.write(f"{lifecycle.now_iso()} {line}\n")
@@ -741,7 +754,7 @@ def nightly_cmd(
             store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
             lock=path.with_name(path.name + ".nightly.lock"), redact=redact, log=log,
         )  # fmt: skip
-    raise typer.Exit(1 if result.failed else 0)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 def main() -> None:

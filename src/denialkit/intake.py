@@ -272,7 +272,7 @@ def transaction_digests(path: Path, name: str) -> list[str]:
     return digests
 
 
-def _log_unexpected(store: Store, name: str, exc: BaseException) -> Path | None:
+def log_traceback(store: Store, name: str, exc: BaseException) -> Path | None:
     """Append the traceback to the error log (owner-only); None when even that fails."""
     path = error_log_path(store)
     try:
@@ -349,7 +349,7 @@ def ingest_file(
         result.status = "failed"
         result.totals = Totals()
         result.warnings = list(stream.warnings)
-        logged = _log_unexpected(store, name, exc)
+        logged = log_traceback(store, name, exc)
         where = f"; traceback in {logged}" if logged else ""
         result.error = Issue(
             name,

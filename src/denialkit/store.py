@@ -829,6 +829,15 @@ class Store:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
+    def iter_query(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, one at a time (flat memory for exports of any size)."""
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row, strict=True))
+
     def count(self, table: str) -> int:
         return self.db[table].count
 
@@ -1381,8 +1390,10 @@ class Store:
         payer: str | None = None,
         due_by: str | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """The work queue, most urgent first: tier, then deadline, then expected value."""
+        stream: bool = False,
+    ) -> Any:
+        """The work queue, most urgent first: tier, then deadline, then expected value (a list;
+        with ``stream``, an iterator of rows read as they are consumed)."""
         where = [f"d.status IN ({_marks(statuses)})"]
         params: list[Any] = list(statuses)
         for column, value in (
@@ -1413,7 +1424,7 @@ class Store:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return self.query(sql, params)
+        return self.iter_query(sql, params) if stream else self.query(sql, params)
 
     def denial(self, denial_id: int) -> dict[str, Any]:
         rows = self.query(

@@ -373,8 +373,10 @@ def queue(
     payer: str | None = None,
     due_within: int | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Rows of the work queue in the documented JSON shape."""
+    stream: bool = False,
+) -> Any:
+    """Rows of the work queue in the documented JSON shape (a list; with ``stream``, an
+    iterator reading the rows as it is consumed, for exports in flat memory)."""
     if status in (None, "open"):
         statuses: Sequence[str] = OPEN_STATUSES
     elif status == "all":
@@ -395,7 +397,10 @@ def queue(
         payer=payer,
         due_by=due_by,
         limit=limit,
+        stream=stream,
     )
+    if stream:
+        return (_queue_row(r, today) for r in rows)
     return [_queue_row(r, today) for r in rows]
 
 

@@ -422,7 +422,7 @@ def _store_events(
                 stream.warn(
                     event.segment,
                     f"transaction {n} has the same payer, TRN02 and BPR02 as a remittance "
-                    "already stored but different content; stored as a separate remittance",
+                    "already stored but different content: a separate remittance, not a duplicate",
                 )
             rid = store.add_remittance(file_id, event, payer_id, store.payee_id(event), content)
             remittance_ids[event.transaction] = rid

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from denialkit.store import Store  # noqa: E402
 from tests.mutations import OPERATIONS, apply, check_one, random_steps, seeds  # noqa: E402
+
+from denialkit.store import Store  # noqa: E402
 
 SEEDS = seeds()
 STORE = Store.memory()

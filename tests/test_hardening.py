@@ -301,6 +301,7 @@ def test_written_files_are_0600_and_folders_0700_under_umask_022(
     assert len(written) == 7
     assert all(mode(p) == 0o600 for p in written)
     assert mode(out) == 0o700 and mode(out.parent) == 0o700 and mode(arch / str(TODAY)) == 0o700
+    assert mode(arch / str(TODAY) / "a.835") == 0o600
     for fmt in ("json", "csv", "html", "table"):
         target = tmp_path / "exports" / f"t.{fmt}"
         assert (

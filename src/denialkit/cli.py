@@ -113,8 +113,8 @@ def ingest(
 ) -> None:
     """Store X12 835 remittance files in the database.
 
-    Each file is stored whole or not at all; a file (or a remittance with the same payer,
-    trace number and amount) stored before is reported as a duplicate and adds nothing.
+    Each file is stored whole or not at all; a file (or a remittance with the same content)
+    stored before is reported as a duplicate and adds nothing.
     Exit status: 0 all stored or duplicate, 1 some file failed, 2 usage error.
 
     Example: denialkit ingest examples/ --db denials.db

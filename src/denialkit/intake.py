@@ -262,12 +262,10 @@ def transaction_digests(path: Path, name: str) -> list[str]:
                 digests.append(h.hexdigest())
                 h = None
                 continue
-            for e in seg.elements:
-                e = e.strip()
-                if component:
-                    e = e.replace(component, "\x1d")
-                h.update(e.encode("utf-8", "surrogatepass"))
-                h.update(b"\x1f")
+            text = "\x1f".join(map(str.strip, seg.elements))
+            if component:
+                text = text.replace(component, "\x1d")
+            h.update(text.encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
     return digests
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from . import reports
 from .era import Issue
 from .errors import DenialkitError, UsageError
-from .files import private_dir, write_private
+from .files import FILE_MODE, private_dir, write_private
 from .intake import FileResult, ingest_paths, log_traceback, not_x12_reason
 from .lifecycle import now_iso
 from .rules import Rules
@@ -141,6 +141,7 @@ def _archive(path: Path, inbox: Path, archive: Path, today: dt.date) -> Path:
         dest = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
         n += 1
     shutil.move(str(path), dest)
+    os.chmod(dest, FILE_MODE)  # it holds patient data: owner-only in the archive too
     return dest
 
 

@@ -571,3 +571,41 @@ def test_tracking_json_from_nightly_with_redact_has_no_account_numbers(tmp_path,
                     lock=tmp_path / "lock", redact=True)  # fmt: skip
     text = (tmp_path / "rep" / f"{TODAY}-tracking.json").read_text()
     assert "OLD1" not in text and "ROE" not in text
+
+
+def _double_denials(store, times):
+    for _ in range(times):
+        store.conn.execute("DROP TABLE IF EXISTS temp.copy")
+        store.conn.execute("CREATE TEMP TABLE copy AS SELECT * FROM denials")
+        store.conn.execute("UPDATE temp.copy SET id = id + (SELECT MAX(id) FROM denials)")
+        store.conn.execute("INSERT INTO denials SELECT * FROM temp.copy")
+
+
+def _export_peak(store, fmt, monkeypatch):
+    import sys
+    import tracemalloc
+
+    from denialkit import output
+
+    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))  # noqa: SIM115
+    tracemalloc.start()
+    try:
+        output.queue(workflow.queue(store, TODAY, status="all", stream=True), fmt)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        sys.stdout.close()
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_queue_export_memory_is_flat(tmp_path, rules, monkeypatch, fmt):
+    with Store(tmp_path / "d.db") as s:
+        fill(s, tmp_path, rules)
+        _double_denials(s, 6)  # ~800 rows
+        small = _export_peak(s, fmt, monkeypatch)
+        _double_denials(s, 4)  # 16 times as many
+        n = s.count("denials")
+        large = _export_peak(s, fmt, monkeypatch)
+    assert n > 10_000
+    assert large < small * 3, (small, large)

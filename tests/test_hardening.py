@@ -609,3 +609,14 @@ def test_queue_export_memory_is_flat(tmp_path, rules, monkeypatch, fmt):
         large = _export_peak(s, fmt, monkeypatch)
     assert n > 10_000
     assert large < small * 3, (small, large)
+
+
+def test_same_remittance_made_again_later_is_a_duplicate(store, tmp_path):
+    first = tmp_path / "a.835"
+    first.write_text(good_text(production_date="20261101"))
+    again = tmp_path / "b.835"
+    text = good_text(production_date="20261105").replace("*000000001*", "*000000002*")
+    again.write_text(text.replace("~", "~\n").replace("\n\n", "\n"))
+    assert ingest_file(store, first).status == "ingested"
+    assert ingest_file(store, again).status == "duplicate"
+    assert store.count("claims") == 1

@@ -4,8 +4,9 @@
 file: any failure inside one file, even an exception nobody foresaw, fails that file alone
 (nothing of it stored, the traceback appended to an error log) and the others go on.
 
-A remittance is a duplicate when its content (the segments between ST and SE, elements
-stripped of white space, with the file's own delimiters replaced) equals one stored before;
+A remittance is a duplicate when its content (the segments between ST and SE but the
+production date DTM*405, elements stripped of white space, with the file's own delimiters
+replaced) equals one stored before;
 the same payer, TRN02 and BPR02 with other content is stored, with a warning.
 """
 
@@ -241,27 +242,33 @@ class _AllDuplicate(Exception):
     """Every transaction in the file was stored before: roll back, report a duplicate."""
 
 
-def transaction_digests(path: Path, name: str) -> list[str]:
-    """The content hash of each 835 transaction in the file, in order (see the module doc).
+def transaction_digests(path: Path, name: str) -> dict[int, str]:
+    """The content hash of each transaction in the file, by the ordinal of its ST segment
+    (the parser's ``RemittanceHeader.segment``; see the module doc).
 
-    Envelope control numbers (ST02, SE01, SE02) and white space do not count; the delimiters
-    are replaced by fixed ones so the same remittance sent with other delimiters matches.
+    Envelope control numbers (ST02, SE01, SE02), the production date (DTM*405) and white space
+    around elements do not count;
+    the delimiters are replaced by fixed ones, so the same remittance sent with other
+    delimiters matches.
     """
-    digests: list[str] = []
+    digests: dict[int, str] = {}
     with SegmentReader(path, name) as reader:
         component = reader.delimiters.component
         h = None
+        st = 0
         for seg in reader:
             sid = seg.id
             if sid == "ST":
-                h = hashlib.sha256() if seg[1].strip() == "835" else None
+                h, st = hashlib.sha256(), seg.ordinal
                 continue
             if h is None:
                 continue
             if sid == "SE":
-                digests.append(h.hexdigest())
+                digests[st] = h.hexdigest()
                 h = None
                 continue
+            if sid == "DTM" and seg[1].strip() == "405":
+                continue  # the production date: a file made again later is the same remittance
             text = "\x1f".join(map(str.strip, seg.elements))
             if component:
                 text = text.replace(component, "\x1d")
@@ -363,7 +370,7 @@ def _store_events(
     result: FileResult,
     denials: DenialProcessor | None,
     file_id: int,
-    contents: list[str],
+    contents: dict[int, str],
 ) -> dict[int, int]:
     """Consume the parser's events into the store; returns transaction no. → remittance id."""
     totals = result.totals
@@ -400,7 +407,7 @@ def _store_events(
             header = event
             payer_id = store.payer_id(event)
             n = event.transaction
-            content = contents[n - 1] if 0 < n <= len(contents) else None
+            content = contents.get(event.segment)
             earlier = store.find_remittance(
                 payer_id, event.trace_number, to_cents(event.payment_amount) or 0, content
             )

@@ -388,8 +388,8 @@ class EraStream:
         if abs(d) >= MAX_AMOUNT:
             raise self.error(
                 seg,
-                f"{seg.id}{i:02d}: amount of {len(v.strip())} characters is out of range "
-                f"(at most {MAX_AMOUNT:,.0f} dollars in absolute value)",
+                f"{seg.id}{i:02d}: amount {v.strip()[:24]!r} is out of range (below "
+                f"{MAX_AMOUNT:,.0f} dollars in absolute value)",
             )
         if d.as_tuple().exponent < -2 and d != d.quantize(CENT):  # type: ignore[operator]
             self.warn(

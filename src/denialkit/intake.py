@@ -6,8 +6,8 @@ file: any failure inside one file, even an exception nobody foresaw, fails that 
 
 A remittance is a duplicate when its content (the segments between ST and SE but the
 production date DTM*405, elements stripped of white space, with the file's own delimiters
-replaced) equals one stored before;
-the same payer, TRN02 and BPR02 with other content is stored, with a warning.
+replaced) equals one stored before; the same payer, TRN02 and BPR02 with other content is
+stored, with a warning.
 """
 
 from __future__ import annotations
@@ -247,9 +247,8 @@ def transaction_digests(path: Path, name: str) -> dict[int, str]:
     (the parser's ``RemittanceHeader.segment``; see the module doc).
 
     Envelope control numbers (ST02, SE01, SE02), the production date (DTM*405) and white space
-    around elements do not count;
-    the delimiters are replaced by fixed ones, so the same remittance sent with other
-    delimiters matches.
+    around elements do not count; the delimiters are replaced by fixed ones, so the same
+    remittance sent with other delimiters matches.
     """
     digests: dict[int, str] = {}
     with SegmentReader(path, name) as reader:

@@ -419,7 +419,8 @@ class _ExactSum:
 
 
 class _Rows:
-    """A fetched result standing in for a cursor (the re-run of an overflowing SUM query)."""
+    """A SUM query's rows, fetched at once (so an overflow anywhere in them is caught in
+    ``execute``), standing in for the cursor."""
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self.description = cursor.description

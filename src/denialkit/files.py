@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import UsageError
 
@@ -59,16 +59,15 @@ def check_new_file(path: str | os.PathLike[str], force: bool = False) -> Path:
 @contextlib.contextmanager
 def private_open(
     path: str | os.PathLike[str], mode: str = "w", *, force: bool = True
-) -> Iterator[IO[str]]:
-    """Open a text file for writing, owner-only (0600).
-
-    ``mode`` ``"w"`` writes a temporary file and renames it over ``path`` when the block ends
-    without an error; ``"a"`` appends in place (logs). Missing parent folders are created 0700.
-    """
+) -> Iterator[IO[Any]]:
+    """Open a file for writing, owner-only (0600): ``"w"`` (text) or ``"wb"`` (bytes) write a
+    temporary file and rename it over ``path`` when the block ends without an error; ``"a"``
+    appends in place (logs). Missing parent folders are created 0700. ``force`` allows
+    replacing an existing file (``"w"``/``"wb"``); errors are ``UsageError`` saying why."""
     p = Path(path)
-    if mode not in ("w", "a"):
+    if mode not in ("w", "wb", "a"):
         raise ValueError(mode)
-    if mode == "w":
+    if mode != "a":
         check_new_file(p, force)
     private_dir(p.parent)
     target = p if mode == "a" else p.with_name(f".{p.name}.{os.getpid()}.tmp")
@@ -79,8 +78,11 @@ def private_open(
         raise UsageError(f"cannot write {p}: {exc.strerror}") from None
     try:
         if stat.S_IMODE(os.fstat(fd).st_mode) != FILE_MODE:
-            os.fchmod(fd, FILE_MODE)  # an existing log created before this rule
-        f = os.fdopen(fd, mode, encoding="utf-8", newline="")
+            os.fchmod(fd, FILE_MODE)  # created before this rule, or masked
+        if mode == "wb":
+            f: IO[Any] = os.fdopen(fd, "wb")
+        else:
+            f = os.fdopen(fd, mode, encoding="utf-8", newline="")
     except BaseException:
         os.close(fd)
         raise
@@ -94,22 +96,16 @@ def private_open(
                     os.unlink(target)
             raise
     if target != p:
-        os.replace(target, p)
+        try:
+            os.replace(target, p)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            raise UsageError(f"cannot write {p}: {exc.strerror}") from None
 
 
 def write_private(path: str | os.PathLike[str], data: str | bytes, *, force: bool = True) -> Path:
     """Write ``data`` to ``path`` owner-only (0600), atomically; see ``private_open``."""
-    p = Path(path)
-    if isinstance(data, bytes):
-        check_new_file(p, force)
-        private_dir(p.parent)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, p)
-        return p
-    with private_open(p, "w", force=force) as f:
+    with private_open(path, "wb" if isinstance(data, bytes) else "w", force=force) as f:
         f.write(data)
-    return p
+    return Path(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec, build_835
 
-KILLS = 8
+KILLS = 5
 CLAIMS = 200
 
 
@@ -69,8 +69,10 @@ def test_kill_nightly_at_random_moments(tmp_path):
     cmd = [sys.executable, "-m", "denialkit", "nightly", "--inbox", str(inbox), "--archive",
            str(archive), "--reports", str(reports), "--db", str(db)]  # fmt: skip
     env = {**os.environ, "DENIALKIT_TODAY": "2026-11-27"}
-    killed = 0
-    for round_ in range(KILLS):
+    killed = round_ = 0
+    # Until KILLS runs were killed part-way (a run that finished first does not count).
+    while killed < KILLS and round_ < 3 * KILLS:
+        round_ += 1
         for i in range(3):
             p = inbox / f"r{round_}-{i}.835"
             p.write_text(_file(round_, i))
@@ -91,7 +93,7 @@ def test_kill_nightly_at_random_moments(tmp_path):
             killed += 1
         proc.wait(30)
         _check(db, inbox, archive, made)
-    assert killed >= 5, "the run finished before every kill: make the files bigger"
+    assert killed >= KILLS, "runs finished before the kill: make the files bigger"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     _check(db, inbox, archive, made)

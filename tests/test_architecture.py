@@ -12,6 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "denialkit"
 LAYERS = [
     "errors",
     "choices",
+    "files",
     "x12",
     "filekinds",
     "era",

@@ -36,6 +36,7 @@ def test_ingest_json_is_one_object_on_stdout(runner, tmp_path):
         "claims_by_status",
         "errors",
         "warnings",
+        "suppressed_warnings",
     }
     assert data["files"] == {"ingested": 4, "duplicate": 0, "failed": 0}
     assert data["claims"] == 15 and data["service_lines"] == 22

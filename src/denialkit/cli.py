@@ -15,6 +15,7 @@ import typer
 
 from . import __version__, choices, output, settings
 from .errors import DenialkitError, UsageError
+from .files import check_new_file, private_dir, private_open, write_private
 
 if TYPE_CHECKING:
     from .rules import Rules
@@ -232,9 +233,10 @@ def ingest(
 ) -> None:
     """Store X12 835 remittance files in the database (created if there is none).
 
-    Each file is stored whole or not at all; a file (or a remittance with the same payer,
-    trace number and amount) stored before is reported as a duplicate and adds nothing. Other
-    X12 files (837 claims, 999 acknowledgments ...) are refused, saying what they are.
+    Each file is stored whole or not at all; a file (or a remittance with the same content)
+    stored before is reported as a duplicate and adds nothing. Other X12 files (837 claims,
+    999 acknowledgments ...) are refused, saying what they are.
+    Exit status: 0 all stored or duplicate, 1 some file failed, 2 usage error.
 
     Exit status: 0 all stored or duplicate, 1 some file failed or none found, 2 usage error.
 
@@ -362,10 +364,12 @@ def queue(
         due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
         procedure=procedure, action=action,
     )  # fmt: skip
-    rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort, **filters)
-    if fmt != QueueFormat.table:
+    if fmt != QueueFormat.table:  # CSV and JSON exports stream in flat memory
+        rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort,
+                              stream=True, **filters)  # fmt: skip
         output.queue(rows, fmt.value)
         return
+    rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort, **filters)
     total = worklist.queue_total(store, today, **filters)
     others = worklist.elsewhere(store, today, **filters) if not rows else None
     show_status = choices.status(status) not in (None, "open")
@@ -583,7 +587,9 @@ def appeal(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Write letters even for denials with no appeal rights (action)."
+            "--force",
+            help="Write letters even for denials with no appeal rights (action), and "
+            "overwrite existing files.",
         ),
     ] = False,
     actor: ActorOption = None,
@@ -617,12 +623,12 @@ def appeal(
     if single:
         result = letters.appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
-            draft=draft, today=today, actor=who, out=out, force=force,
+            draft=draft, today=today, actor=who, out=out, force=force, overwrite=force,
         )  # fmt: skip
         if out is None:
             output.write_text(result.letter.text)
         else:
-            output.message(f"wrote {out} ({result.letter.template})")
+            output.message(f"wrote {result.path or out} ({result.letter.template})")
         if result.letter.missing:
             output.message(
                 "placeholders to fill: " + ", ".join(result.letter.missing), style="yellow"
@@ -634,6 +640,7 @@ def appeal(
         results = letters.appeal_many(
             store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
+            overwrite=force,
         )  # fmt: skip
     failed = [r for r in results if r.error]
     skipped = [r for r in results if r.skipped]
@@ -698,6 +705,10 @@ def outcome(
         ),
     ] = None,
     date: DateOption = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Accept --recovered above the amount at risk (recorded)."),
+    ] = False,
     actor: ActorOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
@@ -722,7 +733,15 @@ def outcome(
     done = lifecycle.each(
         denial_ids,
         lambda i: lifecycle.outcome(
-            store, i, chosen[0], actor=who, recovered=amount, on=date, today=today, rules=rules
+            store,
+            i,
+            chosen[0],
+            actor=who,
+            recovered=amount,
+            on=date,
+            today=today,
+            rules=rules,
+            force=force,
         ),  # fmt: skip
     )
     _each(done, _outcome_words)
@@ -983,7 +1002,13 @@ def report(
         ),
     ] = None,
     redact: Annotated[
-        bool, typer.Option("--redact", help="Leave out patient names and member ids.")
+        bool,
+        typer.Option(
+            "--redact", help="Leave out patient names, member ids and account numbers (CLP01)."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
     db: DbOption = None,
     rules_dir: RulesOption = None,
@@ -997,6 +1022,8 @@ def report(
     """
     from . import reports
 
+    if out is not None:
+        check_new_file(out, force)  # before any work: a refused --out costs nothing
     store = open_store(db)
     rules = load_rules(rules_dir)
     today = settings.today()
@@ -1011,10 +1038,10 @@ def report(
         if out is None:
             output.write_text(text)
         else:
-            out.write_text(text, encoding="utf-8")
+            write_private(out, text, force=force)
         return
     if out is not None:
-        with output.redirect_stdout(out):
+        with output.redirect_stdout(out, force=force):
             output.report(data, fmt.value)
         return
     output.report(data, fmt.value)
@@ -1076,8 +1103,8 @@ def nightly_cmd(
     rules = load_rules(rules_dir)
     path = settings.db_path(db)
     store = Store(path)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    with open(reports_dir / "nightly.log", "a", encoding="utf-8") as logfile:
+    nightly.check_folders(inbox, archive, reports_dir)
+    with private_open(private_dir(reports_dir) / "nightly.log", "a") as logfile:
 
         def log(line: str) -> None:
             logfile.write(f"{lifecycle.now_iso()} {line}\n")
@@ -1088,7 +1115,7 @@ def nightly_cmd(
             store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
             lock=path.with_name(path.name + ".nightly.lock"), redact=redact, log=log,
         )  # fmt: skip
-    raise typer.Exit(1 if result.failed else 0)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 def main() -> None:

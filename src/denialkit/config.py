@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import UsageError
+from .files import write_private
 from .settings import config_path
 
 
@@ -113,9 +114,7 @@ def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) 
         Config.model_validate(data)
     except ValidationError as exc:
         raise UsageError(_problem(p, exc)) from None
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        kept = {k: v for k, v in data.items() if not (k in PATH_KEYS and not v)}
-        yaml.safe_dump(kept, f, sort_keys=False, allow_unicode=True)
+    # Owner-only (0600, folder 0700 when created), replaced whole: never half a config.
+    kept = {k: v for k, v in data.items() if not (k in PATH_KEYS and not v)}
+    write_private(p, yaml.safe_dump(kept, sort_keys=False, allow_unicode=True))
     return p

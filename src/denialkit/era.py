@@ -31,6 +31,11 @@ from .x12 import Segment, SegmentReader, split_composite
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 MAX_WARNINGS_PER_FILE = 500
+# Amounts are bounded so that they fit the store (integer cents) and so that any sum over them
+# stays exact: |amount| < 10**11 dollars (10**13 cents). Real 835 amounts are far below it.
+MAX_AMOUNT = Decimal(10) ** 11
+# Digits in a number before it is even looked at (X12 R is at most 15 digits).
+MAX_NUMBER_CHARS = 40
 RAW_FLUSH_CHARS = 256 * 1024
 
 
@@ -280,7 +285,13 @@ def parse_decimal(value: str) -> Decimal | None:
     """An X12 R/N value as Decimal; None when it is not a plain decimal number."""
     v = value.strip()
     body = v[1:] if v[:1] in "-+" else v
-    if not body or not body.replace(".", "", 1).isdigit():
+    # ASCII digits only: str.isdigit() also accepts Arabic-Indic and other scripts' digits.
+    if (
+        not body
+        or len(body) > MAX_NUMBER_CHARS
+        or not body.isascii()
+        or not body.replace(".", "", 1).isdigit()
+    ):
         return None
     try:
         return Decimal(v)
@@ -291,7 +302,7 @@ def parse_decimal(value: str) -> Decimal | None:
 def parse_date(value: str) -> str | None:
     """CCYYMMDD (or YYMMDD) to an ISO date; None when it is not a real date."""
     v = value.strip()
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit()):
         return None
     if len(v) == 6:  # ISA09 and some 4010 senders: YYMMDD; X12 windows the century at 50
         year = int(v[:2])
@@ -317,8 +328,10 @@ _MOA_REMARKS = (3, 4, 5, 6, 7)
 class EraStream:
     """Stream the events of every 835 transaction in one file.
 
-    ``warnings`` fills as the stream is consumed (at most ``MAX_WARNINGS_PER_FILE``; the rest
-    are counted in ``suppressed_warnings``). Errors raise ``X12Error`` naming the file and the
+    ``warnings`` fills as the stream is consumed. Only repetitive warnings of a capped kind
+    (``balance``: amounts that do not add up, ``rounding``) stop at ``MAX_WARNINGS_PER_FILE``
+    per kind, the rest counted in ``suppressed`` by kind; warnings about data dropped or
+    repeated are never capped. Errors raise ``X12Error`` naming the file and the
     segment.
     """
 
@@ -330,17 +343,27 @@ class EraStream:
         )
         self._source = source
         self.warnings: list[Issue] = []
-        self.suppressed_warnings = 0
+        self.suppressed: dict[str, int] = {}
+        self._kind_counts: dict[str, int] = {}
+        self.segment = 0  # the last segment read, for errors nobody foresaw
         self.transactions = 0
         self.skipped_transactions = 0
         self.delimiters = None
 
     # -- warnings and errors ------------------------------------------------------------
 
-    def warn(self, segment: int | None, message: str) -> None:
-        if len(self.warnings) >= MAX_WARNINGS_PER_FILE:
-            self.suppressed_warnings += 1
-            return
+    @property
+    def suppressed_warnings(self) -> int:
+        return sum(self.suppressed.values())
+
+    def warn(self, segment: int | None, message: str, kind: str | None = None) -> None:
+        """Record a warning; ``kind`` names a capped, repetitive kind (``balance``)."""
+        if kind is not None:
+            n = self._kind_counts.get(kind, 0) + 1
+            self._kind_counts[kind] = n
+            if n > MAX_WARNINGS_PER_FILE:
+                self.suppressed[kind] = self.suppressed.get(kind, 0) + 1
+                return
         self.warnings.append(Issue(self.name, segment, message, self.transactions or None))
 
     def error(self, seg: Segment, message: str) -> X12Error:
@@ -357,12 +380,23 @@ class EraStream:
         if d is None:
             # Not a number in a money field: the amounts would no longer balance, and guessing
             # would put wrong money in the books. Reject the file (it is stored whole or not).
-            raise self.error(seg, f"{seg.id}{i:02d}: amount {v[:20]!r} is not a number")
+            raise self.error(
+                seg,
+                f"{seg.id}{i:02d}: amount {v[:20]!r} is not a number "
+                "(ASCII digits, an optional sign and decimal point)",
+            )
+        if abs(d) >= MAX_AMOUNT:
+            raise self.error(
+                seg,
+                f"{seg.id}{i:02d}: amount {v.strip()[:24]!r} is out of range (below "
+                f"{MAX_AMOUNT:,.0f} dollars in absolute value)",
+            )
         if d.as_tuple().exponent < -2 and d != d.quantize(CENT):  # type: ignore[operator]
             self.warn(
                 seg.ordinal,
                 f"{seg.id}{i:02d}: amount {v} has more than two decimals; "
-                "stored rounded to the cent (the raw text keeps it)",
+                "stored rounded to the cent, half up (the raw text keeps it)",
+                "rounding",
             )
         return d
 
@@ -413,6 +447,7 @@ class EraStream:
         last: Segment | None = None
         for seg in reader:
             last = seg
+            self.segment = seg.ordinal
             state.feed(seg)
             if state.out:
                 yield from state.out
@@ -619,6 +654,7 @@ class _State:
                 seg.ordinal,
                 f"BPR02 {h.payment_amount} does not balance: sum of CLP04 "
                 f"{self.total_paid} minus PLB {self.plb_total} is {expected}",
+                "balance",
             )
         self.flush_raw()
         self.out.append(
@@ -802,6 +838,7 @@ class _State:
                 c.segment,
                 f"claim does not balance: CLP03 {c.charge} - CLP04 {c.paid} "
                 f"= {c.charge - c.paid}, but claim and line CAS total {total}",
+                "balance",
             )
         self.claims += 1
         self.total_charge += c.charge
@@ -963,6 +1000,7 @@ class _State:
                 f"service line does not balance: SVC02 {line.charge} - "
                 f"SVC03 {line.paid} = {line.charge - line.paid}, but its "
                 f"CAS total {total}",
+                "balance",
             )
         self.line = None
 

@@ -1,7 +1,13 @@
 """Ingest 835 files into the store: find files, hash, parse, store whole or not at all.
 
 ``ingest_paths(store, paths)`` is what ``denialkit ingest`` runs; it never raises for a bad
-file (the file is reported as failed and the others go on).
+file: any failure inside one file, even an exception nobody foresaw, fails that file alone
+(nothing of it stored, the traceback appended to an error log) and the others go on.
+
+A remittance is a duplicate when its content (the segments between ST and SE but the
+production date DTM*405, elements stripped of white space, with the file's own delimiters
+replaced) equals one stored before; the same payer, TRN02 and BPR02 with other content is
+stored, with a warning.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import functools
 import hashlib
 import io
 import os
+import tempfile
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,14 +35,53 @@ from .era import (
     RemittanceEnd,
     RemittanceHeader,
 )
-from .errors import X12Error
+from .errors import DenialkitError, X12Error
 from .filekinds import not_a_remittance
+from .files import private_open
 from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
 from .workflow import DenialProcessor
+from .x12 import SegmentReader, check_regular_file
 
 GROUPS = ("CO", "PR", "OA", "PI", "CR")
 _SNIFF_BYTES = 4096
+
+
+def error_log_path(store: Store) -> Path:
+    """Where tracebacks of unexpected errors go: ``<db>.errors.log`` beside the database."""
+    if store.path is not None:
+        return store.path.with_name(store.path.name + ".errors.log")
+    return Path(tempfile.gettempdir()) / "denialkit-errors.log"
+
+
+def not_x12_reason(path: Path) -> str | None:
+    """Why a file found in a folder cannot be an 835 (None when it may be one).
+
+    Says what it is instead where that is easy to tell (gzip, UTF-16, NUL bytes), so the
+    office knows what to do with it; never quotes the content.
+    """
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except X12Error as exc:
+        return exc.reason
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror}"
+    if not head:
+        return "file is empty"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip-compressed: unpack it first"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"I\x00S\x00A\x00" in head[:16]:
+        return "UTF-16 text: X12 must be ASCII or UTF-8; convert it first"
+    if head[:1] == b"\x00":
+        return "begins with NUL bytes: not an X12 file (damaged or padded?)"
+    if head[:4] == b"PK\x03\x04":
+        return "a ZIP archive: unpack it first"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("ISA") or (text.startswith("ST") and text[3:6] == "835"):
+        return None
+    return "not an X12 file: it does not begin with ISA (or ST*835)"
 
 
 def looks_like_x12(path: Path) -> bool:
@@ -122,6 +169,7 @@ class FileResult:
     status: str  # "ingested" | "duplicate" | "failed"
     totals: Totals = field(default_factory=Totals)
     warnings: list[Issue] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
     error: Issue | None = None
     duplicate_of: str | None = None
     duplicate_transactions: int = 0
@@ -181,7 +229,16 @@ class IngestReport:
             "warnings": [
                 w.as_dict() for f in self.files if f.status != "duplicate" for w in f.warnings
             ],
+            "suppressed_warnings": self.suppressed(),
         }
+
+    def suppressed(self) -> dict[str, int]:
+        """Capped (repetitive) warnings left out, by kind (``balance``, ``rounding``)."""
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, n in f.suppressed.items():
+                out[k] = out.get(k, 0) + n
+        return dict(sorted(out.items()))
 
 
 class _AllDuplicate(Exception):
@@ -214,6 +271,53 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
+def transaction_digests(path: Path, name: str) -> dict[int, str]:
+    """The content hash of each transaction in the file, by the ordinal of its ST segment
+    (the parser's ``RemittanceHeader.segment``; see the module doc).
+
+    Envelope control numbers (ST02, SE01, SE02), the production date (DTM*405) and white space
+    around elements do not count; the delimiters are replaced by fixed ones, so the same
+    remittance sent with other delimiters matches.
+    """
+    digests: dict[int, str] = {}
+    with SegmentReader(path, name) as reader:
+        component = reader.delimiters.component
+        h = None
+        st = 0
+        for seg in reader:
+            sid = seg.id
+            if sid == "ST":
+                h, st = hashlib.sha256(), seg.ordinal
+                continue
+            if h is None:
+                continue
+            if sid == "SE":
+                digests[st] = h.hexdigest()
+                h = None
+                continue
+            if sid == "DTM" and seg[1].strip() == "405":
+                continue  # the production date: a file made again later is the same remittance
+            text = "\x1f".join(map(str.strip, seg.elements))
+            if component:
+                text = text.replace(component, "\x1d")
+            h.update(text.encode("utf-8", "surrogatepass"))
+            h.update(b"\x1e")
+    return digests
+
+
+def log_traceback(store: Store, name: str, exc: BaseException) -> Path | None:
+    """Append the traceback to the error log (owner-only); None when even that fails."""
+    path = error_log_path(store)
+    try:
+        with private_open(path, "a") as f:
+            stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            f.write(f"--- {stamp} {name}\n")
+            f.write("".join(traceback.format_exception(exc)))
+    except (OSError, DenialkitError):
+        return None
+    return path
+
+
 def ingest_file(
     store: Store,
     path: str | os.PathLike[str],
@@ -230,9 +334,12 @@ def ingest_file(
     name = os.fspath(path)
     result = FileResult(name, "failed")
     try:
-        size = p.stat().st_size
+        size = check_regular_file(p, name).st_size
         kind = not_a_remittance(p)
         digest = sha256_of(p)
+    except X12Error as exc:
+        result.error = Issue(name, exc.segment, exc.reason)
+        return result
     except OSError as exc:
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
         return result
@@ -252,16 +359,16 @@ def ingest_file(
                 result.status = "duplicate"
                 result.duplicate_of = earlier["name"]
                 return result
+            contents = transaction_digests(p, name)
             file_id = store.add_file(p.name, os.path.abspath(p), size, digest)
             denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
-            remittance_ids = _store_events(store, stream, result, denials, file_id)
+            remittance_ids = _store_events(store, stream, result, denials, file_id, contents)
             if denials is not None:
                 result.denials = denials.created
             result.warnings = list(stream.warnings)
-            if stream.suppressed_warnings:
-                result.warnings.append(
-                    Issue(name, None, f"{stream.suppressed_warnings} more warnings not shown")
-                )
+            result.suppressed = dict(stream.suppressed)
+            for what, n in sorted(stream.suppressed.items()):
+                result.warnings.append(Issue(name, None, f"{n} more {what} warnings not shown"))
             if result.duplicate_transactions and not remittance_ids:
                 raise _AllDuplicate
             store.finish_file(
@@ -275,7 +382,7 @@ def ingest_file(
             result.status = "ingested"
     except _AllDuplicate:
         result.status = "duplicate"
-        result.duplicate_of = "the same remittances (payer, TRN02 and BPR02) stored earlier"
+        result.duplicate_of = "remittances with the same content stored earlier"
         result.totals = Totals()
     except X12Error as exc:
         result.status = "failed"
@@ -286,6 +393,20 @@ def ingest_file(
         result.status = "failed"
         result.totals = Totals()
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
+    except Exception as exc:  # noqa: BLE001 - one file never stops the run
+        # Anything else is a bug or a fault (disk full, database locked for too long): fail
+        # this file alone, say where, keep the traceback out of the terminal (it may be long)
+        # but in the log. The transaction was rolled back: nothing of the file is stored.
+        result.status = "failed"
+        result.totals = Totals()
+        result.warnings = list(stream.warnings)
+        logged = log_traceback(store, name, exc)
+        where = f"; traceback in {logged}" if logged else ""
+        result.error = Issue(
+            name,
+            stream.segment or None,
+            f"unexpected error ({type(exc).__name__}); nothing of this file was stored{where}",
+        )
     finally:
         if source is not p:
             source.close()  # the parser closes only the files it opened itself
@@ -298,6 +419,7 @@ def _store_events(
     result: FileResult,
     denials: DenialProcessor | None,
     file_id: int,
+    contents: dict[int, str],
 ) -> dict[int, int]:
     """Consume the parser's events into the store; returns transaction no. → remittance id."""
     totals = result.totals
@@ -333,22 +455,30 @@ def _store_events(
         elif isinstance(event, RemittanceHeader):
             header = event
             payer_id = store.payer_id(event)
+            n = event.transaction
+            content = contents.get(event.segment)
             earlier = store.find_remittance(
-                payer_id, event.trace_number, to_cents(event.payment_amount) or 0
+                payer_id, event.trace_number, to_cents(event.payment_amount) or 0, content
             )
-            skip = earlier is not None
+            skip = earlier is not None and earlier[1] is not None
             chunk = 0
             if skip:
+                assert earlier is not None
                 result.duplicate_transactions += 1
                 stream.warn(
                     event.segment,
-                    f"transaction {event.transaction} repeats a "
-                    "remittance already stored (same payer, TRN02 and "
-                    "BPR02); skipped",
+                    f"transaction {n} repeats a remittance already stored ({earlier[1]}); "
+                    "skipped: its claims are not stored again",
                 )
                 writer = None
                 continue
-            rid = store.add_remittance(file_id, event, payer_id, store.payee_id(event))
+            if earlier is not None:
+                stream.warn(
+                    event.segment,
+                    f"transaction {n} has the same payer, TRN02 and BPR02 as a remittance "
+                    "already stored but different content: a separate remittance, not a duplicate",
+                )
+            rid = store.add_remittance(file_id, event, payer_id, store.payee_id(event), content)
             remittance_ids[event.transaction] = rid
             writer = store.claim_writer(rid, payer_id)
             totals.transactions += 1

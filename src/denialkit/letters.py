@@ -37,6 +37,7 @@ from markupsafe import Markup, escape
 
 from .config import Config
 from .errors import DenialkitError, InvalidTransition, TemplateError, UsageError
+from .files import check_new_file, private_dir, write_private
 from .lifecycle import mark_drafted
 from .payers import policy
 from .rules import ACTION_TEXT, Rules
@@ -177,6 +178,48 @@ def _escape_markdown(value: str) -> Markup:
     )
 
 
+# User templates run in Jinja's sandbox, with limits: a loop range, a repeated string and the
+# letter itself are bounded, so a template cannot take the machine's memory or time.
+MAX_RANGE = 10_000
+MAX_LETTER_CHARS = 1_000_000
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<>]|&(?=#?[A-Za-z0-9]+;)")
+
+
+def _escape_md(value: str) -> str:
+    """835 and staff text made inert in Markdown: HTML tags, links, code and emphasis markers
+    are backslash-escaped (CommonMark), and line breaks cannot start a new block."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), value.replace("\r", " ").replace("\n", " "))
+
+
+class _LimitedSandbox(SandboxedEnvironment):
+    """The sandbox with size limits on ``range``, ``*`` and ``**``."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.globals["range"] = _limited_range
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 100:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    if len(seq) * n > MAX_LETTER_CHARS:
+                        raise SecurityError(
+                            f"a repeated value longer than {MAX_LETTER_CHARS:,} characters"
+                        )
+        return super().call_binop(context, operator, left, right)
+
+
+def _limited_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise SecurityError(f"range of more than {MAX_RANGE:,} items")
+    return r
+
+
 class LetterWriter:
     """Renders letters; one per process is enough (templates compile once)."""
 
@@ -192,8 +235,8 @@ class LetterWriter:
         }
         self._missing: list[str] = []
         self._draft = False
-        self.md = SandboxedEnvironment(autoescape=False, finalize=self._finalize_md, **common)
-        self.html = SandboxedEnvironment(autoescape=True, finalize=self._finalize_html, **common)
+        self.md = _LimitedSandbox(autoescape=False, finalize=self._finalize_md, **common)
+        self.html = _LimitedSandbox(autoescape=True, finalize=self._finalize_html, **common)
         for env in (self.md, self.html):
             env.filters["money"] = _money
 
@@ -206,6 +249,8 @@ class LetterWriter:
     def _finalize_md(self, value: Any) -> Any:
         if isinstance(value, Required):
             return self._placeholder(value)
+        if isinstance(value, str):
+            return _escape_md(value)
         return "" if value is None else value
 
     def _finalize_html(self, value: Any) -> Any:
@@ -301,7 +346,7 @@ class LetterWriter:
         env = self.md if fmt == "md" else self.html
         self._missing, self._draft = [], draft
         try:
-            text = env.get_template(name).render({**ctx, "field": field_})
+            text = _bounded_render(env.get_template(name), {**ctx, "field": field_})
         except SecurityError as exc:
             raise TemplateError(f"template {name}: not allowed in a template: {exc}") from None
         except jinja2.UndefinedError as exc:
@@ -310,6 +355,12 @@ class LetterWriter:
             raise TemplateError(f"template {exc.name or name}, line {exc.lineno}: {exc}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {name}: {exc}") from None
+        except DenialkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user template can raise anything
+            raise TemplateError(
+                f"template {name}: {type(exc).__name__} while rendering: {str(exc)[:200]}"
+            ) from None
         missing = list(self._missing)
         if missing and not draft:
             practice = [m for m in missing if m.startswith("practice.")]
@@ -330,6 +381,17 @@ class LetterWriter:
             title = f"Appeal: claim {escape(ctx['claim']['payer_claim_id'] or ctx['claim']['id'])}"
             text = markdown_to_html(text, title)
         return Letter(ctx["denial"]["id"], name, text, fmt, draft, missing)
+
+
+def _bounded_render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
+    """Render, stopping once the letter passes ``MAX_LETTER_CHARS``."""
+    parts, size = [], 0
+    for piece in template.generate(ctx):
+        size += len(piece)
+        if size > MAX_LETTER_CHARS:
+            raise SecurityError(f"the letter is longer than {MAX_LETTER_CHARS:,} characters")
+        parts.append(piece)
+    return "".join(parts)
 
 
 def _money(value: Any) -> str:
@@ -599,9 +661,12 @@ def write_pdf(html_text: str, out: Path) -> None:
             f"--print-to-pdf={out}",
             page.as_uri(),
         ]
+        final, out = out, Path(tmp) / "letter.pdf"
+        cmd[-2] = f"--print-to-pdf={out}"
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0 or not out.exists():
             raise UsageError(f"Chromium could not print the PDF (exit {proc.returncode})")
+        write_private(final, out.read_bytes())  # owner-only, like every letter
 
 
 # -- appeals: choose denials, render, write, record -------------------------------------------
@@ -679,16 +744,25 @@ def appeal(
     actor: str,
     out: Path | None = None,
     force: bool = False,
+    overwrite: bool = False,
 ) -> AppealResult:
-    """Render one denial's letter (to ``out`` when given). A finished letter (not a draft)
-    moves the denial to ``appeal_drafted`` with an event naming the template. A denial with no
-    appeal rights (action ``resubmit`` or ``none``) is refused unless ``force``."""
+    """Render one denial's letter (to ``out`` when given: a file, or a folder to write
+    ``denial-<id>-<template>.<ext>`` in). A finished letter (not a draft) moves the denial to
+    ``appeal_drafted`` with an event naming the template. A denial with no appeal rights
+    (action ``resubmit`` or ``none``) is refused unless ``force``; an existing file is not
+    overwritten unless ``overwrite``. Files are owner-only (0600), new folders 0700."""
     if fmt == "pdf" and out is None:
         raise UsageError("a PDF letter needs --out FILE")
     ctx = letter_context(store, rules, config, denial_id, today)
-    template = writer.choose(ctx)
-    writer.check_values(values, [template])
-    return _write(store, writer, ctx, template, values, fmt, draft, actor, out, force)
+    name = writer.choose(ctx)
+    writer.check_values(values, [name])
+    if out is not None and out.is_dir():
+        out = out / _letter_name(denial_id, name, fmt)
+    return _write(store, writer, ctx, name, values, fmt, draft, actor, out, force, overwrite)
+
+
+def _letter_name(denial_id: int, template: str, fmt: str) -> str:
+    return f"denial-{denial_id}-{template.removesuffix(SUFFIX)}.{fmt}"
 
 
 def _write(
@@ -702,6 +776,7 @@ def _write(
     actor: str,
     out: Path | None,
     force: bool,
+    overwrite: bool = False,
 ) -> AppealResult:
     d = ctx["denial"]
     if d["action"] in ("resubmit", "none") and not force:
@@ -713,11 +788,11 @@ def _write(
         ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft, template=template
     )
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        check_new_file(out, overwrite)
         if fmt == "pdf":
             write_pdf(letter.text, out)
         else:
-            out.write_text(letter.text, encoding="utf-8")
+            write_private(out, letter.text, force=overwrite)
     drafted = False if draft else mark_drafted(store, d["id"], letter.template, actor)
     return AppealResult(d["id"], out, letter, None, drafted)
 
@@ -737,19 +812,25 @@ def appeal_many(
     actor: str,
     progress=None,
     force: bool = False,
+    overwrite: bool = False,
 ) -> list[AppealResult]:
-    """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``); a letter
-    that cannot be finished is reported and the rest are still written; a denial with no
-    appeal rights is skipped (unless ``force``)."""
+    """One letter per denial into ``out_dir`` (``denial-<id>-<template>.<ext>``, created 0700
+    if missing); a letter that cannot be finished, or whose file exists (unless
+    ``overwrite``), is reported and the rest are still written; a denial with no appeal
+    rights is skipped (unless ``force``)."""
     writer.check_values(values, writer.names())  # fields must be used by some template
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is a file; several letters need --out FOLDER")
+    private_dir(out_dir)
     results = []
     for denial_id in denial_ids:
         try:
             ctx = letter_context(store, rules, config, denial_id, today)
             name = writer.choose(ctx)
-            out = out_dir / f"denial-{denial_id}-{name.removesuffix(SUFFIX)}.{fmt}"
-            result = _write(store, writer, ctx, name, values, fmt, draft, actor, out, force)
+            out = out_dir / _letter_name(denial_id, name, fmt)
+            result = _write(
+                store, writer, ctx, name, values, fmt, draft, actor, out, force, overwrite
+            )
         except InvalidTransition as exc:  # no appeal rights: skip it, it is not a failure
             result = AppealResult(denial_id, skipped=str(exc))
         except DenialkitError as exc:

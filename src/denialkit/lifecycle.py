@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -99,15 +100,25 @@ def check_move(denial_id: int, old: str, new: str) -> None:
     raise InvalidTransition(f"denial {denial_id} is {old!r}; it cannot become {new!r}: {hint}")
 
 
+_AMOUNT = re.compile(r"[+-]?[0-9]{1,11}(\.[0-9]{0,2})?|[+-]?\.[0-9]{1,2}", re.ASCII)
+
+
 def parse_amount(text: str) -> Decimal:
-    """A typed amount ("125.40", "$1,250") as Decimal, or a usage error."""
+    """A typed amount ("125.40", "$1,250") as Decimal, or a usage error.
+
+    ASCII digits with at most two decimals and below 10**11 dollars: ``1e30``, ``NaN`` and other
+    scripts' digits (``١٢٣``) are refused rather than read.
+    """
+    plain = text.replace(",", "").replace("$", "").strip()
+    if not _AMOUNT.fullmatch(plain):
+        raise UsageError(
+            f"{text[:40]!r} is not an amount in dollars and cents (e.g. 125.40, at most "
+            "11 digits before the point)"
+        )
     try:
-        value = Decimal(text.replace(",", "").replace("$", "").strip())
-    except InvalidOperation:
-        raise UsageError(f"{text!r} is not an amount") from None
-    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
-        raise UsageError(f"{text!r} is not an amount in dollars and cents")
-    return value
+        return Decimal(plain)
+    except InvalidOperation:  # pragma: no cover - excluded by the pattern
+        raise UsageError(f"{text[:40]!r} is not an amount") from None
 
 
 def _date(value: str | dt.date | None, today: dt.date, what: str) -> str:
@@ -269,13 +280,15 @@ def outcome(
     recovered: Decimal | None = None,
     on: str | dt.date | None = None,
     today: dt.date,
+    force: bool = False,
 ) -> dict[str, Any]:
     """The payer decided the appeal: ``overturned``, ``partially_overturned`` or ``upheld``.
 
     Overturned without an amount recovers the amount at risk; a partial overturn needs the
     amount (more than zero, less than the amount at risk); upheld recovers nothing and opens
     the next appeal level, its deadline counted from this decision (``exhausted`` when there
-    is no next level).
+    is no next level). More than the amount at risk (interest paid with it) only with
+    ``force``, which the history records.
     """
     if result not in OUTCOMES:
         raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
@@ -319,6 +332,11 @@ def outcome(
             }
         if result == "overturned":
             cents = at_risk if recovered is None else to_cents(recovered)
+            if cents > at_risk and not force:
+                raise UsageError(
+                    f"recovered {recovered} is more than the amount at risk "
+                    f"({from_cents(at_risk):.2f}); --force records it anyway"
+                )
         else:
             if recovered is None:
                 raise UsageError("a partial overturn needs --recovered AMOUNT")
@@ -338,7 +356,14 @@ def outcome(
         detail="",
         source="outcome",
         check=check,
-        describe=lambda state, fields, status: _outcome_text(p, state, fields, status, day),
+        describe=lambda state, fields, status: (
+            _outcome_text(p, state, fields, status, day)
+            + (
+                " (--force: may exceed the amount at risk)"
+                if force and recovered is not None
+                else ""
+            )
+        ),
     )
 
 

@@ -3,6 +3,12 @@
 One run at a time: a lock file beside the database (``<db>.nightly.lock``, an OS file lock that
 is released if the process dies) makes an overlapping run stop at once with an error instead of
 ingesting the same inbox twice.
+
+Nothing stops the run: every file in the inbox gets an answer (stored, duplicate, or failed with
+the reason, including files that cannot be read or are not X12), the reports and the log are
+always written, and a file moves to the archive only after its rows are durably on disk
+(``synchronous = FULL`` while ingesting), so a crash or power cut at any moment leaves each file
+either stored or still in the inbox.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import reports
-from .errors import DenialkitError
-from .intake import FileResult, find_files, ingest_paths
+from .era import Issue
+from .errors import DenialkitError, UsageError
+from .files import FILE_MODE, private_dir, write_private
+from .intake import FileResult, ingest_paths, log_traceback, not_x12_reason
 from .lifecycle import now_iso
 from .rules import Rules
 from .store import Store
@@ -54,10 +62,16 @@ class NightlyResult:
     archived: list[str] = field(default_factory=list)
     triaged: int = 0
     reports: list[str] = field(default_factory=list)
+    report_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """No file failed and every report was written (the exit status is 0)."""
+        return not self.failed and not self.report_errors
 
     def as_dict(self) -> dict[str, object]:
         count = {s: sum(1 for f in self.files if f.status == s) for s in
@@ -69,25 +83,70 @@ class NightlyResult:
             "archived": self.archived,
             "retriaged": self.triaged,
             "reports": self.reports,
+            "report_errors": self.report_errors,
         }
+
+
+def check_folders(inbox: Path, archive: Path | None, reports_dir: Path) -> None:
+    """Refuse an archive (or reports folder) inside the inbox, or an inbox inside either: the
+    run would read its own output back as input, nesting deeper every night."""
+    i = inbox.resolve()
+    for name, other in (("--archive", archive), ("--reports", reports_dir)):
+        if other is None:
+            continue
+        o = other.resolve()
+        if o == i or o.is_relative_to(i) or i.is_relative_to(o):
+            raise UsageError(
+                f"{name} {other} and --inbox {inbox} overlap (one is inside the other); "
+                "give separate folders"
+            )
+
+
+def scan_inbox(inbox: Path) -> tuple[list[Path], list[FileResult]]:
+    """Every file in the inbox (names starting with '.' excepted): those that may be 835s,
+    and a failed result, with the reason, for each one that cannot be read or is not X12."""
+    candidates: list[Path] = []
+    rejected: list[FileResult] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or str(inbox)
+        rejected.append(
+            FileResult(
+                where, "failed", error=Issue(where, None, f"cannot read folder: {exc.strerror}")
+            )  # fmt: skip
+        )
+
+    for folder, dirs, names in os.walk(inbox, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for n in sorted(names):
+            if n.startswith("."):
+                continue
+            path = Path(folder) / n
+            reason = not_x12_reason(path)
+            if reason is None:
+                candidates.append(path)
+            else:
+                rejected.append(
+                    FileResult(str(path), "failed", error=Issue(str(path), None, reason))
+                )
+    return candidates, rejected
 
 
 def _archive(path: Path, inbox: Path, archive: Path, today: dt.date) -> Path:
     rel = path.relative_to(inbox) if path.is_relative_to(inbox) else Path(path.name)
     dest = archive / today.isoformat() / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     n = 1
     while dest.exists():  # never overwrite an archived file
         dest = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
         n += 1
     shutil.move(str(path), dest)
+    os.chmod(dest, FILE_MODE)  # it holds patient data: owner-only in the archive too
     return dest
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a report
+    write_private(path, text)  # owner-only; a reader never sees half a report
 
 
 def run(
@@ -107,13 +166,16 @@ def run(
     ``archive/<date>/``; failed ones stay, their error logged), recompute deadlines and tiers,
     expire what is overdue, and write ``<date>-summary.html`` and ``<date>-<kind>.json``."""
     result = NightlyResult()
+    check_folders(inbox, archive, reports_dir)
     with run_lock(lock):
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        files = list(find_files([inbox]))
-        log(f"nightly {today.isoformat()}: {len(files)} file(s) in {inbox}")
-        report = ingest_paths(store, files, progress=progress, rules=rules, today=today)
-        result.files = report.files
-        for f in report.files:
+        private_dir(reports_dir)
+        files, rejected = scan_inbox(inbox)
+        log(f"nightly {today.isoformat()}: {len(files) + len(rejected)} file(s) in {inbox}")
+        # Each file's commit is fsynced before it returns: only then may the file be archived.
+        with store.durable_commits():
+            report = ingest_paths(store, files, progress=progress, rules=rules, today=today)
+        result.files = rejected + report.files
+        for f in result.files:
             if f.status == "failed":
                 e = f.error
                 where = f"{e.file}: segment {e.segment}" if e and e.segment else f.path
@@ -122,22 +184,49 @@ def run(
             log(f"{f.status} {Path(f.path).name} ({f.denials} denials)")
             if archive is not None:
                 result.archived.append(str(_archive(Path(f.path), inbox, archive, today)))
-        with store.transaction():
-            result.triaged = triage(store, rules, today)
+        try:
+            with store.transaction():
+                result.triaged = triage(store, rules, today)
+        except Exception as exc:  # noqa: BLE001 - the reports are still written
+            _report_error(store, result, "retriage", exc, log)
         stamp = today.isoformat()
-        sections = {
-            kind: reports.build(kind, store, rules, today, redact=redact)
-            for kind in reports.KINDS
-            if kind != "summary"
-        }
-        sections["summary"] = reports.summary(dict(sections), today, None, None, None)
+        sections: dict[str, dict] = {}
+        for kind in reports.KINDS:
+            if kind == "summary":
+                continue
+            try:
+                sections[kind] = reports.build(kind, store, rules, today, redact=redact)
+            except Exception as exc:  # noqa: BLE001 - one broken report never stops the rest
+                _report_error(store, result, kind, exc, log)
+                sections[kind] = {"report": kind, "error": f"{type(exc).__name__}"}
+        try:
+            ok = {k: v for k, v in sections.items() if "error" not in v}
+            sections["summary"] = reports.summary(ok, today, None, None, None)
+        except Exception as exc:  # noqa: BLE001
+            _report_error(store, result, "summary", exc, log)
+            sections["summary"] = {"report": "summary", "error": f"{type(exc).__name__}"}
         for kind, data in sections.items():
             path = reports_dir / f"{stamp}-{kind}.json"
             _write(path, json.dumps(data, indent=2) + "\n")
             result.reports.append(str(path))
         page = reports_dir / f"{stamp}-summary.html"
-        _write(page, reports.render_html(sections["summary"], store, today))
+        try:
+            html = reports.render_html(sections["summary"], store, today)
+        except Exception as exc:  # noqa: BLE001
+            _report_error(store, result, "summary.html", exc, log)
+            html = "<!doctype html><title>denialkit</title><p>The summary page failed; see the log."
+        _write(page, html)
         result.reports.append(str(page))
         log(f"retriaged {result.triaged}; reports in {reports_dir}; "
             f"{len(result.failed)} file(s) failed")  # fmt: skip
     return result
+
+
+def _report_error(
+    store: Store, result: NightlyResult, what: str, exc: Exception, log: Callable[[str], None]
+) -> None:
+    """Log a failed step (its traceback to the error log, not the terminal) and carry on."""
+    result.report_errors.append(what)
+    logged = log_traceback(store, f"nightly {what}", exc)
+    where = f"; traceback in {logged}" if logged else ""
+    log(f"ERROR {what}: unexpected {type(exc).__name__}{where}; the run goes on")

@@ -6,8 +6,9 @@ Consoles are made inside functions (tests pin COLUMNS; NO_COLOR is honoured by r
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from .choices import ACTION_TEXT, CATEGORY_SHORT
 from .choices import OPEN_STATUSES as OPEN
+from .files import private_open
 
 if TYPE_CHECKING:
     from .intake import IngestReport
@@ -45,14 +47,44 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
 
 
-def emit_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
-    cols = list(columns or (rows[0].keys() if rows else []))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
+def emit_json_rows(rows: Iterable[dict[str, Any]]) -> None:
+    """A JSON array written row by row (flat memory); the same text as ``emit_json(list)``."""
+    out = sys.stdout
+    first = True
     for row in rows:
-        w.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in row.items()})
-    sys.stdout.write(buf.getvalue())
+        text = json.dumps(row, indent=2, default=_default).replace("\n", "\n  ")
+        out.write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+# OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe in a CSV cell: text that a spreadsheet would run as a formula gets a
+    leading ``'`` (negative amounts such as ``-12.50`` stay numbers)."""
+    if isinstance(value, list):
+        value = ";".join(map(str, value))
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        if not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """CSV to stdout, row by row (flat memory), every cell neutralised (``csv_cell``)."""
+    it = iter(rows)
+    first = next(it, None)
+    cols = list(columns or (first.keys() if first else []))
+    w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    if first is None:
+        return
+    for row in itertools.chain([first], it):
+        w.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 def message(text: str, style: str | None = None) -> None:
@@ -342,7 +374,7 @@ def count(n: int) -> str:
 
 
 def queue(
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     fmt: str,
     *,
     total: int | None = None,
@@ -355,11 +387,12 @@ def queue(
     limit; ``others``: denials in statuses not shown, for the hint when nothing is; ``found``:
     the rows answer a search (``denialkit find``), so patient and claim matter most."""
     if fmt == "json":
-        emit_json(rows)
+        emit_json_rows(rows)
         return
     if fmt == "csv":
         emit_csv(rows, QUEUE_COLUMNS)
         return
+    rows = list(rows)
     if not rows:
         empty_queue(total or 0, offset, others or {})
         return
@@ -717,9 +750,9 @@ def report(data: dict[str, Any], fmt: str) -> None:
 
 
 @contextmanager
-def redirect_stdout(path: Any) -> Iterator[None]:
-    """Send what would go to stdout (tables, CSV, JSON) to a file."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
+def redirect_stdout(path: Any, force: bool = True) -> Iterator[None]:
+    """Send what would go to stdout (tables, CSV, JSON) to a file, owner-only (0600)."""
+    with private_open(path, "w", force=force) as f:
         old, sys.stdout = sys.stdout, f
         try:
             yield

@@ -90,7 +90,7 @@ def tracking(
     past = [
         {
             "id": r["id"],
-            "claim": r["claim"],
+            "claim": REDACTED if redact else r["claim"],  # CLP01, the patient account number
             "payer": r["payer"],
             "patient": REDACTED
             if redact

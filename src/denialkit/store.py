@@ -26,6 +26,8 @@ from .errors import NotFound, StoreError
 if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
     from .era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
 
+# 4: denial judgments (payer class, levels, deadline basis, follow-up), claim keys, dates of
+# service and line counts, remittances.content_sha256 (duplicates by content)
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 BATCH_CLAIMS = 2000
@@ -135,6 +137,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             "total_charge_cents": int,
             "total_paid_cents": int,
             "plb_total_cents": int,
+            "content_sha256": str,
         },
         "pk": "id",
     },
@@ -338,6 +341,7 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
     ("payees", ["key"], True),
     ("remittances", ["trace_number", "payer_id"], False),
     ("remittances", ["file_id"], False),
+    ("remittances", ["content_sha256"], False),
     ("claims", ["payer_id", "patient_control"], False),
     ("claims", ["payer_claim_id"], False),
     ("claims", ["remittance_id"], False),
@@ -497,6 +501,97 @@ def _insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO [{table}] ({cols}) VALUES ({marks})"  # noqa: S608 - names are ours
 
 
+_BIG_SUM = "\x00denialkit-sum:"
+
+
+class _ExactSum:
+    """SUM in Python integers: never overflows. Loaded only after SQLite's SUM overflowed.
+
+    SQLite's SUM fails with "integer overflow" past 2**63; a result that large comes back as
+    marked text, turned into a Python int by ``_Connection`` before anyone sees it.
+    """
+
+    def __init__(self) -> None:
+        self.total: int | float = 0
+        self.seen = False
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.seen = True
+        if isinstance(value, int | float):
+            self.total += value
+        else:
+            try:
+                self.total += float(value)
+            except (TypeError, ValueError):
+                pass
+
+    def finalize(self) -> Any:
+        if not self.seen:
+            return None
+        t = self.total
+        if isinstance(t, int) and not -(2**63) <= t < 2**63:
+            return _BIG_SUM + str(t)
+        return t
+
+
+class _Rows:
+    """A SUM query's rows, fetched at once (so an overflow anywhere in them is caught in
+    ``execute``), standing in for the cursor."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.description = cursor.description
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+        self._rows = [tuple(map(_unmark, row)) for row in cursor.fetchall()]
+        self._i = 0
+
+    def fetchone(self) -> tuple | None:
+        if self._i >= len(self._rows):
+            return None
+        self._i += 1
+        return self._rows[self._i - 1]
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._i = self._rows[self._i :], len(self._rows)
+        return rows
+
+    def fetchmany(self, size: int = 1) -> list[tuple]:
+        rows = self._rows[self._i : self._i + size]
+        self._i += len(rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+def _unmark(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_BIG_SUM):
+        return int(value[len(_BIG_SUM) :])
+    return value
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose report sums cannot overflow.
+
+    Amounts are bounded at intake, but a store written by an older version may hold larger
+    ones: a query whose SUM overflows is run again with an exact SUM in Python integers.
+    """
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+        if "SUM(" not in sql.upper():
+            return super().execute(sql, parameters)
+        try:
+            return _Rows(super().execute(sql, parameters))
+        except sqlite3.OperationalError as exc:
+            if "integer overflow" not in str(exc):
+                raise
+        self.create_aggregate("SUM", 1, _ExactSum)  # type: ignore[arg-type]
+        return _Rows(super().execute(sql, parameters))
+
+
 def _create_private_file(path: Path) -> None:
     """Create the database file owner-only (0600) before SQLite opens it.
 
@@ -521,11 +616,14 @@ class Store:
         self.path = None if path is None else Path(path)
         try:
             if self.path is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None)
+                conn = sqlite3.connect(":memory:", isolation_level=None, factory=_Connection)
             else:
                 _create_private_file(self.path)
                 conn = sqlite3.connect(
-                    self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+                    self.path,
+                    isolation_level=None,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    factory=_Connection,
                 )
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -648,6 +746,19 @@ class Store:
             )
 
     @contextmanager
+    def durable_commits(self) -> Iterator[None]:
+        """Every commit inside is on disk when it returns (``synchronous = FULL``: the WAL is
+        fsynced at each commit), so a file may be moved away as soon as its rows are stored."""
+        if self.path is None:
+            yield
+            return
+        self.conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield
+        finally:
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction (BEGIN IMMEDIATE: take the write lock now, wait if busy)."""
         if self._in_tx:
@@ -750,22 +861,49 @@ class Store:
             },
         )
 
-    def find_remittance(self, payer_id: int, trace_number: str, payment_cents: int) -> int | None:
-        """An earlier remittance with the same payer, TRN02 and BPR02 (a duplicate)."""
+    def find_remittance(
+        self,
+        payer_id: int,
+        trace_number: str,
+        payment_cents: int,
+        content_sha256: str | None = None,
+    ) -> tuple[int, str | None] | None:
+        """An earlier remittance this one may repeat: ``(id, why it is a duplicate)``.
+
+        With ``content_sha256``, a remittance with the same content is a duplicate. Otherwise an
+        earlier one with the same payer, TRN02 and BPR02 is returned: a duplicate when it was
+        stored before content was recorded (schema 3: it cannot be compared, so the old rule
+        holds), else ``(id, None)``: a different remittance, to store with a warning.
+        """
+        if content_sha256:
+            row = self.conn.execute(
+                "SELECT id FROM remittances WHERE content_sha256 = ? LIMIT 1", (content_sha256,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), "same content"
         if not trace_number:
             return None
         row = self.conn.execute(
-            "SELECT id FROM remittances WHERE trace_number = ? AND payer_id = ? AND "
-            "payment_cents = ?",
+            "SELECT id, content_sha256 IS NULL FROM remittances WHERE trace_number = ? AND "
+            "payer_id = ? AND payment_cents = ? ORDER BY content_sha256 IS NULL DESC LIMIT 1",
             (trace_number, payer_id, payment_cents),
         ).fetchone()
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        legacy = "same payer, TRN02 and BPR02; stored before content was compared"
+        return int(row[0]), legacy if row[1] else None
 
     def add_remittance(
-        self, file_id: int, header: RemittanceHeader, payer_id: int, payee_id: int
+        self,
+        file_id: int,
+        header: RemittanceHeader,
+        payer_id: int,
+        payee_id: int,
+        content_sha256: str | None = None,
     ) -> int:
         h = header
         values = {
+            "content_sha256": content_sha256,
             "file_id": file_id,
             "transaction_no": h.transaction,
             "segment": h.segment,
@@ -855,6 +993,15 @@ class Store:
         cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def iter_query(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, one at a time (flat memory for exports of any size)."""
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row, strict=True))
 
     def count(self, table: str) -> int:
         return self.db[table].count
@@ -1563,11 +1710,14 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
         sort: str | None = None,
+        stream: bool = False,
         **find: Any,
-    ) -> list[dict[str, Any]]:
-        """The work queue, most urgent first: tier, then deadline, then expected value (or in
-        a ``sort`` order: deadline, amount, score, received). ``find`` narrows it: ``patient``,
-        ``member``, ``claim``, ``carc``, ``procedure``, ``text`` (see ``_queue_where``)."""
+    ) -> Any:
+        """The work queue, most urgent first: tier, then the next date, then expected value (or
+        in a ``sort`` order: deadline, amount, score, received). ``find`` narrows it:
+        ``patient``, ``member``, ``claim``, ``carc``, ``procedure``, ``action``, ``text`` (see
+        ``_queue_where``). A list; with ``stream``, an iterator of rows read as they are
+        consumed (exports in flat memory)."""
         where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
                                      **find)  # fmt: skip
         order = _QUEUE_ORDER[sort]
@@ -1588,7 +1738,7 @@ class Store:
         if limit or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [limit or -1, offset]
-        return self.query(sql, params)
+        return self.iter_query(sql, params) if stream else self.query(sql, params)
 
     def queue_count(
         self,

@@ -72,9 +72,11 @@ def queue(
     limit: int | None = None,
     offset: int = 0,
     sort: str | None = None,
+    stream: bool = False,
     **find: str | None,
-) -> list[dict[str, Any]]:
-    """Rows of the work queue in the documented JSON shape.
+) -> Any:
+    """Rows of the work queue in the documented JSON shape (a list; with ``stream``, an
+    iterator that reads rows as it is consumed, for exports in flat memory).
 
     ``find`` narrows it: ``patient`` (words of the name), ``member`` (member id), ``claim``
     (CLP01 or CLP07), ``carc``, ``procedure``, ``text`` (any of these, or the denial id).
@@ -90,8 +92,11 @@ def queue(
         limit=limit,
         offset=offset,
         sort=choices.sort(sort),
+        stream=stream,
         **filters,
     )
+    if stream:
+        return (_queue_row(r, today) for r in rows)
     return [_queue_row(r, today) for r in rows]
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -19,6 +21,12 @@ from typing import IO
 from .errors import X12Error
 
 CHUNK_SIZE = 1 << 20
+# The longest segment read. The longest real 835 segments (PER with a URL, NTE) are a few
+# hundred characters; the limit only stops a file with no terminator from filling memory.
+MAX_SEGMENT_CHARS = 64 * 1024
+# A segment id is two or three letters or digits (TR3 Appendix A); anything else means the
+# element separator is not the one the ISA declared.
+_SEGMENT_ID = re.compile(r"[A-Z0-9]{2,3}")
 _WHITESPACE = " \t\r\n\x0b\x0c"
 # Characters that cannot be delimiters: X12 delimiters must not occur in data, and senders
 # use punctuation for them.
@@ -69,6 +77,34 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"Segment({self.ordinal}, {self.id})"
+
+
+def check_regular_file(path: str | os.PathLike[str], name: str = "") -> os.stat_result:
+    """``os.stat`` of a file that may be read: a FIFO, socket or device would block or never
+    end, so it is refused with an ``X12Error``."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a device or other special file"
+        )
+        raise X12Error(f"not a regular file ({kind}); not read", file=name or os.fspath(path))
+    return st
+
+
+def _bad_separator(text: str, sep: str) -> str:
+    """The message for a segment whose id is not an id, without the segment's content."""
+    used = next((c for c in text[:4] if not c.isalnum()), None)
+    found = f"; it seems to use {used!r}" if used and used != sep else ""
+    return (
+        f"segment id is not 2-3 letters or digits: the element separator {sep!r} declared in "
+        f"the ISA is not used{found} (content not shown)"
+    )
 
 
 def _after_whitespace(text: str, i: int) -> int:
@@ -174,6 +210,7 @@ class SegmentReader:
     ) -> None:
         if isinstance(source, str | os.PathLike):
             self.name = name or os.fspath(source)
+            check_regular_file(source, self.name)
             raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed in close()
             self._owns = True
         else:
@@ -249,6 +286,7 @@ class SegmentReader:
                 if not text:
                     continue
                 ordinal += 1
+                self._check_length(text, ordinal)
                 elements = text.split(sep)
                 if elements[0] == "ISA" and len(text) > 3 and text[3] != sep:
                     # A later interchange with different delimiters.
@@ -257,15 +295,28 @@ class SegmentReader:
                     self.warnings.append(
                         (ordinal, f"interchange changes the element separator to {sep!r}")
                     )
-                elements[0] = elements[0].strip()
-                yield Segment(ordinal, elements, text)
+                yield self._segment(ordinal, elements, text, sep)
+            self._check_length(buffer, ordinal + 1)
         tail = buffer.strip(_WHITESPACE)
         if tail:
             ordinal += 1
-            elements = tail.split(sep)
-            elements[0] = elements[0].strip()
             # A missing final terminator is common (and harmless) at the very end of a file.
-            yield Segment(ordinal, elements, tail)
+            yield self._segment(ordinal, tail.split(sep), tail, sep)
+
+    def _check_length(self, text: str, ordinal: int) -> None:
+        if len(text) > MAX_SEGMENT_CHARS:
+            raise X12Error(
+                f"segment is longer than {MAX_SEGMENT_CHARS:,} characters (no segment "
+                f"terminator {self.delimiters.segment!r}?); not read further",
+                file=self.name,
+                segment=ordinal,
+            )
+
+    def _segment(self, ordinal: int, elements: list[str], text: str, sep: str) -> Segment:
+        elements[0] = elements[0].strip(_WHITESPACE + "\ufeff")
+        if not _SEGMENT_ID.fullmatch(elements[0]):
+            raise X12Error(_bad_separator(elements[0], sep), file=self.name, segment=ordinal)
+        return Segment(ordinal, elements, text)
 
 
 def split_composite(value: str, component: str | None) -> tuple[list[str], str | None]:

@@ -580,10 +580,10 @@ def test_upgrade_from_schema_3_fills_levels_and_claim_dates(tmp_path, write835, 
         ingest(store, write835, rules, [ClaimSpec(lines=[denied("50"), LineSpec("99214")])])
         # What a schema-3 database holds: none of the new columns filled.
         store.conn.execute("UPDATE claims SET dos = NULL, line_count = NULL")
-        store.conn.execute("UPDATE denials SET level = NULL, level_date = NULL")
+        store.conn.execute("UPDATE denials SET level = NULL, level_date = NULL, claim_date = NULL")
         store.conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with Store(db) as store:
         [c] = store.query("SELECT dos, line_count FROM claims")
         assert (c["dos"], c["line_count"]) == ("2026-10-05", 2)
-        [d] = store.query("SELECT level, level_date, received FROM denials")
-        assert (d["level"], d["level_date"]) == (1, d["received"])
+        [d] = store.query("SELECT level, level_date, received, claim_date FROM denials")
+        assert (d["level"], d["level_date"], d["claim_date"]) == (1, d["received"], "2026-10-05")

@@ -734,6 +734,10 @@ class Store:
                 "FROM service_lines l WHERE l.claim_id = claims.id), service_date, "
                 "statement_from) WHERE line_count IS NULL"
             )
+            self.conn.execute(
+                "UPDATE denials SET claim_date = (SELECT dos FROM claims c "
+                "WHERE c.id = denials.claim_id) WHERE claim_date IS NULL"
+            )
             self.conn.create_function("claim_key", 6, claim_key, deterministic=True)
             self.conn.execute(
                 "UPDATE claims SET claim_key = claim_key(payer_id, patient_control, patient_id, "
@@ -1336,11 +1340,14 @@ class Store:
         # patient and the date of service; never CLP01 alone). Another payer paying a claim
         # whose denial says "bill the other payer" is a candidate too (coordination of benefits).
         for on in (
-            "d.payer_id = c.payer_id AND d.patient_control = c.patient_control",
+            # CLP01 only ever matches with the same date of service (checked again, with the
+            # patient, in lifecycle): a reused account number brings no crowd of candidates.
+            "d.payer_id = c.payer_id AND d.patient_control = c.patient_control "
+            "AND d.claim_date = c.dos",
             "d.payer_id = c.payer_id AND d.payer_claim_id = c.payer_claim_id "
             "AND c.payer_claim_id != ''",
             "d.payer_id != c.payer_id AND d.patient_control = c.patient_control "
-            "AND d.action = 'bill_other_payer'",
+            "AND d.claim_date = c.dos AND d.action = 'bill_other_payer'",
         ):
             for r in self.query(f"{cols}JOIN denials d ON {on} {tail}", params):
                 found[(r["paid_claim_id"], r["id"])] = r

@@ -80,6 +80,17 @@ def _zero_allowed(charge: Decimal, paid: Decimal, adjustments: list[Adjustment])
     return took >= charge
 
 
+def _where(line: ServiceLine | None, first: ServiceLine | None, date: str | None) -> dict:
+    """The line a denial names (a claim-level one shows the claim's first line's procedure)."""
+    shown = line or first
+    return {
+        "procedure": shown.procedure if shown else "",
+        "modifiers": ",".join(shown.modifiers) if shown else "",
+        "line_control": line.line_control if line else "",
+        "service_date": (line.date_from if line else None) or date,
+    }
+
+
 def _candidate(
     claim_id: int,
     line: ServiceLine | None,
@@ -89,14 +100,10 @@ def _candidate(
     first_line: ServiceLine | None,
 ) -> Candidate:
     primary, resolved = max(found, key=lambda pair: pair[0].amount)
-    shown = line or first_line
     return Candidate(
         claim_id=claim_id,
         line_id=None,
-        procedure=shown.procedure if shown else "",
-        modifiers=",".join(shown.modifiers) if shown else "",
-        line_control=line.line_control if line else "",
-        service_date=(line.date_from if line else None) or service_date,
+        **_where(line, first_line, service_date),
         carc=primary.reason,
         group=primary.group,
         rarcs=list(remarks),
@@ -114,14 +121,10 @@ def _review(
     claim_id: int, line: ServiceLine | None, adjustments: list[Adjustment], remarks, date, first
 ) -> Candidate:
     """A zero-allowed line (or claim): not a denial the payer named, but money not paid."""
-    shown = line or first
     return Candidate(
         claim_id=claim_id,
         line_id=None,
-        procedure=shown.procedure if shown else "",
-        modifiers=",".join(shown.modifiers) if shown else "",
-        line_control=line.line_control if line else "",
-        service_date=(line.date_from if line else None) or date,
+        **_where(line, first, date),
         carc=ZERO_ALLOWED_CARC,
         group="CO",
         rarcs=list(remarks),

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -68,17 +68,7 @@ PayerClass = Literal[
     "auto",
     "commercial",
 ]
-PAYER_CLASSES: tuple[str, ...] = (
-    "medicare",
-    "medicare_advantage",
-    "medicaid",
-    "medicaid_managed",
-    "tricare",
-    "va",
-    "workers_comp",
-    "auto",
-    "commercial",
-)
+PAYER_CLASSES: tuple[str, ...] = get_args(PayerClass)
 # Modifiers that say the patient signed an advance notice (ABN): GA required, GX voluntary.
 ABN_MODIFIERS = ("GA", "GX")
 

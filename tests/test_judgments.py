@@ -579,11 +579,24 @@ def test_upgrade_from_schema_3_fills_levels_and_claim_dates(tmp_path, write835, 
     with Store(db) as store:
         ingest(store, write835, rules, [ClaimSpec(lines=[denied("50"), LineSpec("99214")])])
         # What a schema-3 database holds: none of the new columns filled.
-        store.conn.execute("UPDATE claims SET dos = NULL, line_count = NULL")
+        store.conn.execute(
+            "UPDATE claims SET dos = NULL, line_count = NULL, claim_key = NULL, first_adj = NULL"
+        )
         store.conn.execute("UPDATE denials SET level = NULL, level_date = NULL, claim_date = NULL")
         store.conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     with Store(db) as store:
-        [c] = store.query("SELECT dos, line_count FROM claims")
-        assert (c["dos"], c["line_count"]) == ("2026-10-05", 2)
+        [c] = store.query("SELECT dos, line_count, claim_key, first_adj FROM claims")
+        assert (c["dos"], c["line_count"], c["first_adj"]) == ("2026-10-05", 2, 1)
+        assert c["claim_key"] is not None
         [d] = store.query("SELECT level, level_date, received, claim_date FROM denials")
         assert (d["level"], d["level_date"], d["claim_date"]) == (1, d["received"], "2026-10-05")
+
+
+def test_an_older_remittance_stored_later_becomes_the_first_adjudication(store, write835, rules):
+    from denialkit import reports
+
+    claim = ClaimSpec("Z1", payer_claim_id="I-Z1", lines=[denied("50")])
+    ingest(store, write835, rules, [claim], trace="T2", payment_date="20261102")
+    ingest(store, write835, rules, [claim], trace="T1", payment_date="20260915")  # backfill
+    months = [(m["month"], m["claims"]) for m in reports.trend(store)["months"]]
+    assert months == [("2026-09", 1)]

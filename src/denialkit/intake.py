@@ -480,7 +480,7 @@ def _store_events(
                 )
             rid = store.add_remittance(file_id, event, payer_id, store.payee_id(event), content)
             remittance_ids[event.transaction] = rid
-            writer = store.claim_writer(rid, payer_id)
+            writer = store.claim_writer(rid, payer_id, event.payment_date or event.production_date)
             totals.transactions += 1
             totals.payment_total += event.payment_amount
         elif isinstance(event, RemittanceEnd):

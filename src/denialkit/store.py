@@ -183,6 +183,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             # Which claim this is, across adjudications: payer, CLP01, patient, date of service
             # (``claim_key``); the first adjudication is the one the denial rate counts.
             "claim_key": int,
+            "first_adj": int,  # 1: this claim's first adjudication (not a reversal)
         },
         "pk": "id",
     },
@@ -743,6 +744,16 @@ class Store:
                 "UPDATE claims SET claim_key = claim_key(payer_id, patient_control, patient_id, "
                 "patient_last, patient_first, dos) WHERE claim_key IS NULL"
             )
+            self.conn.execute(
+                "UPDATE claims SET first_adj = CASE WHEN status = '22' THEN 0 "
+                "WHEN EXISTS (SELECT 1 FROM claims b JOIN remittances rb "
+                "ON rb.id = b.remittance_id JOIN remittances r ON r.id = claims.remittance_id "
+                "WHERE b.claim_key = claims.claim_key AND b.status != '22' AND b.id != claims.id "
+                "AND (COALESCE(rb.payment_date, rb.production_date) < "
+                "COALESCE(r.payment_date, r.production_date) OR (COALESCE(rb.payment_date, "
+                "rb.production_date) = COALESCE(r.payment_date, r.production_date) "
+                "AND b.id < claims.id))) THEN 0 ELSE 1 END WHERE first_adj IS NULL"
+            )
             self._queue_index()
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -987,8 +998,23 @@ class Store:
             for t in ("claims", "service_lines", "adjustments")
         )
 
-    def claim_writer(self, remittance_id: int, payer_id: int) -> ClaimWriter:
-        return ClaimWriter(self, remittance_id, payer_id)
+    def claim_writer(
+        self, remittance_id: int, payer_id: int, date: str | None = None
+    ) -> ClaimWriter:
+        return ClaimWriter(self, remittance_id, payer_id, date)
+
+    def first_adjudications(self, keys: set[int]) -> dict[int, tuple[int, str]]:
+        """Claims marked as the first adjudication of these claim keys: key -> (id, date)."""
+        out: dict[int, tuple[int, str]] = {}
+        for part in _chunks(sorted(keys)):
+            for key, cid, date in self.conn.execute(
+                "SELECT c.claim_key, c.id, COALESCE(r.payment_date, r.production_date, "  # noqa: S608
+                "'9999-12-31') FROM claims c JOIN remittances r ON r.id = c.remittance_id "
+                f"WHERE c.claim_key IN ({_marks(part)}) AND c.first_adj = 1",
+                part,
+            ):
+                out[key] = (cid, date)
+        return out
 
     # -- reading --------------------------------------------------------------------------
 
@@ -1579,16 +1605,14 @@ class Store:
     # payer, patient account number (CLP01), patient and date of service (``claim_key``) is the
     # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
     # denominator. First = no earlier remittance date (then no lower id) with the same key.
+    # A claim is counted once, at its first adjudication (HFMA initial denial rate): the same
+    # payer, patient account number (CLP01), patient and date of service (``claim_key``) is the
+    # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
+    # denominator. Intake marks the first one (``first_adj``, ClaimWriter).
     _INITIAL_CLAIMS = (
         "WITH init AS (SELECT c.id, c.payer_id, c.charge_cents, c.line_count, "
         "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
-        "FROM claims c JOIN remittances r ON r.id = c.remittance_id "
-        "WHERE c.status != '22' AND NOT EXISTS (SELECT 1 FROM claims b "
-        "JOIN remittances rb ON rb.id = b.remittance_id WHERE b.claim_key = c.claim_key "
-        "AND b.status != '22' AND b.id != c.id AND (COALESCE(rb.payment_date, "
-        "rb.production_date) < COALESCE(r.payment_date, r.production_date) OR "
-        "(COALESCE(rb.payment_date, rb.production_date) = COALESCE(r.payment_date, "
-        "r.production_date) AND b.id < c.id)))) "
+        "FROM claims c JOIN remittances r ON r.id = c.remittance_id WHERE c.first_adj = 1) "
         "SELECT * FROM init WHERE month >= ? AND month <= ?{payer}"
     )
 
@@ -1884,10 +1908,13 @@ class ClaimWriter:
     their claim without a round trip per row; the file's write transaction makes that safe.
     """
 
-    def __init__(self, store: Store, remittance_id: int, payer_id: int) -> None:
+    def __init__(
+        self, store: Store, remittance_id: int, payer_id: int, date: str | None = None
+    ) -> None:
         self.store = store
         self.remittance_id = remittance_id
         self.payer_id = payer_id
+        self.date = date or "9999-12-31"  # the remittance date: which adjudication came first
         self.claim_id, self.line_id, self.adj_id = store.next_ids()
         self.rows: dict[str, list[tuple]] = {t: [] for t in _INSERT_COLUMNS}
         self.pending = 0
@@ -1947,6 +1974,7 @@ class ClaimWriter:
                     patient.first if patient else None,
                     dos,
                 ),
+                c.status,  # replaced by first_adj in flush()
             )
         )
         for p in c.people:
@@ -1990,6 +2018,37 @@ class ClaimWriter:
     def full(self) -> bool:
         return self.pending >= BATCH_CLAIMS
 
+    def _first_adjudications(self) -> None:
+        """Mark each buffered claim's ``first_adj``: 1 when no claim with the same key was
+        adjudicated earlier (by remittance date, then id), 0 for re-adjudications and
+        reversals. A claim from an older remittance stored later takes the mark over."""
+        rows = self.rows["claims"]
+        if not rows:
+            return
+        key_at, status_at = len(rows[0]) - 2, len(rows[0]) - 1
+        keys = {r[key_at] for r in rows if r[status_at] != "22"}
+        first = self.store.first_adjudications(keys)  # key -> (claim id, date)
+        flags: dict[int, int] = {}
+        for r in rows:
+            cid, key = r[0], r[key_at]
+            if r[status_at] == "22":
+                flags[cid] = 0
+                continue
+            earlier = first.get(key)
+            if earlier is not None and earlier[1] <= self.date:
+                flags[cid] = 0
+                continue
+            if earlier is not None:  # an older adjudication arrives after a newer one
+                if earlier[0] in flags:
+                    flags[earlier[0]] = 0
+                else:
+                    self.store.conn.execute(
+                        "UPDATE claims SET first_adj = 0 WHERE id = ?", (earlier[0],)
+                    )
+            flags[cid] = 1
+            first[key] = (cid, self.date)
+        self.rows["claims"] = [(*r[:status_at], flags[r[0]]) for r in rows]
+
     def _details(
         self, cid: int, lid: int | None, adjustments, remarks, refs, amounts, quantities
     ) -> None:
@@ -2019,6 +2078,7 @@ class ClaimWriter:
 
     def flush(self) -> None:
         conn = self.store.conn
+        self._first_adjudications()
         for table, rows in self.rows.items():
             if rows:
                 conn.executemany(_insert_sql(table, _INSERT_COLUMNS[table]), rows)

@@ -1634,19 +1634,22 @@ class Store:
         a denial. The first adjudications are found once, into a temporary table."""
         head, params = self._initial(since, until, payer)
         self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
-        self.conn.execute(
-            "CREATE TEMP TABLE initial_claims AS " + head,  # noqa: S608 - our own SQL; values bound
-            params,
-        )
-        self.conn.execute("CREATE UNIQUE INDEX temp.initial_claims_id ON initial_claims (id)")
-        # Per claim and category: lines denied and cents; "whole" when denied at claim level.
-        per_claim = (
-            "WITH dn AS (SELECT d.claim_id, d.category, COUNT(DISTINCT d.line_id) AS ld, "
-            "MAX(d.line_id IS NULL) AS whole, SUM(d.amount_cents) AS cents FROM denials d "
-            "JOIN temp.initial_claims i ON i.id = d.claim_id "
-            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2) "
-        )
+        self.conn.execute("DROP TABLE IF EXISTS temp.initial_denials")
         try:
+            self.conn.execute(
+                "CREATE TEMP TABLE initial_claims AS " + head,  # noqa: S608 - values bound
+                params,
+            )
+            self.conn.execute("CREATE UNIQUE INDEX temp.initial_claims_id ON initial_claims (id)")
+            # Per claim and category, once: lines denied and cents; "whole" when denied at
+            # claim level. The aggregates below read this small table, not the denials again.
+            self.conn.execute(
+                "CREATE TEMP TABLE initial_denials AS SELECT d.claim_id, d.category, "
+                "COUNT(DISTINCT d.line_id) AS ld, MAX(d.line_id IS NULL) AS whole, "
+                "SUM(d.amount_cents) AS cents FROM denials d "
+                "JOIN temp.initial_claims i ON i.id = d.claim_id "
+                "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2"
+            )
             return {
                 "claims": self.query(
                     "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "
@@ -1655,16 +1658,14 @@ class Store:
                     "GROUP BY 1, 2, 3"
                 ),
                 "by_category": self.query(
-                    per_claim  # noqa: S608 - our own SQL, no values in it
-                    + "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "
+                    "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "
                     "SUM(CASE WHEN dn.whole THEN i.line_count ELSE dn.ld END) AS lines, "
-                    "SUM(dn.cents) AS cents FROM dn JOIN temp.initial_claims i "
-                    "ON i.id = dn.claim_id GROUP BY 1, 2, 3"
+                    "SUM(dn.cents) AS cents FROM temp.initial_denials dn "
+                    "JOIN temp.initial_claims i ON i.id = dn.claim_id GROUP BY 1, 2, 3"
                 ),
                 "denied": self.query(
-                    per_claim  # noqa: S608 - our own SQL, no values in it
-                    + ", pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "
-                    "SUM(cents) AS cents FROM dn GROUP BY 1) "
+                    "WITH pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "
+                    "SUM(cents) AS cents FROM temp.initial_denials GROUP BY 1) "
                     "SELECT i.month, i.payer_id, COUNT(*) AS claims, "
                     "SUM(CASE WHEN pc.whole THEN i.line_count ELSE MIN(pc.ld, i.line_count) END) "
                     "AS lines, SUM(pc.cents) AS cents FROM pc JOIN temp.initial_claims i "
@@ -1672,6 +1673,7 @@ class Store:
                 ),
             }
         finally:
+            self.conn.execute("DROP TABLE IF EXISTS temp.initial_denials")
             self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
 
     def appeals_by_month(

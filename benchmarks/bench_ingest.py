@@ -1,29 +1,43 @@
-"""Ingest benchmark: build a synthetic 835 of N claims and time `denialkit ingest` on it.
+"""Ingest benchmark: build a synthetic 835 of N claims and time `denialkit ingest` on it,
+against a raw floor on the same file.
 
-    python benchmarks/bench_ingest.py                  # 100,000 claims
+    python benchmarks/bench_ingest.py                  # 100,000 claims, simple and rich files
     python benchmarks/bench_ingest.py --claims 400000  # memory must stay flat as files grow
+    python benchmarks/bench_ingest.py --file rich      # only the rich file
 
-About 3 service lines per 2 claims, CAS on most lines, in one transaction (the worst case for
-memory). The ingest runs as a child process: claims/s is end to end (start-up, hashing,
-parsing, storing, committing); peak memory is the child's maximum resident set size.
+Two files. ``simple``: about 3 service lines per 2 claims, one CAS on most lines, about 7
+segments per claim, in one transaction (the worst case for memory). ``rich``: what real
+remittances carry, 20 transactions a file, about 15 segments per claim (patient and rendering
+NM1, MOA, DTM, one or two service lines each with DTM, multi-triplet CAS in two groups,
+REF*6R, AMT*B6 and LQ), reversals, PLB, about 20% of claims denied.
+
+The ingest runs as a child process: claims/s is end to end (start-up, hashing, parsing,
+storing, committing); peak memory is the child's maximum resident set size. The **floor** is
+a plain Python program on the same file: read it, split segments and elements with the file's
+delimiters, insert every segment as one row into SQLite in one transaction (GC off) — as fast
+as plain Python can touch every segment once. denialkit's time is reported as a multiple of
+it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from denialkit.synthetic import Adj, ClaimSpec, LineSpec, RemitSpec, write_835  # noqa: E402
+from denialkit.synthetic import Adj, ClaimSpec, LineSpec, PLBSpec, RemitSpec, write_835  # noqa: E402
 
 CARCS = [("CO", "45"), ("CO", "50"), ("CO", "97"), ("PR", "2"), ("CO", "16"), ("OA", "23")]
 
@@ -57,55 +71,151 @@ def claims(n: int, adjustments=stress_adjustments):
         )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--claims", type=int, default=100_000)
-    ap.add_argument("--keep", action="store_true", help="keep the generated file and db")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="denialkit-bench-"))
-    src = work / "bench.835"
-    db = work / "bench.db"
+PROCS = ("99213", "97110", "J1885", "80053", "99214", "36415", "85025", "90707")
+
+
+def rich_adjustments(i: int, j: int, charge: Decimal) -> list[Adj]:
+    """A contractual write-off and patient share on every line; about one claim in five
+    denied, often with two reasons in one CAS."""
+    allowed = charge * Decimal("0.6")
+    adj = [Adj("CO", "45", charge - allowed), Adj("PR", "2", Decimal("10.00"))]
+    if i % 5 == 0 and j == 0:
+        reason = ("50", "197", "16", "97", "4")[(i // 5) % 5]
+        adj += [Adj("CO", reason, allowed - Decimal("30.00")), Adj("CO", "253", Decimal("20.00"))]
+    return adj
+
+
+def rich_claims(start: int, n: int):
+    """Claims as real remittances carry them (see the module doc); every 50th is a reversal."""
+    for i in range(start, start + n):
+        lines = []
+        for j in range(1 + i % 2):  # 1.5 lines per claim
+            charge = Decimal(120 + (i * 7 + j) % 380)
+            lines.append(
+                LineSpec(
+                    procedure=PROCS[(i + j) % len(PROCS)],
+                    charge=charge,
+                    modifiers=("25",) if (i + j) % 7 == 0 else (),
+                    adjustments=rich_adjustments(i, j, charge),
+                    line_control=f"{i}-{j}",
+                    allowed=charge * Decimal("0.6"),
+                    remarks=("N115",) if i % 5 == 0 and j == 0 else ("M15",),
+                )
+            )
+        reversal = i % 50 == 49
+        if reversal:  # the payer takes back an earlier payment: every amount negated
+            for ln in lines:
+                ln.charge = -ln.charge
+                ln.allowed = -ln.allowed if ln.allowed is not None else None
+                ln.adjustments = [Adj(a.group, a.reason, -a.amount) for a in ln.adjustments]
+        yield ClaimSpec(
+            patient_control=f"PCN{i:08d}",
+            status="22" if reversal else "1",
+            payer_claim_id=f"ICN{i:010d}",
+            lines=lines,
+            patient=("PATIENT", f"P{i % 997}", f"M{i:09d}"),
+            remarks=("MA01",),
+            statement_from="20261005",
+        )
+
+
+def rich_remits(n: int, transactions: int = 20) -> list[RemitSpec]:
+    per = -(-n // transactions)
+    return [
+        RemitSpec(
+            claims=partial(rich_claims, t * per, min(per, n - t * per)),
+            trace=f"RICH{t:04d}",
+            plb=[PLBSpec("WO", Decimal("12.50"), "OVERPAY")],
+        )
+        for t in range(transactions)
+        if t * per < n
+    ]
+
+
+def floor(path: Path, db: Path) -> tuple[float, int]:
+    """Read, split and insert every segment as a row: (seconds, segments)."""
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        data = path.read_bytes().decode("utf-8")
+        element, terminator = data[3], data[105]
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE seg (n INTEGER, id TEXT, elements TEXT)")
+        conn.execute("BEGIN")
+        rows = (
+            (n, parts[0], "\x1f".join(parts[1:]))
+            for n, parts in enumerate(
+                (s.strip().split(element) for s in data.split(terminator) if s.strip()), 1
+            )
+        )
+        conn.executemany("INSERT INTO seg VALUES (?, ?, ?)", rows)
+        segments = conn.execute("SELECT COUNT(*) FROM seg").fetchone()[0]
+        conn.execute("COMMIT")
+        conn.close()
+        return time.perf_counter() - t0, segments
+    finally:
+        gc.enable()
+
+
+def run(kind: str, n: int, work: Path, keep: bool) -> None:
+    src = work / f"{kind}.835"
+    db = work / f"{kind}.db"
     t0 = time.perf_counter()
-    spec = RemitSpec(claims=lambda: claims(args.claims), trace="BENCH1")
+    specs = rich_remits(n) if kind == "rich" else [
+        RemitSpec(claims=lambda: claims(n), trace="BENCH1")
+    ]  # fmt: skip
     with open(src, "w") as f:
-        write_835(f, [spec])
+        write_835(f, specs)
     build_s = time.perf_counter() - t0
     size_mb = src.stat().st_size / 1e6
-    cmd = [
-        sys.executable,
-        "-m",
-        "denialkit",
-        "ingest",
-        str(src),
-        "--db",
-        str(db),
-        "--format",
-        "json",
-    ]
+    floor_s, segments = floor(src, work / f"{kind}-floor.db")
+    cmd = [sys.executable, "-m", "denialkit", "ingest", str(src), "--db", str(db),
+           "--format", "json"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"ingest failed: {proc.stderr}")
     summary = json.loads(proc.stdout)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    print(f"[{kind}]")
     print(
-        f"file:        {args.claims:,} claims, {summary['service_lines']:,} service lines, "
-        f"{size_mb:.1f} MB (built in {build_s:.1f} s)"
+        f"file:        {n:,} claims, {summary['service_lines']:,} service lines, "
+        f"{len(specs)} transaction(s), {segments:,} segments "
+        f"({segments / n:.1f} per claim), {size_mb:.1f} MB (built in {build_s:.1f} s)"
     )
-    print(f"ingest:      {seconds:.2f} s end to end -> {args.claims / seconds:,.0f} claims/s")
+    print(
+        f"ingest:      {seconds:.2f} s end to end -> {n / seconds:,.0f} claims/s, "
+        f"{segments / seconds:,.0f} segments/s"
+    )
+    print(f"floor:       {floor_s:.2f} s (split + insert every segment) -> "
+          f"denialkit is {seconds / floor_s:.1f}x the floor")  # fmt: skip
     print(f"peak memory: {peak_mb:.0f} MB (max RSS of the ingest process)")
     print(
         f"stored:      {summary['claims']:,} claims, total charge {summary['total_charge']}, "
-        f"warnings {len(summary['warnings'])}"
+        f"denials {summary.get('denials', 0):,}, warnings {len(summary['warnings'])}"
     )
-    if not args.keep:
-        for p in work.iterdir():
+    if not keep:
+        for p in work.glob(f"{kind}*"):
             p.unlink()
-        work.rmdir()
-    else:
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--claims", type=int, default=100_000)
+    ap.add_argument("--file", choices=("simple", "rich", "both"), default="both")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files and dbs")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="denialkit-bench-"))
+    for kind in ("simple", "rich") if args.file == "both" else (args.file,):
+        run(kind, args.claims, work, args.keep)
+    if args.keep:
         print(f"kept:        {work}")
+    else:
+        work.rmdir()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def test_ingest_json_is_one_object_on_stdout(runner, tmp_path):
         "plb_total",
         "adjustments_by_group",
         "claims_by_status",
+        "denials",
         "errors",
         "warnings",
         "suppressed_warnings",

@@ -225,6 +225,7 @@ class IngestReport:
                 for g in sorted(set(GROUPS) | set(t.adjustments_by_group))
             },
             "claims_by_status": {k: v for k, v in sorted(t.claims_by_status.items())},
+            "denials": self.denials,
             "errors": [f.error.as_dict() for f in self.files if f.error is not None],
             "warnings": [
                 w.as_dict() for f in self.files if f.status != "duplicate" for w in f.warnings

@@ -600,3 +600,14 @@ def test_an_older_remittance_stored_later_becomes_the_first_adjudication(store, 
     ingest(store, write835, rules, [claim], trace="T1", payment_date="20260915")  # backfill
     months = [(m["month"], m["claims"]) for m in reports.trend(store)["months"]]
     assert months == [("2026-09", 1)]
+
+
+def test_rate_chart_has_round_ticks_and_needs_two_months():
+    import re
+
+    from denialkit.reports import svg_rate_line
+
+    months = [{"month": f"2026-0{i + 1}", "claims": 9, "claim_denial_rate": v}
+              for i, v in enumerate([0.153, 0.12, 0.09])]  # fmt: skip
+    assert re.findall(r">(\d+%)<", str(svg_rate_line(months))) == ["0%", "5%", "10%", "15%", "20%"]
+    assert "One month so far" in str(svg_rate_line(months[:1]))

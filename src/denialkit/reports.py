@@ -668,15 +668,18 @@ def svg_rate_line(months: list[dict[str, Any]], width: int = 640, height: int = 
             f'<p class="empty">One month so far ({_esc(month)}): '
             f"{_esc(f'{value:.1%}')} of claims denied at first adjudication.</p>"
         )
-    top = max(0.05, max(v for _, v in points))
-    top = math.ceil(top * 20) / 20  # round the axis up to the next 5%
+    high = max(0.01, max(v for _, v in points))
+    # Round ticks: the smallest step of 1, 2, 5, 10, 20 or 25% that covers it in five.
+    tick = next(t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25) if high <= t * 5 + 1e-9)
+    ticks = math.ceil(high / tick - 1e-9)
+    top = tick * ticks
     left, bottom, plot_h = 50, 30, height - 45
     step = (width - left - 20) / (len(points) - 1)
     parts = [f'<svg width="{width}" height="{height}" role="img" '
              'aria-label="Initial claim denial rate per month">']  # fmt: skip
-    for i in range(5):
-        value = top * i / 4
-        y = height - bottom - plot_h * i / 4
+    for i in range(ticks + 1):
+        value = tick * i
+        y = height - bottom - plot_h * i / ticks
         parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
                      f'font-size="10">{value:.0%}</text>')  # fmt: skip

@@ -611,3 +611,25 @@ def test_rate_chart_has_round_ticks_and_needs_two_months():
               for i, v in enumerate([0.153, 0.12, 0.09])]  # fmt: skip
     assert re.findall(r">(\d+%)<", str(svg_rate_line(months))) == ["0%", "5%", "10%", "15%", "20%"]
     assert "One month so far" in str(svg_rate_line(months[:1]))
+
+
+@pytest.mark.parametrize("line,letter", [
+    (denied("50"), True),
+    (denied("22"), False),  # bill the other payer
+    (denied("96", group="PR"), False),  # the patient's
+    (LineSpec("99213", D("100.00"), adjustments=[Adj("CO", "45", D("100.00"))]), False),  # review
+])  # fmt: skip
+def test_letters_only_for_appeals_and_reopenings(store, write835, rules, line, letter):
+    from denialkit import letters
+    from denialkit.config import Config, Practice
+    from denialkit.errors import InvalidTransition
+
+    [d] = ingest(store, write835, rules, [ClaimSpec(lines=[line])])
+    config = Config(practice=Practice(name="R", address="A", npi="1", phone="5", contact="D"))
+    writer = letters.LetterWriter()
+    if letter:
+        letters.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY, actor="t")
+    else:
+        with pytest.raises(InvalidTransition, match="--force"):
+            letters.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY,
+                           actor="t")  # fmt: skip

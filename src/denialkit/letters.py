@@ -748,8 +748,9 @@ def appeal(
 ) -> AppealResult:
     """Render one denial's letter (to ``out`` when given: a file, or a folder to write
     ``denial-<id>-<template>.<ext>`` in). A finished letter (not a draft) moves the denial to
-    ``appeal_drafted`` with an event naming the template. A denial with no appeal rights
-    (action ``resubmit`` or ``none``) is refused unless ``force``; an existing file is not
+    ``appeal_drafted`` with an event naming the template. A denial whose next step is not an
+    appeal or a reopening (resubmit, bill another payer or the patient, review, none) is
+    refused unless ``force``; an existing file is not
     overwritten unless ``overwrite``. Files are owner-only (0600), new folders 0700."""
     if fmt == "pdf" and out is None:
         raise UsageError("a PDF letter needs --out FILE")
@@ -779,7 +780,9 @@ def _write(
     overwrite: bool = False,
 ) -> AppealResult:
     d = ctx["denial"]
-    if d["action"] in ("resubmit", "none") and not force:
+    # A letter asks for an appeal or a reopening (the duplicate template words it so); the
+    # other next steps are not letters to this payer.
+    if (d["action"] or "appeal") not in ("appeal", "reopen") and not force:
         raise InvalidTransition(
             f"denial {d['id']} ({d['group']}-{d['carc']}, {d['payer_rule']}): "
             f"{ACTION_TEXT[d['action']]}; --force writes the letter anyway"

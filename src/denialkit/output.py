@@ -458,6 +458,36 @@ def empty_queue(total: int, offset: int, others: dict[str, int]) -> None:
         )
 
 
+def _submitted_claim(con: Any, s: dict[str, Any] | None) -> None:
+    """The 837 claim beside the remittance (``show``)."""
+    if s is None:
+        return
+    freq = {"1": "original", "7": "replacement", "8": "void"}.get(s["frequency"], s["frequency"])
+    head = (
+        f"Submitted claim {s['patient_control']} ({s['kind']}, {freq}"
+        + (f" of {s['original_ref']}" if s["original_ref"] else "")
+        + f") on {s['submitted'] or '-'}: charge {s['charge']}; diagnoses "
+        + (", ".join(s["diagnoses"]) or "-")
+        + f"; authorization {s['prior_authorization'] or '-'}; referral {s['referral'] or '-'}"
+        + f"; date of birth {s['date_of_birth'] or '-'}; rendering NPI {s['rendering_npi'] or '-'}"
+    )
+    con.print(head)
+    ln = s["lines"]
+    _print_fitted(
+        [
+            Column("line", [str(x["line"]) for x in ln], justify="right"),
+            Column("proc", [x["procedure"] for x in ln]),
+            Column("mods", [",".join(x["modifiers"]) for x in ln], drop=2),
+            Column("date", [x["date"] or "" for x in ln], drop=1),
+            Column("units", [x["units"] or "" for x in ln], drop=3),
+            Column("charge", [amount(x["charge"]) for x in ln], justify="right"),
+            Column("dx", [",".join(x["diagnoses"]) for x in ln], drop=2),
+        ],
+        title="Submitted lines (837)",
+        boxed=True,
+    )
+
+
 def denial_detail(detail: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(detail)
@@ -531,6 +561,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         title="Service lines",
         boxed=True,
     )
+    _submitted_claim(con, detail.get("submitted"))
     adj = [
         (str(a["line_id"] or "claim"), f"{a['group']}-{a['carc']}", amount(a["amount"]),
          a["category"], a["description"])

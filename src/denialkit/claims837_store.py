@@ -36,8 +36,7 @@ CLAIM_TABLES_DDL = (
     "submitted_id INTEGER, line_no INTEGER, segment INTEGER, procedure_qualifier TEXT, "
     "procedure TEXT, modifiers TEXT, charge_cents INTEGER, units TEXT, revenue_code TEXT, "
     "date_from TEXT, date_to TEXT, pointers TEXT, line_control TEXT, rendering_npi TEXT)",
-    "CREATE TABLE IF NOT EXISTS claim_links (claim_id INTEGER PRIMARY KEY, "
-    "submitted_id INTEGER)",
+    "CREATE TABLE IF NOT EXISTS claim_links (claim_id INTEGER PRIMARY KEY, submitted_id INTEGER)",
     "CREATE TABLE IF NOT EXISTS line_links (line_id INTEGER PRIMARY KEY, "
     "submitted_line_id INTEGER)",
     "CREATE INDEX IF NOT EXISTS idx_submissions_content ON submissions (content_sha256)",
@@ -106,8 +105,16 @@ class ClaimsStore:
         cur = self.conn.execute(
             "INSERT INTO submissions (file_id, transaction_no, segment, implementation, "
             "reference, created, content_sha256, claim_count) VALUES (?,?,?,?,?,?,?,?)",
-            (file_id, transaction, segment, implementation, reference, created, content,
-             claim_count),  # fmt: skip
+            (
+                file_id,
+                transaction,
+                segment,
+                implementation,
+                reference,
+                created,
+                content,
+                claim_count,
+            ),  # fmt: skip
         )
         return int(cur.lastrowid or 0)
 
@@ -138,12 +145,34 @@ class ClaimsStore:
             "patient_last, patient_first, patient_dob, dos_from, dos_to, created, line_count) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                submission_id, payer_id, c.segment, c.kind, c.patient_control, _cents(c.charge),
-                c.facility_code, c.frequency, c.original_ref, c.prior_auth, c.referral,
-                ",".join(c.diagnoses), c.billing_npi, c.billing_name, c.rendering_npi,
-                c.referring_npi, c.filing_indicator, c.member_id, c.subscriber_last,
-                c.subscriber_first, c.subscriber_dob, c.patient_last, c.patient_first,
-                c.patient_dob, c.dos_from, c.dos_to, c.created, len(c.lines),
+                submission_id,
+                payer_id,
+                c.segment,
+                c.kind,
+                c.patient_control,
+                _cents(c.charge),
+                c.facility_code,
+                c.frequency,
+                c.original_ref,
+                c.prior_auth,
+                c.referral,
+                ",".join(c.diagnoses),
+                c.billing_npi,
+                c.billing_name,
+                c.rendering_npi,
+                c.referring_npi,
+                c.filing_indicator,
+                c.member_id,
+                c.subscriber_last,
+                c.subscriber_first,
+                c.subscriber_dob,
+                c.patient_last,
+                c.patient_first,
+                c.patient_dob,
+                c.dos_from,
+                c.dos_to,
+                c.created,
+                len(c.lines),
             ),  # fmt: skip
         )
         sid = int(cur.lastrowid or 0)
@@ -153,10 +182,19 @@ class ClaimsStore:
             "pointers, line_control, rendering_npi) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    sid, ln.number, ln.segment, ln.procedure_qualifier, ln.procedure,
-                    ",".join(ln.modifiers), _cents(ln.charge),
-                    None if ln.units is None else str(ln.units), ln.revenue_code, ln.date_from,
-                    ln.date_to, ",".join(map(str, ln.pointers)), ln.line_control,
+                    sid,
+                    ln.number,
+                    ln.segment,
+                    ln.procedure_qualifier,
+                    ln.procedure,
+                    ",".join(ln.modifiers),
+                    _cents(ln.charge),
+                    None if ln.units is None else str(ln.units),
+                    ln.revenue_code,
+                    ln.date_from,
+                    ln.date_to,
+                    ",".join(map(str, ln.pointers)),
+                    ln.line_control,
                     ln.rendering_npi,
                 )  # fmt: skip
                 for ln in c.lines
@@ -300,7 +338,7 @@ class ClaimsStore:
         linked to (nor to a claim that replaced them), with their payer."""
         where, params = "COALESCE(s.created, s.dos_to) <= ?", [before]
         if payer:
-            where += f" AND s.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"
+            where += f" AND s.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
             params += [f"%{payer}%", payer, payer]
         return self.query(
             "SELECT s.id, s.patient_control, s.charge_cents, s.dos_from, s.created, "  # noqa: S608
@@ -366,4 +404,3 @@ class ClaimsStore:
             (member_id, procedure, date),
         ).fetchone()[0]
         return {"submitted": int(submitted), "paid": int(paid)}
-

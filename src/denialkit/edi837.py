@@ -435,9 +435,7 @@ class _Parser:
 
 def parse_837(source: str | os.PathLike[str] | IO[bytes], name: str | None = None) -> ClaimFile:
     """Read a whole 837 file (every transaction); raises ``X12Error`` when it cannot be read."""
-    label = name or (
-        os.fspath(source) if isinstance(source, str | os.PathLike) else "<input>"
-    )
+    label = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "<input>")
     try:
         reader = SegmentReader(source, label)
     except X12Error as exc:

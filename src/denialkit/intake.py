@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .edi837 import parse_837
 from .era import (
     ZERO,
     Claim,
@@ -35,7 +36,6 @@ from .era import (
     RemittanceEnd,
     RemittanceHeader,
 )
-from .edi837 import parse_837
 from .errors import DenialkitError, X12Error
 from .filekinds import CLAIMS, not_a_remittance
 from .files import private_open
@@ -461,8 +461,7 @@ def _ingest_claims(
                         Issue(
                             name,
                             tx.segment,
-                            f"transaction {tx.transaction} repeats claims already stored; "
-                            "skipped",
+                            f"transaction {tx.transaction} repeats claims already stored; skipped",
                         )
                     )
                     continue

@@ -494,7 +494,12 @@ def claim_transaction_segments(
         yield seg("CLM", claim.patient_control, _m(claim.charge_amount()), "", "",
                   c.join([claim.facility, qualifier, claim.frequency]), "Y", "A", "Y", "Y")  # fmt: skip
         if f.kind == "I" and claim.statement_from:
-            yield seg("DTP", "434", "RD8", f"{claim.statement_from}-{claim.statement_to or claim.statement_from}")
+            yield seg(
+                "DTP",
+                "434",
+                "RD8",
+                f"{claim.statement_from}-{claim.statement_to or claim.statement_from}",
+            )
         if claim.prior_auth:
             yield seg("REF", "G1", claim.prior_auth)
         if claim.referral:

@@ -285,3 +285,32 @@ def test_show_cli_prints_the_submitted_claim(tmp_path, write837, write835):
     r = runner.invoke(app, ["show", "1", "--db", str(db)], env={"COLUMNS": "120"})
     assert r.exit_code == 0, r.stderr
     assert "Submitted claim ACCT-1" in r.stdout and "authorization AUTH77" in r.stdout
+
+
+def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
+    tmp_path, write837, write835
+):
+    db = tmp_path / "d.db"
+    runner = CliRunner()
+    old = ClaimFileSpec([claim837("ACCT-1"), claim837("ACCT-2", payer_id="BETA2",
+                                                     payer_name="BETA CARE")],
+                        created="20261001")  # fmt: skip
+    recent = ClaimFileSpec([claim837("ACCT-3")], created="20261120", reference="B2")
+    write837(old)
+    write837(recent)
+    write835(_remit("ACCT-1"))  # answers ACCT-1 only
+    assert runner.invoke(app, ["ingest", str(tmp_path), "--db", str(db)]).exit_code == 0
+    env = {"DENIALKIT_TODAY": "2026-11-27"}
+    r = runner.invoke(app, ["report", "unanswered", "--db", str(db), "--format", "json"], env=env)
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert [c["claim"] for c in data["claims"]] == ["ACCT-2"]  # ACCT-3 is not 30 days old
+    assert data["by_payer"] == [
+        {"payer": "BETA CARE", "count": 1, "amount": "155.00", "oldest": "2026-10-01"}
+    ]
+    r = runner.invoke(
+        app, ["report", "unanswered", "--days", "5", "--db", str(db), "--format", "csv"], env=env
+    )
+    assert r.exit_code == 0 and "ACCT-3" in r.stdout and "ACCT-2" in r.stdout
+    r = runner.invoke(app, ["report", "unanswered", "--db", str(db)], env=env)
+    assert r.exit_code == 0 and "BETA CARE" in r.stdout

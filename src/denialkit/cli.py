@@ -951,6 +951,7 @@ class ReportKind(StrEnum):
     roi = "roi"
     trend = "trend"
     summary = "summary"
+    unanswered = "unanswered"
 
 
 class ReportFormat(StrEnum):
@@ -976,7 +977,9 @@ def _iso(value: str | None, name: str) -> str | None:
 def report(
     kind: Annotated[
         ReportKind,
-        typer.Argument(help="tracking, patterns, team, roi, trend or summary.", metavar="KIND"),
+        typer.Argument(
+            help="tracking, patterns, team, roi, trend, summary or unanswered.", metavar="KIND"
+        ),
     ],
     since: Annotated[
         str | None,
@@ -1010,11 +1013,23 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            min=1,
+            max=3650,
+            help="unanswered: days after submission with no remittance (default 30).",
+        ),
+    ] = 30,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
     """Reports: what is open and due (tracking), what to fix upstream (patterns), who is
-    keeping up (team), what appeals return (roi), or all headlines (summary).
+    keeping up (team), what appeals return (roi), all headlines (summary), or submitted
+    837 claims no remittance answered (unanswered).
+
+    Example: `denialkit report unanswered --days 45`
 
     Example: `denialkit report patterns --since 2026-09-01 --format csv > patterns.csv`
 
@@ -1022,6 +1037,8 @@ def report(
     """
     from . import reports
 
+    if kind == ReportKind.unanswered and fmt == ReportFormat.html:
+        raise UsageError("report unanswered: use --format table, csv or json (no html page)")
     if out is not None:
         check_new_file(out, force)  # before any work: a refused --out costs nothing
     store = open_store(db)
@@ -1031,8 +1048,9 @@ def report(
     if first and last and first > last:
         raise UsageError("--since is after --until")
     data = reports.build(
-        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact
-    )
+        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact,
+        days=days,
+    )  # fmt: skip
     if fmt == ReportFormat.html:
         text = reports.render_html(data, store, today)
         if out is None:

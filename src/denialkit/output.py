@@ -137,6 +137,14 @@ def ingest_report(report: IngestReport, fmt: str) -> None:
     status = ", ".join(f"{k}: {v}" for k, v in data["claims_by_status"].items()) or "-"
     table.add_row("claims by status (CLP02)", status)
     table.add_row("denials found", str(report.denials))
+    if data["claims_submitted"]:
+        table.add_row("claims submitted (837)", str(data["claims_submitted"]))
+        table.add_row("submitted lines (837)", str(data["submitted_lines"]))
+        table.add_row("submitted charge (CLM02)", data["submitted_charge"])
+    if data["claims_linked"] or data["claims_submitted"]:
+        table.add_row("claims linked 835 to 837", str(data["claims_linked"]))
+    if data["denials_resubmitted"]:
+        table.add_row("denials resubmitted", str(data["denials_resubmitted"]))
     table.add_row("warnings", str(len(data["warnings"])))
     stdout_console().print(table)
 
@@ -714,6 +722,11 @@ def _pct(value: Any) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+UNANSWERED_COLUMNS = [
+    "payer", "claim", "date_of_service", "submitted", "days", "charge", "frequency",
+]  # fmt: skip
+
+
 def report(data: dict[str, Any], fmt: str) -> None:
     """A report as JSON (the whole document), CSV (its main table) or terminal tables."""
     kind = data["report"]
@@ -731,8 +744,15 @@ def report(data: dict[str, Any], fmt: str) -> None:
             emit_csv(data["months"], ROI_COLUMNS)
         elif kind == "trend":
             emit_csv(data["months"], TREND_COLUMNS)
+        elif kind == "unanswered":
+            emit_csv(data["claims"], UNANSWERED_COLUMNS)
         else:
             emit_csv([{"metric": k, "value": v} for k, v in data["headline"].items()])
+        return
+    if kind == "unanswered":
+        rows(data["by_payer"], "table", ["payer", "count", "amount", "oldest"],
+             title=f"Submitted claims with no remittance after {data['days']} days, by payer")  # fmt: skip
+        rows(data["claims"], "table", UNANSWERED_COLUMNS, title="Unanswered claims")
         return
     sections = data.get("sections", {kind: data})
     if kind == "summary":

@@ -30,6 +30,7 @@ LAYERS = [
     "worklist",
     "lifecycle",
     "linking",
+    "scrub",
     "workflow",
     "intake",
     "letters",

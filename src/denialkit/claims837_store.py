@@ -361,7 +361,10 @@ class ClaimsStore:
             "COALESCE(c.dos, l.date_from) AS dos, "
             "(SELECT GROUP_CONCAT(d.group_code || '-' || d.carc) FROM denials d "
             " WHERE (d.line_id = l.id OR (d.line_id IS NULL AND d.claim_id = c.id)) "
-            " AND d.status != 'reversed') AS carcs, "
+            " AND d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient') AS carcs, "
+            "(SELECT GROUP_CONCAT(d.rarcs) FROM denials d "
+            " WHERE (d.line_id = l.id OR (d.line_id IS NULL AND d.claim_id = c.id)) "
+            " AND d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient' AND d.rarcs != '') AS rarcs, "
             "s.diagnoses, s.prior_auth "
             "FROM service_lines l JOIN claims c ON c.id = l.claim_id "
             "LEFT JOIN claim_links k ON k.claim_id = c.id "
@@ -383,6 +386,24 @@ class ClaimsStore:
             f"AND d.carc IN ({_marks(carcs)}) AND d.status != 'reversed'",
             [member_id, *carcs],
         )
+
+    def member_last_paid(self, member_id: str) -> str | None:
+        """The latest date of service paid for this member (coverage shown to be in force)."""
+        row = self.conn.execute(
+            "SELECT MAX(COALESCE(l.date_from, c.dos)) FROM service_lines l "
+            "JOIN claims c ON c.id = l.claim_id WHERE c.patient_id = ? AND l.paid_cents > 0",
+            (member_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def member_lines_since(self, member_id: str, since: str) -> int:
+        """Lines adjudicated for this member with a date of service on or after ``since``."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM service_lines l JOIN claims c ON c.id = l.claim_id "
+            "WHERE c.patient_id = ? AND COALESCE(l.date_from, c.dos) >= ?",
+            (member_id, since),
+        ).fetchone()
+        return int(row[0])
 
     def same_service(
         self, member_id: str, procedure: str, date: str, exclude_submission: int | None

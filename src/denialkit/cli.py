@@ -261,6 +261,61 @@ def ingest(
     raise typer.Exit(1 if report.failed else 0)
 
 
+class ScrubFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FailOn(StrEnum):
+    high = "high"
+    standard = "standard"
+
+
+@app.command()
+@handle_errors
+def scrub(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="An 837P or 837I file about to be submitted.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+            metavar="FILE.837",
+        ),
+    ],
+    fmt: Annotated[
+        ScrubFormat, typer.Option("--format", help="table, json or csv.")
+    ] = ScrubFormat.table,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a line is flagged at this tier or above (high, standard).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+) -> None:
+    """Score every line of an 837 before it is sent, against what this practice's payers
+    denied before (authorization, diagnosis, modifiers, duplicates, eligibility, timely
+    filing, payer x procedure rates). Reads the database; stores and sends nothing.
+
+    Exit status: 0 done (flags or not), 1 with --fail-on when a line is flagged at that tier
+    or above, or the file cannot be read; 2 usage error.
+
+    Example: `denialkit scrub today.837 --fail-on high`
+    """
+    from .scrub import scrub_file
+
+    store = open_store(db)
+    result = scrub_file(store, load_rules(rules_dir), path, settings.today())
+    output.scrub(result, fmt.value)
+    raise typer.Exit(1 if result.fails(fail_on.value if fail_on else None) else 0)
+
+
 # -- the queue and finding ---------------------------------------------------------------------
 
 

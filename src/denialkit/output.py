@@ -809,3 +809,49 @@ def redirect_stdout(path: Any, force: bool = True) -> Iterator[None]:
             yield
         finally:
             sys.stdout = old
+
+
+# -- scrub -------------------------------------------------------------------------------------
+
+SCRUB_COLUMNS = [
+    "claim", "line", "procedure", "modifiers", "date_of_service", "payer", "risk", "tier",
+    "rule", "carc", "denied", "of", "since", "hint",
+]  # fmt: skip
+
+
+def scrub(result: Any, fmt: str) -> None:
+    """``denialkit scrub``: one JSON object, CSV of the flags, or a table with the evidence."""
+    data = result.as_dict()
+    if fmt == "json":
+        emit_json(data)
+        return
+    flat = [
+        {**{k: v for k, v in f.items() if k != "evidence"}, **f["evidence"],
+         "modifiers": ",".join(f["modifiers"])}
+        for f in data["flags"]
+    ]  # fmt: skip
+    if fmt == "csv":
+        emit_csv(flat, SCRUB_COLUMNS)
+        return
+    for w in result.warnings:
+        message(f"warning: {w}", style="yellow")
+    if not result.flags:
+        message(f"{data['claims']} claims, {data['lines']} lines: nothing flagged")
+        return
+    _print_fitted(
+        [
+            Column("claim", [f["claim"] for f in flat]),
+            Column("line", [str(f["line"]) for f in flat], justify="right"),
+            Column(
+                "proc",
+                [f["procedure"] + (":" + f["modifiers"] if f["modifiers"] else "") for f in flat],
+            ),  # fmt: skip
+            Column("tier", [f["tier"] for f in flat]),
+            Column("risk", [f"{f['risk']:.2f}" for f in flat], justify="right"),
+            Column("rule", [f["rule"] for f in flat]),
+            Column("evidence", [fl.detail for fl in result.flags], name=True, wrap=True),
+            Column("prevention", [f["hint"] for f in flat], name=True, wrap=True, drop=1),
+        ],
+        title=f"Scrub: {data['claims']} claims, {data['lines']} lines, {len(flat)} flags",
+        boxed=True,
+    )

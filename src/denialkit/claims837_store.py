@@ -45,6 +45,10 @@ CLAIM_TABLES_DDL = (
     "CREATE INDEX IF NOT EXISTS idx_submitted_claims_member ON submitted_claims (member_id)",
     "CREATE INDEX IF NOT EXISTS idx_submitted_lines_claim ON submitted_lines (submitted_id)",
     "CREATE INDEX IF NOT EXISTS idx_claim_links_submitted ON claim_links (submitted_id)",
+    "CREATE INDEX IF NOT EXISTS idx_submitted_lines_service ON submitted_lines "
+    "(procedure, date_from)",
+    # The scrubber asks about one member at a time (eligibility, duplicates).
+    "CREATE INDEX IF NOT EXISTS idx_claims_patient_id ON claims (patient_id)",
 )
 
 

@@ -30,6 +30,8 @@ from denialkit.synthetic import (
 )
 from denialkit.workflow import show
 
+from .conftest import ROOT
+
 TODAY = dt.date(2026, 11, 27)
 
 
@@ -314,3 +316,44 @@ def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
     assert r.exit_code == 0 and "ACCT-3" in r.stdout and "ACCT-2" in r.stdout
     r = runner.invoke(app, ["report", "unanswered", "--db", str(db)], env=env)
     assert r.exit_code == 0 and "BETA CARE" in r.stdout
+
+
+PUBLIC = ROOT / "tests" / "data" / "public837"
+
+
+def test_public_837p_sample_linuxforhealth():
+    parsed = parse_837(PUBLIC / "linuxforhealth-demo.example1.837")
+    (c,) = list(parsed.claims)
+    assert (c.kind, c.patient_control, c.charge, c.frequency, c.facility_code) == (
+        "professional", "26463774", D("100.00"), "1", "11",
+    )  # fmt: skip
+    assert (c.billing_npi, c.payer_id, c.member_id, c.patient_dob) == (
+        "1912301953", "999996666", "JS00111223333", "1973-05-01",
+    )  # fmt: skip
+    assert (c.patient_first, c.created, c.diagnoses) == ("TED", "2006-10-15", ["0340", "V7389"])
+    assert [(ln.procedure, ln.charge, ln.pointers, ln.date_from) for ln in c.lines] == [
+        ("99213", D("40.00"), [1], "2006-10-03"),
+        ("87070", D("15.00"), [1], "2006-10-03"),
+        ("99214", D("35.00"), [2], "2006-10-10"),
+        ("86663", D("10.00"), [2], "2006-10-10"),
+    ]
+    assert parsed.warnings == []
+
+
+def test_public_837i_sample_linuxforhealth(store):
+    path = PUBLIC / "linuxforhealth-two-claims-single-provider.837i"
+    a, b = parse_837(path).claims
+    assert (a.kind, a.patient_control, a.charge, a.facility_code) == (
+        "institutional", "756048Q", D("89.95"), "13",
+    )  # fmt: skip
+    assert (a.statement_from, a.diagnoses, a.member_id, a.subscriber_dob) == (
+        "2005-03-15", ["3669", "4019", "79431"], "030005074", "1968-11-11",
+    )  # fmt: skip
+    assert [(ln.revenue_code, ln.procedure, ln.units) for ln in a.lines] == [
+        ("0305", "85025", D("1.00")), ("0730", "93005", D("3.00")),
+    ]  # fmt: skip
+    assert (b.patient_control, b.charge, b.diagnoses, b.member_id) == (
+        "756049Q", D("50.00"), ["30000"], "123405074",
+    )  # fmt: skip
+    r = ingest_file(store, path)
+    assert r.status == "ingested" and r.totals.claims_submitted == 2

@@ -217,7 +217,8 @@ class _Parser:
         if seg[1] != "837":
             raise self.error(seg, f"transaction set {seg[1]!r} in an 837 file")
         impl = seg[3].strip()
-        if impl and impl not in (PROFESSIONAL, INSTITUTIONAL):
+        # Errata and addenda (X222A2, X223A3) read the same for every element used here.
+        if impl and not impl.startswith((PROFESSIONAL[:10], INSTITUTIONAL[:10])):
             self.warn(seg, f"ST03 {impl!r} is not 837P {PROFESSIONAL} or 837I {INSTITUTIONAL}")
         n = len(self.out.transactions) + 1
         self.tx = ClaimTransaction(n, seg.ordinal, impl)
@@ -300,7 +301,7 @@ class _Parser:
         if not self.subscriber.get("payer_id") and not self.subscriber.get("payer_name"):
             self.warn(seg, "claim without a payer (no NM1*PR before CLM)")
         impl = self.tx.implementation
-        kind = "institutional" if impl == INSTITUTIONAL else "professional"
+        kind = "institutional" if impl.startswith(INSTITUTIONAL[:10]) else "professional"
         parts = self.split(seg, seg[5]) if seg[5] else []
         sub, pat = self.subscriber, self.patient
         claim = SubmittedClaim(

@@ -453,6 +453,7 @@ def _ingest_claims(
             totals = result.totals
             warnings = list(parsed.warnings)
             stored: list[tuple[int, int, str, str, str | None, str]] = []
+            transactions = 0  # 837 transactions: not counted with the remittances
             for tx in parsed.transactions:
                 content = contents.get(tx.segment)
                 if content is not None and store.find_submission(content) is not None:
@@ -469,7 +470,7 @@ def _ingest_claims(
                     file_id, tx.transaction, tx.segment, tx.implementation, tx.reference,
                     tx.created, content, len(tx.claims),
                 )  # fmt: skip
-                totals.transactions += 1
+                transactions += 1
                 for c in tx.claims:
                     sid = store.add_submitted_claim(sub, c)
                     payer = store.submitted_payer_id(c)
@@ -485,7 +486,7 @@ def _ingest_claims(
             totals.linked += counts["linked"]
             totals.resubmitted += counts["resubmitted"]
             result.warnings = warnings
-            store.finish_file(file_id, totals.transactions, len(stored), warnings, {})
+            store.finish_file(file_id, transactions, len(stored), warnings, {})
             result.file_id = file_id
             result.status = "ingested"
     except _AllDuplicate:

@@ -357,3 +357,17 @@ def test_public_837i_sample_linuxforhealth(store):
     )  # fmt: skip
     r = ingest_file(store, path)
     assert r.status == "ingested" and r.totals.claims_submitted == 2
+
+
+def test_a_database_from_before_837_intake_gets_the_new_tables(tmp_path, write837):
+    from denialkit.store import Store
+
+    db = tmp_path / "old.db"
+    with Store(db) as store:
+        for table in ("submissions", "submitted_claims", "submitted_lines", "claim_links",
+                      "line_links"):  # fmt: skip
+            store.conn.execute(f"DROP TABLE {table}")
+    with Store(db) as store:
+        r = ingest_file(store, write837(ClaimFileSpec([claim837()])))
+        assert r.status == "ingested"
+        assert store.query("SELECT COUNT(*) AS n FROM submitted_lines")[0]["n"] == 2

@@ -260,3 +260,18 @@ def test_cli_json_shape_and_exit_codes(db, tmp_path):
 
     with Store(db) as s:
         assert s.query("SELECT COUNT(*) AS n FROM submitted_claims")[0]["n"] == 3
+
+
+def test_a_file_scrubbed_after_it_was_ingested_is_not_its_own_duplicate(store, rules, tmp_path):
+    from denialkit.intake import ingest_file
+    from denialkit.scrub import scrub_file
+
+    path = tmp_path / "sent.837"
+    path.write_text(build_837(ClaimFileSpec([new("99213")], created="20261126")))
+    assert ingest_file(store, path).status == "ingested"
+    result = scrub_file(store, rules, path, TODAY)
+    assert "duplicate" not in rules_of(result)
+    assert any("ingested already" in w for w in result.warnings)
+    other = tmp_path / "again.837"
+    other.write_text(build_837(ClaimFileSpec([new("99213", pcn="NEW2")], reference="X")))
+    assert "duplicate" in rules_of(scrub_file(store, rules, other, TODAY))

@@ -208,6 +208,19 @@ class ClaimsStore:
 
     # -- linking --------------------------------------------------------------------------
 
+    def claim_id_range(self, remittance_ids: Sequence[int]) -> tuple[int, int] | None:
+        """The first and last claim id stored for these remittances (ids grow with intake)."""
+        lo = hi = None
+        for part in _chunks(list(remittance_ids)):
+            row = self.conn.execute(
+                f"SELECT MIN(id), MAX(id) FROM claims WHERE remittance_id IN ({_marks(part)})",  # noqa: S608
+                part,
+            ).fetchone()
+            if row and row[0] is not None:
+                lo = row[0] if lo is None else min(lo, row[0])
+                hi = row[1] if hi is None else max(hi, row[1])
+        return None if lo is None or hi is None else (int(lo), int(hi))
+
     def has_submitted_claims(self) -> bool:
         return self.conn.execute("SELECT 1 FROM submitted_claims LIMIT 1").fetchone() is not None
 
@@ -410,17 +423,18 @@ class ClaimsStore:
         return int(row[0])
 
     def same_service(
-        self, member_id: str, procedure: str, date: str, exclude_submission: int | None
+        self, member_id: str, procedure: str, date: str, exclude_file: int | None
     ) -> dict[str, int]:
-        """How often this member's procedure on this date was already submitted (other
-        claims, not counting a corrected claim's original) and paid."""
+        """How often this member's procedure on this date was already submitted (not counting
+        a corrected claim's original, nor the claims of ``exclude_file``) and paid."""
         submitted = self.conn.execute(
             "SELECT COUNT(*) FROM submitted_lines l JOIN submitted_claims s "
             "ON s.id = l.submitted_id WHERE s.member_id = ? AND l.procedure = ? "
-            "AND l.date_from = ? AND s.submission_id IS NOT ? "
+            "AND l.date_from = ? AND s.submission_id NOT IN "
+            "(SELECT id FROM submissions WHERE file_id IS ?) "
             "AND s.id NOT IN (SELECT replaces_id FROM submitted_claims "
             "WHERE replaces_id IS NOT NULL)",
-            (member_id, procedure, date, exclude_submission),
+            (member_id, procedure, date, exclude_file),
         ).fetchone()[0]
         paid = self.conn.execute(
             "SELECT COUNT(*) FROM service_lines l JOIN claims c ON c.id = l.claim_id "

@@ -391,7 +391,7 @@ def ingest_file(
                 result.warnings.append(Issue(name, None, f"{n} more {what} warnings not shown"))
             if result.duplicate_transactions and not remittance_ids:
                 raise _AllDuplicate
-            result.totals.linked += link_remittances(store)
+            result.totals.linked += link_remittances(store, list(remittance_ids.values()))
             store.finish_file(
                 file_id,
                 result.totals.transactions,

@@ -74,11 +74,16 @@ def link_lines(store: Store, pairs: Sequence[tuple[int, int]]) -> int:
     return len(found)
 
 
-def link_remittances(store: Store) -> int:
-    """Link every remittance claim not yet linked (after an 835 is stored)."""
+def link_remittances(store: Store, remittance_ids: Sequence[int] | None = None) -> int:
+    """Link the remittance claims not yet linked (of these remittances: an 835 just stored)."""
     if not store.has_submitted_claims():
         return 0
-    pairs = store.link_claims()
+    span = None
+    if remittance_ids is not None:
+        span = store.claim_id_range(remittance_ids)
+        if span is None:
+            return 0
+    pairs = store.link_claims(span)
     link_lines(store, pairs)
     return len(pairs)
 

@@ -10,6 +10,7 @@ times the payer denied it out of how many since when, and the prevention hint fr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -130,6 +131,8 @@ class Scrubber:
         self._history: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self._payers: dict[str, int | None] = {}
         self._seen: Counter[tuple[str, str, str | None]] = Counter()
+        # The file scrubbed, when it was ingested already: its own claims are not duplicates.
+        self.same_file: int | None = None
 
     def history(self, payer_id: int, procedure: str) -> list[dict[str, Any]]:
         key = (payer_id, procedure)
@@ -335,7 +338,7 @@ class Scrubber:
     def duplicate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
         if c.frequency in ("7", "8") or not c.member_id or not ln.date_from:
             return None  # a replacement or void repeats the claim on purpose
-        seen = self.store.same_service(c.member_id, ln.procedure, ln.date_from, None)
+        seen = self.store.same_service(c.member_id, ln.procedure, ln.date_from, self.same_file)
         in_file = self._seen[(c.member_id, ln.procedure, ln.date_from)] - 1
         earlier = seen["submitted"] + in_file
         if not (seen["paid"] or earlier):
@@ -402,4 +405,23 @@ def scrub_file(
     store: Store, rules: Rules, path: str | os.PathLike[str], today: dt.date
 ) -> ScrubResult:
     """Parse an 837 and score every line of every claim; raises ``X12Error`` for bad input."""
-    return Scrubber(store, rules, today).scrub(parse_837(path))
+    scrubber = Scrubber(store, rules, today)
+    parsed = parse_837(path)
+    earlier = store.file_by_sha256(_sha256(path))
+    if earlier is not None:
+        scrubber.same_file = earlier["id"]
+    result = scrubber.scrub(parsed)
+    if earlier is not None:
+        result.warnings.append(
+            f"{os.fspath(path)}: this file was ingested already ({earlier['ingested_at']}); "
+            "its own claims are not counted as duplicates"
+        )
+    return result
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

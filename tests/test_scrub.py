@@ -139,6 +139,7 @@ def test_modifiers_fires_when_paid_lines_carried_one_this_line_lacks(
     r = scrub(store, rules, tmp_path, new())
     (f,) = [f for f in r.flags if f.rule == "modifiers"]
     assert (f.denied, f.of, f.carc) == (2, 2, "CO-4") and "modifier GP" in f.detail
+    assert "payer_procedure" not in rules_of(r)  # the same CO-4, said better by the modifier
     assert "modifiers" not in rules_of(scrub(store, rules, tmp_path, new(modifiers=("GP",))))
 
 
@@ -275,3 +276,21 @@ def test_a_file_scrubbed_after_it_was_ingested_is_not_its_own_duplicate(store, r
     other = tmp_path / "again.837"
     other.write_text(build_837(ClaimFileSpec([new("99213", pcn="NEW2")], reference="X")))
     assert "duplicate" in rules_of(scrub_file(store, rules, other, TODAY))
+
+
+def test_history_older_than_history_days_is_not_read(store, rules, tmp_path, history):
+    history.add("72148", carc="197", times=3, member="M2", date="20250105")
+    assert "authorization" not in rules_of(scrub(store, rules, tmp_path, new("72148")))
+
+
+def test_backtest_meets_its_targets():
+    import subprocess
+    import sys
+
+    script = ROOT / "benchmarks" / "backtest_scrub.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--claims", "250", "--json"],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    data = json.loads(out.stdout)
+    assert data["recall"] >= 0.7 and data["precision"] >= 0.6, data

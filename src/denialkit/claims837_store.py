@@ -369,7 +369,9 @@ class ClaimsStore:
 
     # -- history for the scrubber ----------------------------------------------------------
 
-    def line_history(self, payer_id: int, procedure: str) -> list[dict[str, Any]]:
+    def line_history(
+        self, payer_id: int, procedure: str, since: str = "0000-00-00"
+    ) -> list[dict[str, Any]]:
         """Every adjudicated line billed to this payer for this procedure: modifiers, date,
         paid, the CARCs denied on it (line or claim level, as group-carc), the member id,
         and from the linked submitted claim its principal diagnosis and authorization."""
@@ -387,8 +389,8 @@ class ClaimsStore:
             "LEFT JOIN claim_links k ON k.claim_id = c.id "
             "LEFT JOIN submitted_claims s ON s.id = k.submitted_id "
             "WHERE c.payer_id = ? AND l.procedure = ? AND c.status NOT IN ('22') "
-            "ORDER BY l.id",
-            (payer_id, procedure),
+            "AND COALESCE(l.date_from, c.dos) >= ? ORDER BY l.id",
+            (payer_id, procedure, since),
         )
 
     def payer_by_key(self, key: str) -> int | None:

@@ -310,6 +310,7 @@ class Scrub(_Strict):
     ``scrub:``). Risks are 0-1; a flag needs ``min_denied`` denials of its kind in the history
     and, for the rate rules, a denial rate of at least ``min_rate`` over ``min_lines``."""
 
+    history_days: int = Field(default=365, ge=30, le=3650)  # history read: dates of service
     min_lines: int = Field(default=5, ge=1)
     min_denied: int = Field(default=3, ge=1)
     min_rate: float = Field(default=0.30, ge=0, le=1)

@@ -137,7 +137,8 @@ class Scrubber:
     def history(self, payer_id: int, procedure: str) -> list[dict[str, Any]]:
         key = (payer_id, procedure)
         if key not in self._history:
-            rows = self.store.line_history(payer_id, procedure)
+            since = (self.today - dt.timedelta(days=self.cfg.history_days)).isoformat()
+            rows = self.store.line_history(payer_id, procedure, since)
             for r in rows:
                 r["codes"] = _codes(r["carcs"])
                 r["remark_codes"] = {x for x in (r["rarcs"] or "").split(",") if x}
@@ -196,6 +197,9 @@ class Scrubber:
             hit = rule(c, ln, rows)
             if hit is not None:
                 found.append(hit)
+        # A specific rule that predicts the same CARC says it better: drop the bare rate.
+        specific = {(g, carc) for name, _, g, carc, *_ in found if name != "payer_procedure"}
+        found = [f for f in found if f[0] != "payer_procedure" or (f[2], f[3]) not in specific]
         flags = []
         payer = c.payer_name or c.payer_id
         for name, risk, group, carc, denied, of, since, detail in found:

@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -143,6 +144,7 @@ def main() -> None:
     ap.add_argument("--claims", type=int, default=400, help="claims a month")
     ap.add_argument("--members", type=int, default=500)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the history database and files")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     members = [(f"MBR{i:05d}", rng.choice(sorted(PAYERS))) for i in range(args.members)]
@@ -169,6 +171,11 @@ def main() -> None:
     started = time.perf_counter()
     result = Scrubber(store, rules, dt.date(2026, 10, 1)).scrub(parse_837(scrub_path))
     scrub_seconds = time.perf_counter() - started
+    store.close()
+    if args.keep:
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work)
 
     flagged: dict[tuple[str, int], set[str]] = {}
     for f in result.flags:

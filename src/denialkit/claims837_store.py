@@ -43,12 +43,14 @@ CLAIM_TABLES_DDL = (
     "CREATE INDEX IF NOT EXISTS idx_submitted_claims_pcn ON submitted_claims "
     "(payer_id, patient_control)",
     "CREATE INDEX IF NOT EXISTS idx_submitted_claims_member ON submitted_claims (member_id)",
+    "CREATE INDEX IF NOT EXISTS idx_submitted_claims_replaces ON submitted_claims (replaces_id)",
     "CREATE INDEX IF NOT EXISTS idx_submitted_lines_claim ON submitted_lines (submitted_id)",
     "CREATE INDEX IF NOT EXISTS idx_claim_links_submitted ON claim_links (submitted_id)",
     "CREATE INDEX IF NOT EXISTS idx_submitted_lines_service ON submitted_lines "
     "(procedure, date_from)",
     # The scrubber asks about one member at a time (eligibility, duplicates).
     "CREATE INDEX IF NOT EXISTS idx_claims_patient_id ON claims (patient_id)",
+    "CREATE INDEX IF NOT EXISTS idx_denials_claim_id ON denials (claim_id)",
 )
 
 
@@ -321,17 +323,37 @@ class ClaimsStore:
     ) -> list[dict[str, Any]]:
         """Open denials whose action is ``resubmit`` that this submitted claim answers: the
         same payer, and either its REF*F8 is the denied claim's CLP07, or the same CLM01 and
-        date of service, received before the claim was submitted."""
-        return self.query(
-            "SELECT d.id, d.status FROM denials d JOIN submitted_claims s ON s.id = ? "  # noqa: S608
-            "WHERE d.payer_id = s.payer_id AND d.action = 'resubmit' "
-            f"AND d.status IN ({_marks(statuses)}) AND ("
-            "(s.original_ref != '' AND d.payer_claim_id = s.original_ref) OR "
-            "(d.patient_control = s.patient_control AND d.claim_date BETWEEN s.dos_from "
-            "AND s.dos_to)) AND d.received <= COALESCE(s.created, d.received) "
-            "AND d.claim_id NOT IN (SELECT claim_id FROM claim_links WHERE submitted_id = s.id)",
-            [submitted_id, *statuses],
+        date of service, received before the claim was submitted; never the denials of the
+        remittance claim linked to this very claim."""
+        s = self.conn.execute(
+            "SELECT payer_id, original_ref, patient_control, dos_from, dos_to, created "
+            "FROM submitted_claims WHERE id = ?",
+            (submitted_id,),
+        ).fetchone()
+        if s is None:
+            return []
+        payer_id, original, pcn, dos_from, dos_to, created = s
+        common = (
+            f"d.action = 'resubmit' AND d.status IN ({_marks(statuses)}) "  # noqa: S608
+            "AND d.received <= COALESCE(?, d.received) AND d.claim_id NOT IN "
+            "(SELECT claim_id FROM claim_links WHERE submitted_id = ?)"
         )
+        found: dict[int, dict[str, Any]] = {}
+        # Each look-up on its own index: (payer_id, payer_claim_id), (payer_id, patient_control).
+        if original:
+            for r in self.query(
+                "SELECT d.id, d.status FROM denials d WHERE d.payer_id = ? "  # noqa: S608
+                f"AND d.payer_claim_id = ? AND {common}",
+                [payer_id, original, *statuses, created, submitted_id],
+            ):
+                found[r["id"]] = r
+        for r in self.query(
+            "SELECT d.id, d.status FROM denials d WHERE d.payer_id = ? "  # noqa: S608
+            f"AND d.patient_control = ? AND d.claim_date BETWEEN ? AND ? AND {common}",
+            [payer_id, pcn, dos_from, dos_to, *statuses, created, submitted_id],
+        ):
+            found[r["id"]] = r
+        return [found[k] for k in sorted(found)]
 
     # -- reading --------------------------------------------------------------------------
 
@@ -372,19 +394,16 @@ class ClaimsStore:
     def line_history(
         self, payer_id: int, procedure: str, since: str = "0000-00-00"
     ) -> list[dict[str, Any]]:
-        """Every adjudicated line billed to this payer for this procedure: modifiers, date,
-        paid, the CARCs denied on it (line or claim level, as group-carc), the member id,
-        and from the linked submitted claim its principal diagnosis and authorization."""
-        return self.query(
-            "SELECT l.id, l.modifiers, l.date_from, l.paid_cents, c.patient_id, "
-            "COALESCE(c.dos, l.date_from) AS dos, "
-            "(SELECT GROUP_CONCAT(d.group_code || '-' || d.carc) FROM denials d "
-            " WHERE (d.line_id = l.id OR (d.line_id IS NULL AND d.claim_id = c.id)) "
-            " AND d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient') AS carcs, "
-            "(SELECT GROUP_CONCAT(d.rarcs) FROM denials d "
-            " WHERE (d.line_id = l.id OR (d.line_id IS NULL AND d.claim_id = c.id)) "
-            " AND d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient' AND d.rarcs != '') AS rarcs, "
-            "s.diagnoses, s.prior_auth "
+        """Every adjudicated line billed to this payer for this procedure with a date of
+        service on or after ``since``: modifiers, date, paid, the denials on it (line level,
+        and claim level) as ``carcs`` ('CO-197,CO-16') and ``rarcs``, the member id, and from
+        the linked submitted claim its diagnoses and authorization.
+
+        Three indexed queries merged here, rather than a subquery per line: denials has no
+        index by line or claim, and the history of a busy procedure is many lines."""
+        rows = self.query(
+            "SELECT l.id, c.id AS claim_id, l.modifiers, l.date_from, l.paid_cents, "
+            "c.patient_id, COALESCE(c.dos, l.date_from) AS dos, s.diagnoses, s.prior_auth "
             "FROM service_lines l JOIN claims c ON c.id = l.claim_id "
             "LEFT JOIN claim_links k ON k.claim_id = c.id "
             "LEFT JOIN submitted_claims s ON s.id = k.submitted_id "
@@ -392,6 +411,26 @@ class ClaimsStore:
             "AND COALESCE(l.date_from, c.dos) >= ? ORDER BY l.id",
             (payer_id, procedure, since),
         )
+        live = "status != 'reversed' AND COALESCE(action, '') != 'bill_patient'"
+        by_line: dict[int, list[tuple[str, str]]] = {}
+        by_claim: dict[int, list[tuple[str, str]]] = {}
+        for line_id, group, carc, rarcs in self.conn.execute(
+            "SELECT line_id, group_code, carc, rarcs FROM denials "  # noqa: S608
+            f"WHERE payer_id = ? AND procedure = ? AND line_id IS NOT NULL AND {live}",
+            (payer_id, procedure),
+        ):
+            by_line.setdefault(line_id, []).append((f"{group}-{carc}", rarcs or ""))
+        for claim_id, group, carc, rarcs in self.conn.execute(
+            "SELECT claim_id, group_code, carc, rarcs FROM denials "  # noqa: S608
+            f"WHERE payer_id = ? AND line_id IS NULL AND {live}",
+            (payer_id,),
+        ):
+            by_claim.setdefault(claim_id, []).append((f"{group}-{carc}", rarcs or ""))
+        for r in rows:
+            found = by_line.get(r["id"], []) + by_claim.get(r["claim_id"], [])
+            r["carcs"] = ",".join(code for code, _ in found) or None
+            r["rarcs"] = ",".join(x for _, x in found if x) or None
+        return rows
 
     def payer_by_key(self, key: str) -> int | None:
         row = self.conn.execute("SELECT id FROM payers WHERE key = ?", (key,)).fetchone()
@@ -401,7 +440,7 @@ class ClaimsStore:
         """Denials of a member with these CARCs: their date of service and CARC."""
         return self.query(
             "SELECT d.carc, d.group_code, COALESCE(d.service_date, d.claim_date) AS dos "  # noqa: S608
-            "FROM denials d JOIN claims c ON c.id = d.claim_id WHERE c.patient_id = ? "
+            "FROM claims c CROSS JOIN denials d ON d.claim_id = c.id WHERE c.patient_id = ? "
             f"AND d.carc IN ({_marks(carcs)}) AND d.status != 'reversed'",
             [member_id, *carcs],
         )
@@ -409,8 +448,9 @@ class ClaimsStore:
     def member_last_paid(self, member_id: str) -> str | None:
         """The latest date of service paid for this member (coverage shown to be in force)."""
         row = self.conn.execute(
-            "SELECT MAX(COALESCE(l.date_from, c.dos)) FROM service_lines l "
-            "JOIN claims c ON c.id = l.claim_id WHERE c.patient_id = ? AND l.paid_cents > 0",
+            "SELECT MAX(COALESCE(l.date_from, c.dos)) FROM claims c "
+            "CROSS JOIN service_lines l ON l.claim_id = c.id "
+            "WHERE c.patient_id = ? AND l.paid_cents > 0",
             (member_id,),
         ).fetchone()
         return row[0] if row else None
@@ -418,7 +458,7 @@ class ClaimsStore:
     def member_lines_since(self, member_id: str, since: str) -> int:
         """Lines adjudicated for this member with a date of service on or after ``since``."""
         row = self.conn.execute(
-            "SELECT COUNT(*) FROM service_lines l JOIN claims c ON c.id = l.claim_id "
+            "SELECT COUNT(*) FROM claims c CROSS JOIN service_lines l ON l.claim_id = c.id "
             "WHERE c.patient_id = ? AND COALESCE(l.date_from, c.dos) >= ?",
             (member_id, since),
         ).fetchone()
@@ -434,12 +474,13 @@ class ClaimsStore:
             "ON s.id = l.submitted_id WHERE s.member_id = ? AND l.procedure = ? "
             "AND l.date_from = ? AND s.submission_id NOT IN "
             "(SELECT id FROM submissions WHERE file_id IS ?) "
-            "AND s.id NOT IN (SELECT replaces_id FROM submitted_claims "
-            "WHERE replaces_id IS NOT NULL)",
+            "AND NOT EXISTS (SELECT 1 FROM submitted_claims r WHERE r.replaces_id = s.id)",
             (member_id, procedure, date, exclude_file),
         ).fetchone()[0]
         paid = self.conn.execute(
-            "SELECT COUNT(*) FROM service_lines l JOIN claims c ON c.id = l.claim_id "
+            # CROSS JOIN keeps SQLite's order: the member's claims first (few), not every
+            # line of a common procedure.
+            "SELECT COUNT(*) FROM claims c CROSS JOIN service_lines l ON l.claim_id = c.id "
             "WHERE c.patient_id = ? AND l.procedure = ? AND l.date_from = ? "
             "AND l.paid_cents > 0",
             (member_id, procedure, date),

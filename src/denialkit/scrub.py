@@ -133,6 +133,7 @@ class Scrubber:
         self._seen: Counter[tuple[str, str, str | None]] = Counter()
         # The file scrubbed, when it was ingested already: its own claims are not duplicates.
         self.same_file: int | None = None
+        self._memo: dict[tuple[str, int | None, str, Any], Any] = {}
 
     def history(self, payer_id: int, procedure: str) -> list[dict[str, Any]]:
         key = (payer_id, procedure)
@@ -185,15 +186,23 @@ class Scrubber:
         payer_id = self.payer_id(c)
         rows = self.history(payer_id, ln.procedure) if payer_id is not None else []
         found: list[tuple[str, float, str, str, int, int, str | None, str]] = []
-        for rule in (
-            self.rate,
-            self.authorization,
-            self.diagnosis,
-            self.modifiers,
-            self.duplicate,
-            self.eligibility,
-            self.timely_filing,
-        ):
+        # The history rules depend on the payer, the procedure and one trait of the line or
+        # claim only: answered once per combination.
+        mods = tuple(sorted(ln.modifiers))
+        keyed = (
+            (self.rate, mods),
+            (self.authorization, bool(c.prior_auth)),
+            (self.diagnosis, c.diagnoses[0] if c.diagnoses else ""),
+            (self.modifiers, mods),
+        )
+        for rule, trait in keyed:
+            key = (rule.__name__, payer_id, ln.procedure, trait)
+            if key not in self._memo:
+                self._memo[key] = rule(c, ln, rows)
+            hit = self._memo[key]
+            if hit is not None:
+                found.append(hit)
+        for rule in (self.duplicate, self.eligibility, self.timely_filing):
             hit = rule(c, ln, rows)
             if hit is not None:
                 found.append(hit)

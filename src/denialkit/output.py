@@ -815,7 +815,7 @@ def redirect_stdout(path: Any, force: bool = True) -> Iterator[None]:
 
 SCRUB_COLUMNS = [
     "claim", "line", "procedure", "modifiers", "date_of_service", "payer", "risk", "tier",
-    "rule", "carc", "denied", "of", "since", "hint",
+    "rule", "carc", "denied", "of", "since", "hint", "evidence",
 ]  # fmt: skip
 
 
@@ -825,10 +825,11 @@ def scrub(result: Any, fmt: str) -> None:
     if fmt == "json":
         emit_json(data)
         return
+    # CSV and the table add the sentence that explains the evidence (not in the JSON shape).
     flat = [
         {**{k: v for k, v in f.items() if k != "evidence"}, **f["evidence"],
-         "modifiers": ",".join(f["modifiers"])}
-        for f in data["flags"]
+         "modifiers": ",".join(f["modifiers"]), "evidence": flag.detail}
+        for f, flag in zip(data["flags"], result.flags, strict=True)
     ]  # fmt: skip
     if fmt == "csv":
         emit_csv(flat, SCRUB_COLUMNS)
@@ -849,7 +850,7 @@ def scrub(result: Any, fmt: str) -> None:
             Column("tier", [f["tier"] for f in flat]),
             Column("risk", [f"{f['risk']:.2f}" for f in flat], justify="right"),
             Column("rule", [f["rule"] for f in flat]),
-            Column("evidence", [fl.detail for fl in result.flags], name=True, wrap=True),
+            Column("evidence", [f["evidence"] for f in flat], name=True, wrap=True),
             Column("prevention", [f["hint"] for f in flat], name=True, wrap=True, drop=1),
         ],
         title=f"Scrub: {data['claims']} claims, {data['lines']} lines, {len(flat)} flags",

@@ -371,3 +371,39 @@ def test_a_database_from_before_837_intake_gets_the_new_tables(tmp_path, write83
         r = ingest_file(store, write837(ClaimFileSpec([claim837()])))
         assert r.status == "ingested"
         assert store.query("SELECT COUNT(*) AS n FROM submitted_lines")[0]["n"] == 2
+
+
+def test_lines_link_by_ref_6r_whatever_their_order(store, write837, write835):
+    sub = SubmittedClaimSpec(
+        "ACCT-9",
+        lines=[
+            ClaimLineSpec("97110", D("60"), line_control="A"),
+            ClaimLineSpec("97110", D("60"), line_control="B"),
+        ],
+    )
+    remit = RemitSpec(
+        claims=[
+            ClaimSpec(
+                "ACCT-9",
+                lines=[
+                    LineSpec("97110", D("60"), line_control="B"),
+                    LineSpec("97110", D("60"), line_control="A"),
+                ],
+            )
+        ]
+    )
+    ingest_paths(store, [write837(ClaimFileSpec([sub])), write835(remit)])
+    rows = store.query(
+        "SELECT l.line_control AS remit, s.line_control AS sub FROM line_links k "
+        "JOIN service_lines l ON l.id = k.line_id "
+        "JOIN submitted_lines s ON s.id = k.submitted_line_id ORDER BY l.id"
+    )
+    assert rows == [{"remit": "B", "sub": "B"}, {"remit": "A", "sub": "A"}]
+
+
+def test_resubmitted_is_a_status_the_queue_accepts(tmp_path):
+    from denialkit import choices, lifecycle
+
+    assert "resubmitted" in choices.STATUSES and "resubmitted" in lifecycle.MOVES
+    assert choices.status("resubmitted") == "resubmitted"
+    assert "overturned" in lifecycle.MOVES["resubmitted"]

@@ -219,7 +219,8 @@ def ingest(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="835 files or directories (searched recursively for files that begin with ISA).",
+            help="835 remittance or 837 claim files, or directories (searched recursively "
+            "for files that begin with ISA).",
             exists=True,
             show_default=False,
             metavar="PATH",
@@ -231,12 +232,13 @@ def ingest(
         IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
     ] = IngestFormat.table,
 ) -> None:
-    """Store X12 835 remittance files in the database (created if there is none).
+    """Store X12 835 remittances, and the practice's 837P/837I claim files, in the database
+    (created if there is none).
 
-    Each file is stored whole or not at all; a file (or a remittance with the same content)
-    stored before is reported as a duplicate and adds nothing. Other X12 files (837 claims,
-    999 acknowledgments ...) are refused, saying what they are.
-    Exit status: 0 all stored or duplicate, 1 some file failed, 2 usage error.
+    Each file is stored whole or not at all; a file (or a remittance or claim transaction with
+    the same content) stored before is reported as a duplicate and adds nothing. Remittance
+    claims are linked to the submitted claims (payer, CLM01 and date of service). Other X12
+    files (999 acknowledgments, 277 statuses ...) are refused, saying what they are.
 
     Exit status: 0 all stored or duplicate, 1 some file failed or none found, 2 usage error.
 

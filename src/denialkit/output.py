@@ -850,8 +850,13 @@ def scrub(result: Any, fmt: str) -> None:
             Column("tier", [f["tier"] for f in flat]),
             Column("risk", [f"{f['risk']:.2f}" for f in flat], justify="right"),
             Column("rule", [f["rule"] for f in flat]),
-            Column("evidence", [f["evidence"] for f in flat], name=True, wrap=True),
-            Column("prevention", [f["hint"] for f in flat], name=True, wrap=True, drop=1),
+            # One free-text column: what the history says, then what to fix before sending.
+            Column(
+                "evidence → prevention",
+                [f"{f['evidence']}. Prevention: {f['hint']}" for f in flat],
+                name=True,
+                wrap=True,
+            ),
         ],
         title=f"Scrub: {data['claims']} claims, {data['lines']} lines, {len(flat)} flags",
         boxed=True,

@@ -118,6 +118,12 @@ def test_authorization_fires_without_ref_g1_and_not_with_it(store, rules, tmp_pa
     assert "authorization" not in rules_of(
         scrub(store, rules, tmp_path, new("72148", member="M4", auth="AUTH9"))
     )
+    # An authorization on the line (loop 2400 REF*G1) counts too.
+    path = tmp_path / "line-auth.837"
+    text = build_837(ClaimFileSpec([new("72148", member="M4")], created="20261126"))
+    path.write_text(text.replace("DTP*472*D8*20261120~", "DTP*472*D8*20261120~REF*G1*L77~"))
+    line_auth = Scrubber(store, rules, TODAY).scrub(parse_837(path))
+    assert "authorization" not in rules_of(line_auth)
 
 
 def test_diagnosis_fires_for_that_principal_diagnosis_only(store, rules, tmp_path, history):

@@ -47,6 +47,7 @@ class SubmittedLine:
     date_to: str | None = None
     pointers: list[int] = field(default_factory=list)  # SV107: 1-based into the claim's HI
     line_control: str = ""  # REF*6R
+    prior_auth: str = ""  # REF*G1 in loop 2400: an authorization for this line only
     rendering_npi: str = ""
 
 
@@ -337,6 +338,8 @@ class _Parser:
         if self.line is not None:
             if q == "6R":
                 self.line.line_control = v
+            elif q == "G1":
+                self.line.prior_auth = v
             return
         if q == "F8":
             self.claim.original_ref = v

@@ -191,7 +191,7 @@ class Scrubber:
         mods = tuple(sorted(ln.modifiers))
         keyed = (
             (self.rate, mods),
-            (self.authorization, bool(c.prior_auth)),
+            (self.authorization, bool(c.prior_auth or ln.prior_auth)),
             (self.diagnosis, c.diagnoses[0] if c.diagnoses else ""),
             (self.modifiers, mods),
         )
@@ -276,8 +276,8 @@ class Scrubber:
         return ("payer_procedure", denied / n, group, carc, denied, n, since, detail)
 
     def authorization(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
-        if c.prior_auth:
-            return None  # REF*G1 is on the claim
+        if c.prior_auth or ln.prior_auth:
+            return None  # REF*G1 is on the claim (2300) or the line (2400)
         cfg = self.cfg
         auth_remarks = set(cfg.authorization_remarks)
 

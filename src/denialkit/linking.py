@@ -104,11 +104,10 @@ def link_submissions(
             replaced = store.replaced_claim(payer_id, original, pcn, dos, sid)
             if replaced is not None:
                 store.set_replaces(sid, replaced)
+        if frequency == "8":
+            continue  # a void answers no denial: the claim is withdrawn, not corrected
+        what = "corrected claim" if frequency == "7" else "new claim"
         for d in store.resubmitted_denials(sid, RESUBMIT_OPEN):
-            what = "corrected claim" if frequency == "7" else "new claim"
-            if frequency == "8":
-                what = "void of the claim"
-                continue  # a void answers nothing: the claim is withdrawn, not corrected
             store.set_status(
                 d["id"],
                 d["status"],

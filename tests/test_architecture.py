@@ -16,6 +16,7 @@ LAYERS = [
     "x12",
     "filekinds",
     "era",
+    "edi837",
     "synthetic",
     "settings",
     "config",
@@ -24,9 +25,12 @@ LAYERS = [
     "payers",
     "triage",
     "denials",
+    "claims837_store",
     "store",
     "worklist",
     "lifecycle",
+    "linking",
+    "scrub",
     "workflow",
     "intake",
     "letters",
@@ -84,7 +88,7 @@ SQL = re.compile(
 
 def test_sql_only_in_the_store():
     for path in PKG.glob("*.py"):
-        if path.stem != "store":
+        if path.stem not in ("store", "claims837_store"):
             assert not SQL.search(path.read_text()), f"SQL in {path.stem}"
 
 

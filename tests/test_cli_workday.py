@@ -303,7 +303,7 @@ def test_appeal_set_rejects_names_the_template_does_not_use(runner, demo_db):
 # -- intake ------------------------------------------------------------------------------------
 
 
-def test_ingest_refuses_an_837_saying_what_it_is(runner, tmp_path):
+def test_ingest_refuses_an_837_without_claims_saying_what_it_is(runner, tmp_path):
     claim = tmp_path / "claims.837"
     claim.write_text(
         "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *261127*1200*^*"
@@ -314,7 +314,7 @@ def test_ingest_refuses_an_837_saying_what_it_is(runner, tmp_path):
     db = tmp_path / "d.db"
     r = run(runner, "ingest", claim, "--db", db)
     assert r.exit_code == 1
-    assert "837 claim file: not a remittance; nothing stored" in r.stderr
+    assert "837 claim file holds no claim (no CLM segment); nothing stored" in r.stderr
     with Store(db) as store:
         assert store.count("files") == 0 and store.count("claims") == 0
 

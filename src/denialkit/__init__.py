@@ -24,6 +24,8 @@ _NAMES = {
     "EraStream": "era",
     "Remittance": "era",
     "parse_835": "era",
+    "parse_837": "edi837",
+    "scrub_file": "scrub",
     "IngestReport": "intake",
     "ingest_file": "intake",
     "ingest_paths": "intake",
@@ -47,7 +49,9 @@ __all__ = [
     "lifecycle",
     "load_rules",
     "parse_835",
+    "parse_837",
     "reports",
+    "scrub_file",
     "workflow",
 ]
 
@@ -69,8 +73,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from . import letters, lifecycle, reports, workflow
+    from .edi837 import parse_837
     from .era import EraStream, Remittance, parse_835
     from .errors import DenialkitError, X12Error
     from .intake import IngestReport, ingest_file, ingest_paths
     from .rules import Rules, load_rules
+    from .scrub import scrub_file
     from .store import Store

@@ -23,6 +23,7 @@ STATUSES = (
     "expired",
     "reversed",
     "paid_by_other_payer",
+    "resubmitted",
 )
 STATUS_GROUPS = ("open", "all")
 TIERS = ("high", "standard", "low")

@@ -219,7 +219,8 @@ def ingest(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="835 files or directories (searched recursively for files that begin with ISA).",
+            help="835 remittance or 837 claim files, or directories (searched recursively "
+            "for files that begin with ISA).",
             exists=True,
             show_default=False,
             metavar="PATH",
@@ -231,12 +232,13 @@ def ingest(
         IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
     ] = IngestFormat.table,
 ) -> None:
-    """Store X12 835 remittance files in the database (created if there is none).
+    """Store X12 835 remittances, and the practice's 837P/837I claim files, in the database
+    (created if there is none).
 
-    Each file is stored whole or not at all; a file (or a remittance with the same content)
-    stored before is reported as a duplicate and adds nothing. Other X12 files (837 claims,
-    999 acknowledgments ...) are refused, saying what they are.
-    Exit status: 0 all stored or duplicate, 1 some file failed, 2 usage error.
+    Each file is stored whole or not at all; a file (or a remittance or claim transaction with
+    the same content) stored before is reported as a duplicate and adds nothing. Remittance
+    claims are linked to the submitted claims (payer, CLM01 and date of service). Other X12
+    files (999 acknowledgments, 277 statuses ...) are refused, saying what they are.
 
     Exit status: 0 all stored or duplicate, 1 some file failed or none found, 2 usage error.
 
@@ -259,6 +261,61 @@ def ingest(
         )
     output.ingest_report(report, fmt.value)
     raise typer.Exit(1 if report.failed else 0)
+
+
+class ScrubFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FailOn(StrEnum):
+    high = "high"
+    standard = "standard"
+
+
+@app.command()
+@handle_errors
+def scrub(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="An 837P or 837I file about to be submitted.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+            metavar="FILE.837",
+        ),
+    ],
+    fmt: Annotated[
+        ScrubFormat, typer.Option("--format", help="table, json or csv.")
+    ] = ScrubFormat.table,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a line is flagged at this tier or above (high, standard).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+) -> None:
+    """Score every line of an 837 before it is sent, against what this practice's payers
+    denied before (authorization, diagnosis, modifiers, duplicates, eligibility, timely
+    filing, payer x procedure rates). Reads the database; stores and sends nothing.
+
+    Exit status: 0 done (flags or not), 1 with --fail-on when a line is flagged at that tier
+    or above, or the file cannot be read; 2 usage error.
+
+    Example: `denialkit scrub today.837 --fail-on high`
+    """
+    from .scrub import scrub_file
+
+    store = open_store(db)
+    result = scrub_file(store, load_rules(rules_dir), path, settings.today())
+    output.scrub(result, fmt.value)
+    raise typer.Exit(1 if result.fails(fail_on.value if fail_on else None) else 0)
 
 
 # -- the queue and finding ---------------------------------------------------------------------
@@ -951,6 +1008,7 @@ class ReportKind(StrEnum):
     roi = "roi"
     trend = "trend"
     summary = "summary"
+    unanswered = "unanswered"
 
 
 class ReportFormat(StrEnum):
@@ -976,7 +1034,9 @@ def _iso(value: str | None, name: str) -> str | None:
 def report(
     kind: Annotated[
         ReportKind,
-        typer.Argument(help="tracking, patterns, team, roi, trend or summary.", metavar="KIND"),
+        typer.Argument(
+            help="tracking, patterns, team, roi, trend, summary or unanswered.", metavar="KIND"
+        ),
     ],
     since: Annotated[
         str | None,
@@ -1010,11 +1070,23 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            min=1,
+            max=3650,
+            help="unanswered: days after submission with no remittance (default 30).",
+        ),
+    ] = 30,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
     """Reports: what is open and due (tracking), what to fix upstream (patterns), who is
-    keeping up (team), what appeals return (roi), or all headlines (summary).
+    keeping up (team), what appeals return (roi), all headlines (summary), or submitted
+    837 claims no remittance answered (unanswered).
+
+    Example: `denialkit report unanswered --days 45`
 
     Example: `denialkit report patterns --since 2026-09-01 --format csv > patterns.csv`
 
@@ -1022,6 +1094,8 @@ def report(
     """
     from . import reports
 
+    if kind == ReportKind.unanswered and fmt == ReportFormat.html:
+        raise UsageError("report unanswered: use --format table, csv or json (no html page)")
     if out is not None:
         check_new_file(out, force)  # before any work: a refused --out costs nothing
     store = open_store(db)
@@ -1031,8 +1105,9 @@ def report(
     if first and last and first > last:
         raise UsageError("--since is after --until")
     data = reports.build(
-        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact
-    )
+        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact,
+        days=days,
+    )  # fmt: skip
     if fmt == ReportFormat.html:
         text = reports.render_html(data, store, today)
         if out is None:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 REMITTANCE = "835"
+CLAIMS = "837 claim file"
 KINDS = {
     "835": "835 remittance",
     "837": "837 claim file",

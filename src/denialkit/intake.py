@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .edi837 import parse_837
 from .era import (
     ZERO,
     Claim,
@@ -36,8 +37,9 @@ from .era import (
     RemittanceHeader,
 )
 from .errors import DenialkitError, X12Error
-from .filekinds import not_a_remittance
+from .filekinds import CLAIMS, not_a_remittance
 from .files import private_open
+from .linking import link_remittances, link_submissions
 from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
 from .workflow import DenialProcessor
@@ -135,6 +137,12 @@ class Totals:
         default_factory=lambda: {g: ZERO for g in GROUPS}
     )
     claims_by_status: dict[str, int] = field(default_factory=dict)
+    # Submitted claims (837), counted apart from the remittances' claims.
+    claims_submitted: int = 0
+    submitted_lines: int = 0
+    submitted_charge: Decimal = ZERO
+    linked: int = 0
+    resubmitted: int = 0
 
     def add_claim(self, c: Claim) -> None:
         self.claims += 1
@@ -161,6 +169,11 @@ class Totals:
             self.adjustments_by_group[k] = self.adjustments_by_group.get(k, ZERO) + v
         for k, n in other.claims_by_status.items():
             self.claims_by_status[k] = self.claims_by_status.get(k, 0) + n
+        self.claims_submitted += other.claims_submitted
+        self.submitted_lines += other.submitted_lines
+        self.submitted_charge += other.submitted_charge
+        self.linked += other.linked
+        self.resubmitted += other.resubmitted
 
 
 @dataclass
@@ -226,6 +239,11 @@ class IngestReport:
             },
             "claims_by_status": {k: v for k, v in sorted(t.claims_by_status.items())},
             "denials": self.denials,
+            "claims_submitted": t.claims_submitted,
+            "submitted_lines": t.submitted_lines,
+            "submitted_charge": money(t.submitted_charge),
+            "claims_linked": t.linked,
+            "denials_resubmitted": t.resubmitted,
             "errors": [f.error.as_dict() for f in self.files if f.error is not None],
             "warnings": [
                 w.as_dict() for f in self.files if f.status != "duplicate" for w in f.warnings
@@ -344,6 +362,8 @@ def ingest_file(
     except OSError as exc:
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
         return result
+    if kind == CLAIMS:
+        return _ingest_claims(store, p, name, size, digest, result)
     if kind is not None:
         result.error = Issue(name, None, f"{kind}: not a remittance; nothing stored")
         return result
@@ -372,6 +392,7 @@ def ingest_file(
                 result.warnings.append(Issue(name, None, f"{n} more {what} warnings not shown"))
             if result.duplicate_transactions and not remittance_ids:
                 raise _AllDuplicate
+            result.totals.linked += link_remittances(store, list(remittance_ids.values()))
             store.finish_file(
                 file_id,
                 result.totals.transactions,
@@ -411,6 +432,86 @@ def ingest_file(
     finally:
         if source is not p:
             source.close()  # the parser closes only the files it opened itself
+    return result
+
+
+def _ingest_claims(
+    store: Store, p: Path, name: str, size: int, digest: str, result: FileResult
+) -> FileResult:
+    """Store an 837 file whole, or nothing: its claims, their links to remittances already
+    stored, and the ``resubmit`` denials they answer. The same duplicate rules as an 835: the
+    same file, or a transaction with the same content (envelope control numbers aside)."""
+    try:
+        parsed = parse_837(p, name)
+        with store.transaction():
+            earlier = store.file_by_sha256(digest)
+            if earlier is not None:
+                result.status = "duplicate"
+                result.duplicate_of = earlier["name"]
+                return result
+            contents = transaction_digests(p, name)
+            file_id = store.add_file(p.name, os.path.abspath(p), size, digest)
+            totals = result.totals
+            warnings = list(parsed.warnings)
+            stored: list[tuple[int, int, str, str, str | None, str]] = []
+            transactions = 0  # 837 transactions: not counted with the remittances
+            for tx in parsed.transactions:
+                content = contents.get(tx.segment)
+                if content is not None and store.find_submission(content) is not None:
+                    result.duplicate_transactions += 1
+                    warnings.append(
+                        Issue(
+                            name,
+                            tx.segment,
+                            f"transaction {tx.transaction} repeats claims already stored; skipped",
+                        )
+                    )
+                    continue
+                sub = store.add_submission(
+                    file_id, tx.transaction, tx.segment, tx.implementation, tx.reference,
+                    tx.created, content, len(tx.claims),
+                )  # fmt: skip
+                transactions += 1
+                for c in tx.claims:
+                    sid = store.add_submitted_claim(sub, c)
+                    payer = store.submitted_payer_id(c)
+                    stored.append(
+                        (sid, payer, c.patient_control, c.original_ref, c.dos_from, c.frequency)
+                    )
+                    totals.claims_submitted += 1
+                    totals.submitted_lines += len(c.lines)
+                    totals.submitted_charge += c.charge
+            if not stored and result.duplicate_transactions:
+                raise _AllDuplicate
+            counts = link_submissions(store, stored)
+            totals.linked += counts["linked"]
+            totals.resubmitted += counts["resubmitted"]
+            result.warnings = warnings
+            store.finish_file(file_id, transactions, len(stored), warnings, {})
+            result.file_id = file_id
+            result.status = "ingested"
+    except _AllDuplicate:
+        result.status = "duplicate"
+        result.duplicate_of = "claims with the same content stored earlier"
+        result.totals = Totals()
+    except X12Error as exc:
+        result.status = "failed"
+        result.totals = Totals()
+        result.error = Issue(name, exc.segment, exc.reason)
+    except OSError as exc:
+        result.status = "failed"
+        result.totals = Totals()
+        result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
+    except Exception as exc:  # noqa: BLE001 - one file never stops the run
+        result.status = "failed"
+        result.totals = Totals()
+        logged = log_traceback(store, name, exc)
+        where = f"; traceback in {logged}" if logged else ""
+        result.error = Issue(
+            name,
+            None,
+            f"unexpected error ({type(exc).__name__}); nothing of this file was stored{where}",
+        )
     return result
 
 

@@ -338,9 +338,14 @@ class LetterWriter:
         name = template or self.choose(ctx)
         supplied = {k: v for k, v in (values or {}).items() if str(v).strip()}
 
+        # What the submitted claim (837) already says fills a field nobody supplied.
+        known = ctx.get("from_claim") or {}
+
         def field_(name_: str, hint: str = "", required: bool = True) -> Any:
             if name_ in supplied:
                 return supplied[name_]
+            if known.get(name_):
+                return known[name_]
             return Required(name_, hint or name_.replace("_", " ")) if required else None
 
         env = self.md if fmt == "md" else self.html
@@ -462,8 +467,16 @@ def letter_context(
     rarcs = [r for r in (d["rarcs"] or "").split(",") if r]
     detail = store.claim_detail(d["claim_id"])
     line = next((ln for ln in detail["lines"] if ln["id"] == d["line_id"]), None)
+    sub = store.submitted_for_claim(d["claim_id"])
+    diagnoses = [x for x in ((sub or {}).get("diagnoses") or "").split(",") if x]
+    auth = (sub or {}).get("prior_auth") or (sub or {}).get("referral") or ""
     return {
         "today": today.isoformat(),
+        # From the 837 when it was ingested: fills the letter's fields of the same name.
+        "from_claim": {
+            "diagnoses": ", ".join(diagnoses),
+            "authorization_number": auth,
+        },
         "practice": _practice(config, facts["payee"]),
         "payer": {
             "name": payer["name"] or "",
@@ -492,7 +505,10 @@ def letter_context(
             "name": patient["name"] or Required("patient.name", "patient name"),
             "first": patient["first"],
             "last": patient["last"],
-            "member_id": member_id or Required("patient.member_id", "member id / MBI"),
+            "member_id": member_id
+            or (sub or {}).get("member_id")
+            or Required("patient.member_id", "member id / MBI"),
+            "date_of_birth": (sub or {}).get("patient_dob") or "",
         },
         "insured": insured,
         "rendering": rendering,
@@ -504,6 +520,9 @@ def letter_context(
             "filing_indicator": d["filing_indicator"] or "",
             "statement_from": d["statement_from"],
             "statement_to": d["statement_to"],
+            "diagnoses": diagnoses,
+            "prior_authorization": (sub or {}).get("prior_auth") or "",
+            "referral": (sub or {}).get("referral") or "",
         },
         "service": {
             "date": d["service_date"] or "",
@@ -581,7 +600,14 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
             "portal": "",
             "address_lines": ["PO Box 1", "Sample City ST 00000"],
         },
-        "patient": {"name": "Pat Sample", "first": "Pat", "last": "Sample", "member_id": "M0"},
+        "patient": {
+            "name": "Pat Sample",
+            "first": "Pat",
+            "last": "Sample",
+            "member_id": "M0",
+            "date_of_birth": "1980-01-01",
+        },
+        "from_claim": {"diagnoses": "", "authorization_number": ""},
         "insured": None,
         "rendering": {"name": "Dr Sample", "last": "Sample", "first": "Dr", "id": "1234567893"},
         "claim": {
@@ -592,6 +618,9 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
             "filing_indicator": "CI",
             "statement_from": "2026-01-05",
             "statement_to": "2026-01-05",
+            "diagnoses": ["J449"],
+            "prior_authorization": "",
+            "referral": "",
         },
         "service": {
             "date": "2026-01-05",

@@ -28,6 +28,7 @@ MOVES: dict[str, dict[str, str]] = {
     # status: {new status: the command that makes the move}
     "new": {
         "assigned": "assign",
+        "resubmitted": "ingest (the corrected claim's 837)",
         "appeal_drafted": "appeal",
         "appealed": "submit",
         "written_off": "writeoff",
@@ -35,6 +36,7 @@ MOVES: dict[str, dict[str, str]] = {
     },
     "assigned": {
         "appeal_drafted": "appeal",
+        "resubmitted": "ingest (the corrected claim's 837)",
         "appealed": "submit",
         "written_off": "writeoff",
         "expired": "retriage",
@@ -56,9 +58,15 @@ MOVES: dict[str, dict[str, str]] = {
     },
     "partially_overturned": {"appealed": "submit", "written_off": "writeoff"},
     # A late appeal with good cause (Medicare 42 CFR 405.942(b)), or give up.
-    "expired": {"appealed": "submit", "written_off": "writeoff"},
+    "expired": {
+        "appealed": "submit",
+        "written_off": "writeoff",
+        "resubmitted": "ingest (the corrected claim's 837)",
+    },
     # Upheld at the last level: nothing left to file.
     "exhausted": {"written_off": "writeoff"},
+    # The corrected or new claim went out (837 intake); its payment makes it overturned.
+    "resubmitted": {"overturned": "ingest (the corrected claim paid)", "written_off": "writeoff"},
     "overturned": {},
     "written_off": {},
     "reversed": {},
@@ -79,6 +87,7 @@ PAYABLE = (
     "expired",
     "written_off",
     "reversed",
+    "resubmitted",
 )
 OUTCOMES = ("overturned", "partially_overturned", "upheld")
 

@@ -137,6 +137,14 @@ def ingest_report(report: IngestReport, fmt: str) -> None:
     status = ", ".join(f"{k}: {v}" for k, v in data["claims_by_status"].items()) or "-"
     table.add_row("claims by status (CLP02)", status)
     table.add_row("denials found", str(report.denials))
+    if data["claims_submitted"]:
+        table.add_row("claims submitted (837)", str(data["claims_submitted"]))
+        table.add_row("submitted lines (837)", str(data["submitted_lines"]))
+        table.add_row("submitted charge (CLM02)", data["submitted_charge"])
+    if data["claims_linked"] or data["claims_submitted"]:
+        table.add_row("claims linked 835 to 837", str(data["claims_linked"]))
+    if data["denials_resubmitted"]:
+        table.add_row("denials resubmitted", str(data["denials_resubmitted"]))
     table.add_row("warnings", str(len(data["warnings"])))
     stdout_console().print(table)
 
@@ -458,6 +466,36 @@ def empty_queue(total: int, offset: int, others: dict[str, int]) -> None:
         )
 
 
+def _submitted_claim(con: Any, s: dict[str, Any] | None) -> None:
+    """The 837 claim beside the remittance (``show``)."""
+    if s is None:
+        return
+    freq = {"1": "original", "7": "replacement", "8": "void"}.get(s["frequency"], s["frequency"])
+    head = (
+        f"Submitted claim {s['patient_control']} ({s['kind']}, {freq}"
+        + (f" of {s['original_ref']}" if s["original_ref"] else "")
+        + f") on {s['submitted'] or '-'}: charge {s['charge']}; diagnoses "
+        + (", ".join(s["diagnoses"]) or "-")
+        + f"; authorization {s['prior_authorization'] or '-'}; referral {s['referral'] or '-'}"
+        + f"; date of birth {s['date_of_birth'] or '-'}; rendering NPI {s['rendering_npi'] or '-'}"
+    )
+    con.print(head)
+    ln = s["lines"]
+    _print_fitted(
+        [
+            Column("line", [str(x["line"]) for x in ln], justify="right"),
+            Column("proc", [x["procedure"] for x in ln]),
+            Column("mods", [",".join(x["modifiers"]) for x in ln], drop=2),
+            Column("date", [x["date"] or "" for x in ln], drop=1),
+            Column("units", [x["units"] or "" for x in ln], drop=3),
+            Column("charge", [amount(x["charge"]) for x in ln], justify="right"),
+            Column("dx", [",".join(x["diagnoses"]) for x in ln], drop=2),
+        ],
+        title="Submitted lines (837)",
+        boxed=True,
+    )
+
+
 def denial_detail(detail: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(detail)
@@ -531,6 +569,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         title="Service lines",
         boxed=True,
     )
+    _submitted_claim(con, detail.get("submitted"))
     adj = [
         (str(a["line_id"] or "claim"), f"{a['group']}-{a['carc']}", amount(a["amount"]),
          a["category"], a["description"])
@@ -683,6 +722,11 @@ def _pct(value: Any) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+UNANSWERED_COLUMNS = [
+    "payer", "claim", "date_of_service", "submitted", "days", "charge", "frequency",
+]  # fmt: skip
+
+
 def report(data: dict[str, Any], fmt: str) -> None:
     """A report as JSON (the whole document), CSV (its main table) or terminal tables."""
     kind = data["report"]
@@ -700,8 +744,15 @@ def report(data: dict[str, Any], fmt: str) -> None:
             emit_csv(data["months"], ROI_COLUMNS)
         elif kind == "trend":
             emit_csv(data["months"], TREND_COLUMNS)
+        elif kind == "unanswered":
+            emit_csv(data["claims"], UNANSWERED_COLUMNS)
         else:
             emit_csv([{"metric": k, "value": v} for k, v in data["headline"].items()])
+        return
+    if kind == "unanswered":
+        rows(data["by_payer"], "table", ["payer", "count", "amount", "oldest"],
+             title=f"Submitted claims with no remittance after {data['days']} days, by payer")  # fmt: skip
+        rows(data["claims"], "table", UNANSWERED_COLUMNS, title="Unanswered claims")
         return
     sections = data.get("sections", {kind: data})
     if kind == "summary":
@@ -758,3 +809,55 @@ def redirect_stdout(path: Any, force: bool = True) -> Iterator[None]:
             yield
         finally:
             sys.stdout = old
+
+
+# -- scrub -------------------------------------------------------------------------------------
+
+SCRUB_COLUMNS = [
+    "claim", "line", "procedure", "modifiers", "date_of_service", "payer", "risk", "tier",
+    "rule", "carc", "denied", "of", "since", "hint", "evidence",
+]  # fmt: skip
+
+
+def scrub(result: Any, fmt: str) -> None:
+    """``denialkit scrub``: one JSON object, CSV of the flags, or a table with the evidence."""
+    data = result.as_dict()
+    if fmt == "json":
+        emit_json(data)
+        return
+    # CSV and the table add the sentence that explains the evidence (not in the JSON shape).
+    flat = [
+        {**{k: v for k, v in f.items() if k != "evidence"}, **f["evidence"],
+         "modifiers": ",".join(f["modifiers"]), "evidence": flag.detail}
+        for f, flag in zip(data["flags"], result.flags, strict=True)
+    ]  # fmt: skip
+    if fmt == "csv":
+        emit_csv(flat, SCRUB_COLUMNS)
+        return
+    for w in result.warnings:
+        message(f"warning: {w}", style="yellow")
+    if not result.flags:
+        message(f"{data['claims']} claims, {data['lines']} lines: nothing flagged")
+        return
+    _print_fitted(
+        [
+            Column("claim", [f["claim"] for f in flat]),
+            Column("line", [str(f["line"]) for f in flat], justify="right"),
+            Column(
+                "proc",
+                [f["procedure"] + (":" + f["modifiers"] if f["modifiers"] else "") for f in flat],
+            ),  # fmt: skip
+            Column("tier", [f["tier"] for f in flat]),
+            Column("risk", [f"{f['risk']:.2f}" for f in flat], justify="right"),
+            Column("rule", [f["rule"] for f in flat]),
+            # One free-text column: what the history says, then what to fix before sending.
+            Column(
+                "evidence → prevention",
+                [f"{f['evidence']}. Prevention: {f['hint']}" for f in flat],
+                name=True,
+                wrap=True,
+            ),
+        ],
+        title=f"Scrub: {data['claims']} claims, {data['lines']} lines, {len(flat)} flags",
+        boxed=True,
+    )

@@ -25,6 +25,9 @@ from .settings import packaged_templates_dir
 from .store import Store
 
 KINDS = ("tracking", "patterns", "team", "roi", "trend", "summary")
+# Reports outside the summary.
+OTHER_KINDS = ("unanswered",)
+UNANSWERED_DAYS = 30
 AUTH_CARCS = ("15", "197", "198", "284", "296", "302")
 DUE_WINDOWS = (7, 14, 30)
 PAST_DEADLINE_LIMIT = 500
@@ -505,8 +508,10 @@ def build(
     until: str | None = None,
     payer: str | None = None,
     redact: bool = False,
+    days: int = UNANSWERED_DAYS,
 ) -> dict[str, Any]:
-    """One report by name (``KINDS``); ``summary`` carries the others under ``sections``."""
+    """One report by name (``KINDS``, ``OTHER_KINDS``); ``summary`` carries ``KINDS`` under
+    ``sections``."""
     if kind == "tracking":
         return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
     if kind == "patterns":
@@ -517,6 +522,8 @@ def build(
         return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi)
     if kind == "trend":
         return trend(store, since=since, until=until, payer=payer)
+    if kind == "unanswered":
+        return unanswered(store, today, days=days, payer=payer, redact=redact)
     if kind == "summary":
         sections = {
             k: build(k, store, rules, today, since=since, until=until, payer=payer, redact=redact)
@@ -524,6 +531,56 @@ def build(
         }
         return summary(sections, today, since, until, payer)
     raise ValueError(f"unknown report {kind!r}")
+
+
+def unanswered(
+    store: Store,
+    today: dt.date,
+    *,
+    days: int = UNANSWERED_DAYS,
+    payer: str | None = None,
+    redact: bool = False,
+) -> dict[str, Any]:
+    """Submitted claims (837) with no remittance ``days`` after they were submitted, per
+    payer: front-end rejections and lost claims never reach an 835, so nobody sees them."""
+    before = (today - dt.timedelta(days=days)).isoformat()
+    found = store.unanswered(before, payer)
+    claims = [
+        {
+            "payer": r["payer_name"] or r["payer_identifier"] or "",
+            "claim": REDACTED if redact else r["patient_control"],
+            "date_of_service": r["dos_from"],
+            "submitted": r["created"],
+            "days": (today - dt.date.fromisoformat(r["created"] or r["dos_from"])).days,
+            "charge": money(r["charge_cents"]),
+            "frequency": r["frequency"],
+        }
+        for r in found
+    ]
+    by_payer: dict[str, dict[str, Any]] = {}
+    for r, c in zip(found, claims, strict=True):
+        p = by_payer.setdefault(c["payer"], {"payer": c["payer"], "count": 0, "cents": 0,
+                                             "oldest": c["submitted"]})  # fmt: skip
+        p["count"] += 1
+        p["cents"] += r["charge_cents"] or 0
+        p["oldest"] = min(p["oldest"] or "", c["submitted"] or "") or None
+    payers = [
+        {"payer": p["payer"], "count": p["count"], "amount": money(p["cents"]),
+         "oldest": p["oldest"]}
+        for p in sorted(by_payer.values(), key=lambda x: (-x["cents"], x["payer"]))
+    ]  # fmt: skip
+    return {
+        "report": "unanswered",
+        "today": today.isoformat(),
+        "days": days,
+        "payer": payer,
+        "total": {
+            "count": len(claims),
+            "amount": money(sum(r["charge_cents"] or 0 for r in found)),
+        },
+        "by_payer": payers,
+        "claims": claims,
+    }
 
 
 def summary(

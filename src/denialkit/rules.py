@@ -295,6 +295,33 @@ class Roi(_Strict):
     hourly_rate: Decimal = Field(default=Decimal("35.00"), ge=0)
 
 
+class Scrub(_Strict):
+    """When ``denialkit scrub`` flags a line of a claim about to be submitted (triage.yaml
+    ``scrub:``). Risks are 0-1; a flag needs ``min_denied`` denials of its kind in the history
+    and, for the rate rules, a denial rate of at least ``min_rate`` over ``min_lines``."""
+
+    history_days: int = Field(default=365, ge=30, le=3650)  # history read: dates of service
+    min_lines: int = Field(default=5, ge=1)
+    min_denied: int = Field(default=3, ge=1)
+    min_rate: float = Field(default=0.30, ge=0, le=1)
+    high: float = Field(default=0.60, ge=0, le=1)  # risk at or above: tier high
+    standard: float = Field(default=0.30, ge=0, le=1)  # below: not flagged
+    modifier_share: float = Field(default=0.80, gt=0, le=1)
+    eligibility_min_denied: int = Field(default=1, ge=1)
+    timely_filing_warn_days: int = Field(default=14, ge=0, le=365)
+    authorization_carcs: list[str] = ["15", "197", "198", "284"]
+    authorization_remarks: list[str] = ["N54", "M62"]
+    medical_necessity_carcs: list[str] = ["50", "11", "167"]
+    eligibility_carcs: list[str] = ["27", "31", "B7"]
+    duplicate_carcs: list[str] = ["18"]
+
+    @model_validator(mode="after")
+    def _order(self) -> Scrub:
+        if self.standard > self.high:
+            raise ValueError("standard must not be above high")
+        return self
+
+
 class TriageFile(_Strict):
     weights: Weights
     value_cap: float = Field(gt=0)
@@ -305,6 +332,7 @@ class TriageFile(_Strict):
     strategic: Strategic
     patterns: PatternFlags = PatternFlags()
     roi: Roi = Roi()
+    scrub: Scrub = Scrub()
 
 
 class RoutingFile(_Strict):

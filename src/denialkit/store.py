@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .claims837_store import ClaimsStore
 from .errors import NotFound, StoreError
 
 if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
@@ -606,7 +607,7 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-class Store:
+class Store(ClaimsStore):
     """A denialkit database.
 
     ``Store(path)`` opens (creating it owner-only if needed); ``Store.memory()`` gives a
@@ -689,6 +690,9 @@ class Store:
             raise StoreError("not a denialkit database (it has tables but no 'meta' table)")
         if "files" in existing:
             self._upgrade()
+            if "submitted_claims" not in existing:
+                with self.transaction():
+                    self.create_claim_tables()  # submitted (837) claims: new tables only
             return
         with self.transaction():
             for name, spec in _TABLES.items():
@@ -697,6 +701,7 @@ class Store:
                 self.db[table].create_index(cols, unique=unique, if_not_exists=True)
             # The work queue's order (tier, deadline, expected value) read straight off an index.
             self._queue_index()
+            self.create_claim_tables()
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 ("schema_version", str(SCHEMA_VERSION)),

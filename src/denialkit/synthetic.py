@@ -381,3 +381,182 @@ def build_835(
     buf = io.StringIO()
     write_835(buf, [remits] if isinstance(remits, RemitSpec) else remits, layout, **kwargs)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- 837 claims
+
+
+@dataclass
+class ClaimLineSpec:
+    """One service line of a submitted claim (837P SV1, or 837I SV2 when ``revenue_code``)."""
+
+    procedure: str = "99213"
+    charge: Decimal = Decimal("100.00")
+    modifiers: tuple[str, ...] = ()
+    units: str = "1"
+    date: str = "20261005"
+    pointers: tuple[int, ...] = (1,)
+    line_control: str | None = None
+    revenue_code: str = ""
+
+
+@dataclass
+class SubmittedClaimSpec:
+    """One claim (2300 loop) with its subscriber/patient and payer (2000B/2010BB)."""
+
+    patient_control: str = "PCN0001"
+    lines: list[ClaimLineSpec] = field(default_factory=list)
+    charge: Decimal | None = None  # None: sum of the lines
+    frequency: str = "1"
+    original_ref: str | None = None  # REF*F8
+    prior_auth: str | None = None  # REF*G1
+    referral: str | None = None  # REF*9F
+    diagnoses: tuple[str, ...] = ("J449",)
+    facility: str = "11"  # place of service (837P) or facility type (837I)
+    subscriber: tuple[str, str, str] = ("DOE", "JANE", "MEMBER001")
+    subscriber_dob: str = "19800101"
+    # None: the patient is the subscriber (no 2000C loop); else (last, first, dob)
+    patient: tuple[str, str, str] | None = None
+    payer_name: str = "ACME HEALTH PLAN"
+    payer_id: str = "ACME1"
+    filing_indicator: str = "CI"
+    rendering_npi: str | None = "1234567893"
+    referring_npi: str | None = None
+    statement_from: str | None = None  # 837I DTP*434
+    statement_to: str | None = None
+
+    def charge_amount(self) -> Decimal:
+        if self.charge is not None:
+            return self.charge
+        return sum((ln.charge for ln in self.lines), ZERO)
+
+
+@dataclass
+class ClaimFileSpec:
+    """One 837 transaction: a billing provider and its claims. ``kind``: "P" or "I"."""
+
+    claims: list[SubmittedClaimSpec] = field(default_factory=list)
+    kind: str = "P"
+    billing_name: str = "RIVERSIDE FAMILY PRACTICE"
+    billing_npi: str = "1234567893"
+    billing_tin: str = "123456789"
+    created: str = "20261010"
+    reference: str = "BATCH0001"
+
+
+def claim_transaction_segments(
+    f: ClaimFileSpec, control: str, c: str, r: str = "^"
+) -> Iterator[list[str]]:
+    """The segments of one 837 transaction (ST…SE); ``c`` = component, ``r`` = repetition."""
+    impl = "005010X222A1" if f.kind == "P" else "005010X223A2"
+    count = 0
+
+    def seg(*els: str) -> list[str]:
+        nonlocal count
+        count += 1
+        return _trim(list(els))
+
+    yield seg("ST", "837", control, impl)
+    yield seg("BHT", "0019", "00", f.reference, f.created, "1200", "CH")
+    yield seg("NM1", "41", "2", f.billing_name, "", "", "", "", "46", "SUBMIT01")
+    yield seg("PER", "IC", "BILLING OFFICE", "TE", "5555550100")
+    yield seg("NM1", "40", "2", "CLEARINGHOUSE", "", "", "", "", "46", "RECV01")
+    hl = 0
+    hl += 1
+    billing_hl = hl
+    yield seg("HL", str(hl), "", "20", "1")
+    yield seg("NM1", "85", "2", f.billing_name, "", "", "", "", "XX", f.billing_npi)
+    yield seg("N3", "200 MAIN ST")
+    yield seg("N4", "SPRINGFIELD", "IL", "62704")
+    yield seg("REF", "EI", f.billing_tin)
+    for claim in f.claims:
+        hl += 1
+        sub_hl = hl
+        yield seg("HL", str(hl), str(billing_hl), "22", "0" if claim.patient is None else "1")
+        yield seg("SBR", "P", "18" if claim.patient is None else "", "", "", "", "", "", "",
+                  claim.filing_indicator)  # fmt: skip
+        last, first, member = claim.subscriber
+        yield seg("NM1", "IL", "1", last, first, "", "", "", "MI", member)
+        yield seg("N3", "1 ELM ST")
+        yield seg("N4", "SPRINGFIELD", "IL", "62704")
+        yield seg("DMG", "D8", claim.subscriber_dob, "F")
+        yield seg("NM1", "PR", "2", claim.payer_name, "", "", "", "", "PI", claim.payer_id)
+        if claim.patient is not None:
+            hl += 1
+            yield seg("HL", str(hl), str(sub_hl), "23", "0")
+            yield seg("PAT", "19")
+            plast, pfirst, pdob = claim.patient
+            yield seg("NM1", "QC", "1", plast, pfirst)
+            yield seg("N3", "1 ELM ST")
+            yield seg("N4", "SPRINGFIELD", "IL", "62704")
+            yield seg("DMG", "D8", pdob, "M")
+        qualifier = "B" if f.kind == "P" else "A"
+        yield seg("CLM", claim.patient_control, _m(claim.charge_amount()), "", "",
+                  c.join([claim.facility, qualifier, claim.frequency]), "Y", "A", "Y", "Y")  # fmt: skip
+        if f.kind == "I" and claim.statement_from:
+            yield seg(
+                "DTP",
+                "434",
+                "RD8",
+                f"{claim.statement_from}-{claim.statement_to or claim.statement_from}",
+            )
+        if claim.prior_auth:
+            yield seg("REF", "G1", claim.prior_auth)
+        if claim.referral:
+            yield seg("REF", "9F", claim.referral)
+        if claim.original_ref:
+            yield seg("REF", "F8", claim.original_ref)
+        if claim.diagnoses:
+            principal = "ABK"
+            other = "ABF"
+            codes = [c.join([principal, claim.diagnoses[0]])]
+            codes += [c.join([other, d]) for d in claim.diagnoses[1:12]]
+            yield seg("HI", *codes)
+        if claim.referring_npi:
+            yield seg("NM1", "DN", "1", "JONES", "PAT", "", "", "", "XX", claim.referring_npi)
+        if claim.rendering_npi:
+            yield seg("NM1", "82", "1", "SMITH", "ALEX", "", "", "", "XX", claim.rendering_npi)
+        for n, ln in enumerate(claim.lines, 1):
+            yield seg("LX", str(n))
+            proc = c.join(["HC", ln.procedure, *ln.modifiers])
+            if f.kind == "P":
+                yield seg("SV1", proc, _m(ln.charge), "UN", ln.units, "", "",
+                          c.join(str(p) for p in ln.pointers))  # fmt: skip
+            else:
+                yield seg("SV2", ln.revenue_code or "0450", proc, _m(ln.charge), "UN", ln.units)
+            yield seg("DTP", "472", "D8", ln.date)
+            if ln.line_control:
+                yield seg("REF", "6R", ln.line_control)
+    count += 1
+    yield ["SE", str(count), control]
+
+
+def write_837(out: IO[str], files: list[ClaimFileSpec], layout: Layout | None = None) -> None:
+    """Write an 837 interchange (one GS*HC group per kind of claim file) to ``out``."""
+    lay = layout or Layout()
+    segs: list[list[str]] = []
+    if lay.envelope:
+        isa = _isa(lay, 1)
+        isa[6], isa[8] = "RIVERSIDE".ljust(len(isa[6])), "CLEARINGHOUSE".ljust(len(isa[8]))
+        segs.append(isa)
+    for n, f in enumerate(files, 1):
+        impl = "005010X222A1" if f.kind == "P" else "005010X223A2"
+        if lay.envelope:
+            segs.append(["GS", "HC", "RIVERSIDE", "RECV01", f.created, "1200", str(n), "X", impl])
+        segs.extend(claim_transaction_segments(f, f"{n:04d}", lay.component, lay.repetition))
+        if lay.envelope:
+            segs.append(["GE", "1", str(n)])
+    if lay.envelope:
+        segs.append(["IEA", str(len(files)), f"{1:09d}"])
+    if lay.bom:
+        out.write("\ufeff")
+    for els in segs:
+        out.write(lay.element.join(els) + lay.segment + lay.newline)
+
+
+def build_837(files: list[ClaimFileSpec] | ClaimFileSpec, layout: Layout | None = None) -> str:
+    import io
+
+    buf = io.StringIO()
+    write_837(buf, [files] if isinstance(files, ClaimFileSpec) else files, layout)
+    return buf.getvalue()

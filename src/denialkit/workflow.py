@@ -494,6 +494,48 @@ def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str
             for m in detail["remarks"]
         ],
         "history": store.history(denial_id),
+        "submitted": submitted_claim(store, d["claim_id"]),
+    }
+
+
+def submitted_claim(store: Store, claim_id: int) -> dict[str, Any] | None:
+    """The 837 claim a remittance claim is linked to (None when none was ingested)."""
+    s = store.submitted_for_claim(claim_id)
+    if s is None:
+        return None
+    diagnoses = [x for x in (s["diagnoses"] or "").split(",") if x]
+    return {
+        "patient_control": s["patient_control"],
+        "kind": s["kind"],
+        "submitted": s["created"],
+        "frequency": s["frequency"],
+        "original_ref": s["original_ref"] or "",
+        "charge": _money(s["charge_cents"]),
+        "billing_npi": s["billing_npi"] or "",
+        "rendering_npi": s["rendering_npi"] or "",
+        "referring_npi": s["referring_npi"] or "",
+        "member_id": s["member_id"] or "",
+        "date_of_birth": s["patient_dob"],
+        "prior_authorization": s["prior_auth"] or "",
+        "referral": s["referral"] or "",
+        "diagnoses": diagnoses,
+        "lines": [
+            {
+                "line": ln["line_no"],
+                "procedure": ln["procedure"],
+                "modifiers": [m for m in (ln["modifiers"] or "").split(",") if m],
+                "units": ln["units"],
+                "charge": _money(ln["charge_cents"]),
+                "date": ln["date_from"],
+                "diagnoses": [
+                    diagnoses[int(p) - 1]
+                    for p in (ln["pointers"] or "").split(",")
+                    if p and int(p) <= len(diagnoses)
+                ],
+                "line_control": ln["line_control"] or "",
+            }
+            for ln in s["lines"]
+        ],
     }
 
 

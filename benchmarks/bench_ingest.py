@@ -169,7 +169,6 @@ def run(kind: str, n: int, work: Path, keep: bool) -> None:
         write_835(f, specs)
     build_s = time.perf_counter() - t0
     size_mb = src.stat().st_size / 1e6
-    floor_s, segments = floor(src, work / f"{kind}-floor.db")
     cmd = [sys.executable, "-m", "denialkit", "ingest", str(src), "--db", str(db),
            "--format", "json"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
@@ -181,6 +180,9 @@ def run(kind: str, n: int, work: Path, keep: bool) -> None:
         sys.exit(f"ingest failed: {proc.stderr}")
     summary = json.loads(proc.stdout)
     peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    # The floor runs here, after the child: it reads the whole file into this process, and a
+    # child forked afterwards would start with those pages in its resident set.
+    floor_s, segments = floor(src, work / f"{kind}-floor.db")
     print(f"[{kind}]")
     print(
         f"file:        {n:,} claims, {summary['service_lines']:,} service lines, "

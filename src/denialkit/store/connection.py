@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
+
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 
 _BIG_SUM = "\x00denialkit-sum:"
@@ -113,3 +115,111 @@ def _create_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def is_postgres(target: object) -> bool:
+    """A libpq URL (``postgresql://`` or ``postgres://``) names a PostgreSQL database."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """The URL with any password taken out: what messages and logs may show."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://..."
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = "&".join(
+        q for q in parts.query.split("&") if q and not q.lower().startswith("password=")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class _PgCursor:
+    """A psycopg cursor that answers like sqlite3's (``lastrowid`` is None: use RETURNING)."""
+
+    lastrowid = None
+
+    def __init__(self, cursor: Any) -> None:
+        self._cur = cursor
+
+    @property
+    def description(self) -> Any:
+        return self._cur.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        return self._cur.fetchmany(size)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur)
+
+
+class PgConnection:
+    """A psycopg 3 connection in autocommit mode (the store says BEGIN and COMMIT itself, as
+    with SQLite), taking the store's SQL in SQLite's spelling (see ``dialect.translate``)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from psycopg.adapt import Loader
+
+        from .dialect import POSTGRESQL
+
+        class _Numeric(Loader):
+            # SUM over BIGINT is NUMERIC in PostgreSQL: whole numbers come back as int, as
+            # SQLite gives them (money is cents); others as Decimal (never float).
+            def load(self, data: Any) -> Any:
+                text = bytes(data).decode()
+                if "." in text or "e" in text.lower() or text in ("NaN", "Infinity", "-Infinity"):
+                    from decimal import Decimal
+
+                    return Decimal(text)
+                return int(text)
+
+        self.dialect = POSTGRESQL
+        self.url = redact(url)
+        try:
+            self.raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            # libpq's message names host and user, never the password.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to {self.url}: {first}") from None
+        self.raw.adapters.register_loader("numeric", _Numeric)
+        self.Error = psycopg.Error
+
+    def execute(self, sql: str, parameters: Any = ()) -> _PgCursor:
+        cur = self.raw.cursor()
+        cur.execute(self.dialect.translate(sql), parameters if parameters is not None else ())
+        return _PgCursor(cur)
+
+    def executemany(self, sql: str, seq: Any) -> _PgCursor:
+        cur = self.raw.cursor()
+        rows = list(seq)
+        if rows:
+            cur.executemany(self.dialect.translate(sql), rows)
+        return _PgCursor(cur)
+
+    def copy_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        """Bulk load with COPY (inside the current transaction)."""
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with self.raw.cursor() as cur:
+            with cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def close(self) -> None:
+        self.raw.close()

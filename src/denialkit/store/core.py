@@ -10,8 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .connection import BUSY_TIMEOUT_MS, _Connection, _create_private_file
+from .connection import (
+    BUSY_TIMEOUT_MS,
+    PgConnection,
+    _Connection,
+    _create_private_file,
+    is_postgres,
+)
 from .denials import DenialsMixin
+from .dialect import POSTGRESQL, SQLITE
 from .queries import QueryMixin
 from .reports import ReportMixin
 from .schema import SchemaMixin
@@ -21,12 +28,34 @@ from .writer import IntakeMixin
 class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
     """A denialkit database.
 
-    ``Store(path)`` opens (creating it owner-only if needed); ``Store.memory()`` gives a
-    throw-away in-memory store for tests and experiments.
+    ``Store(path)`` opens a SQLite file (creating it owner-only if needed);
+    ``Store("postgresql://user@host/db")`` a PostgreSQL database (any libpq URL; the password
+    from ``PGPASSWORD`` or ``~/.pgpass``, never shown); ``Store.memory()`` gives a throw-away
+    in-memory store for tests and experiments. With ``create=False`` a database without the
+    denialkit tables is an error instead of being set up.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self._db: Any = None
+        self._in_tx = False
+        if is_postgres(path):
+            self.path = None
+            self.conn: Any = PgConnection(str(path))
+            self.url = self.conn.url
+            self.dialect = POSTGRESQL
+            self._errors: tuple[type[BaseException], ...] = (self.conn.Error,)
+            if not create and not self._has_tables():
+                self.conn.close()
+                raise StoreError(
+                    f"no denialkit database at {self.url} (run 'denialkit ingest' or "
+                    "'denialkit migrate' first)"
+                )
+            self.migrate()
+            return
+        self.dialect = SQLITE
+        self._errors = (sqlite3.DatabaseError,)
         self.path = None if path is None else Path(path)
+        self.url = None if self.path is None else os.fspath(self.path)
         try:
             if self.path is None:
                 conn = sqlite3.connect(":memory:", isolation_level=None, factory=_Connection)
@@ -49,9 +78,15 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
                 f"cannot open database {os.fspath(path or ':memory:')}: {exc}"
             ) from None
         self.conn = conn
-        self._db: Any = None
-        self._in_tx = False
         self.migrate()
+
+    @property
+    def engine(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.dialect.name
+
+    def _has_tables(self) -> bool:
+        return "meta" in {r[0] for r in self.conn.execute(self.dialect.tables_sql())}
 
     @classmethod
     def memory(cls) -> Store:
@@ -61,6 +96,8 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
     def existing(cls, path: str | os.PathLike[str]) -> Store:
         """Open a database that must exist already (every command but ``ingest`` and
         ``nightly``): a mistyped path is an error, not a new empty database."""
+        if is_postgres(path):
+            return cls(path, create=False)
         p = Path(path)
         if not p.is_file():
             raise StoreError(
@@ -97,7 +134,7 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
         if self._in_tx:
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.dialect.begin_write)
         self._in_tx = True
         try:
             yield

@@ -90,6 +90,12 @@ class DenialsMixin:
             [(first + i, *r.values()) for i, r in enumerate(rows)],
         )
         ids = list(range(first, first + len(rows)))
+        # The practice: the payee (N1*PE) of the remittance the denial came on.
+        self.conn.execute(
+            "UPDATE denials SET payee_id = (SELECT r.payee_id FROM remittances r "
+            "WHERE r.id = denials.remittance_id) WHERE id BETWEEN ? AND ?",
+            (first, ids[-1]),
+        )
         self.conn.executemany(
             "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
             "VALUES (?, ?, 'denialkit', NULL, ?, ?, ?)",

@@ -125,7 +125,7 @@ class QueryMixin:
             yield dict(zip(cols, row, strict=True))
 
     def count(self, table: str) -> int:
-        return self.db[table].count
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM [{table}]").fetchone()[0])  # noqa: S608
 
     def raw_text(self, remittance_id: int) -> str:
         rows = self.conn.execute(
@@ -189,7 +189,7 @@ class QueryMixin:
         )
         if limit or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [limit or -1, offset]
+            params += [limit or self.dialect.no_limit, offset]
         return self.iter_query(sql, params) if stream else self.query(sql, params)
 
     def queue_count(

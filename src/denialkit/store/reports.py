@@ -60,7 +60,7 @@ class ReportMixin:
         where, params = self._denial_filter(None, None, payer)
         return self.query(
             "SELECT d.status, d.tier, d.category, COALESCE(d.team, '') AS team, "  # noqa: S608
-            "d.assignee IS NULL AS unassigned, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
+            "CASE WHEN d.assignee IS NULL THEN 1 ELSE 0 END AS unassigned, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
             f"FROM denials d WHERE {where} AND d.status IN ({_marks(OPEN_STATUSES)}) "
             "GROUP BY 1, 2, 3, 4, 5",
             [*params, *OPEN_STATUSES],
@@ -178,7 +178,7 @@ class ReportMixin:
             "SELECT substr(d.received, 1, 7) AS month, d.category, COUNT(*) AS n, "  # noqa: S608
             "SUM(d.amount_cents) AS denied, "
             "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN d.amount_cents ELSE 0 END) AS appealed, "
-            "SUM(d.appealed_on IS NOT NULL) AS n_appealed, "
+            "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN 1 ELSE 0 END) AS n_appealed, "
             "COALESCE(SUM(d.recovered_cents), 0) AS recovered, "
             "COALESCE(SUM(CASE WHEN d.appealed_on IS NULL THEN d.recovered_cents END), 0) "
             "AS recovered_without_appeal, "
@@ -239,46 +239,48 @@ class ReportMixin:
         ``by_category`` (the same per category). Patient responsibility (bill_patient) is not
         a denial. The first adjudications are found once, into a temporary table."""
         head, params = self._initial(since, until, payer)
-        self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
+        tmp, least = self.dialect.temp, self.dialect.least("pc.ld", "i.line_count")
+        self.conn.execute(f"DROP TABLE IF EXISTS {tmp}initial_claims")
         self.conn.execute(
             "CREATE TEMP TABLE initial_claims AS " + head,  # noqa: S608 - our own SQL; values bound
             params,
         )
-        self.conn.execute("CREATE UNIQUE INDEX temp.initial_claims_id ON initial_claims (id)")
+        self.conn.execute(f"CREATE UNIQUE INDEX {tmp}initial_claims_id ON initial_claims (id)")
         # Per claim and category: lines denied and cents; "whole" when denied at claim level.
         per_claim = (
-            "WITH dn AS (SELECT d.claim_id, d.category, COUNT(DISTINCT d.line_id) AS ld, "
-            "MAX(d.line_id IS NULL) AS whole, SUM(d.amount_cents) AS cents FROM denials d "
-            "JOIN temp.initial_claims i ON i.id = d.claim_id "
+            "WITH dn AS (SELECT d.claim_id, d.category, COUNT(DISTINCT d.line_id) AS ld, "  # noqa: S608
+            "MAX(CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END) AS whole, "
+            "SUM(d.amount_cents) AS cents FROM denials d "
+            f"JOIN {tmp}initial_claims i ON i.id = d.claim_id "
             "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2) "
         )
         try:
             return {
                 "claims": self.query(
-                    "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "
+                    "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
                     "SUM(i.line_count) AS lines, SUM(i.charge_cents) AS billed "
-                    "FROM temp.initial_claims i JOIN payers p ON p.id = i.payer_id "
+                    f"FROM {tmp}initial_claims i JOIN payers p ON p.id = i.payer_id "
                     "GROUP BY 1, 2, 3"
                 ),
                 "by_category": self.query(
                     per_claim  # noqa: S608 - our own SQL, no values in it
-                    + "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "
-                    "SUM(CASE WHEN dn.whole THEN i.line_count ELSE dn.ld END) AS lines, "
-                    "SUM(dn.cents) AS cents FROM dn JOIN temp.initial_claims i "
+                    + "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "  # noqa: S608
+                    "SUM(CASE WHEN dn.whole = 1 THEN i.line_count ELSE dn.ld END) AS lines, "
+                    f"SUM(dn.cents) AS cents FROM dn JOIN {tmp}initial_claims i "
                     "ON i.id = dn.claim_id GROUP BY 1, 2, 3"
                 ),
                 "denied": self.query(
                     per_claim  # noqa: S608 - our own SQL, no values in it
-                    + ", pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "
+                    + ", pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "  # noqa: S608
                     "SUM(cents) AS cents FROM dn GROUP BY 1) "
                     "SELECT i.month, i.payer_id, COUNT(*) AS claims, "
-                    "SUM(CASE WHEN pc.whole THEN i.line_count ELSE MIN(pc.ld, i.line_count) END) "
-                    "AS lines, SUM(pc.cents) AS cents FROM pc JOIN temp.initial_claims i "
+                    f"SUM(CASE WHEN pc.whole = 1 THEN i.line_count ELSE {least} END) "
+                    f"AS lines, SUM(pc.cents) AS cents FROM pc JOIN {tmp}initial_claims i "
                     "ON i.id = pc.claim_id GROUP BY 1, 2"
                 ),
             }
         finally:
-            self.conn.execute("DROP TABLE IF EXISTS temp.initial_claims")
+            self.conn.execute(f"DROP TABLE IF EXISTS {tmp}initial_claims")
 
     def appeals_by_month(
         self, since: str | None, until: str | None, payer: str | None
@@ -306,13 +308,16 @@ class ReportMixin:
         waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
         return self.query(
             "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
-            f"SUM(d.status IN ({_marks(OPEN_STATUSES)})) AS open, "
-            f"SUM(({waiting} AND d.deadline < ?) OR d.status = 'expired') AS overdue, "
-            "SUM(d.appealed_on BETWEEN ? AND ?) AS submitted, "
-            "SUM(d.status IN ('overturned', 'partially_overturned', 'upheld', 'exhausted') "
-            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ?) AS decided, "
-            "SUM(d.status IN ('overturned', 'partially_overturned') "
-            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ?) AS won, "
+            f"SUM(CASE WHEN d.status IN ({_marks(OPEN_STATUSES)}) THEN 1 ELSE 0 END) AS open, "
+            f"SUM(CASE WHEN ({waiting} AND d.deadline < ?) OR d.status = 'expired' "
+            "THEN 1 ELSE 0 END) AS overdue, "
+            "SUM(CASE WHEN d.appealed_on BETWEEN ? AND ? THEN 1 ELSE 0 END) AS submitted, "
+            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned', 'upheld', "
+            "'exhausted') AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
+            "THEN 1 ELSE 0 END) AS decided, "
+            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned') "
+            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
+            "THEN 1 ELSE 0 END) AS won, "
             "COALESCE(SUM(CASE WHEN d.outcome_date BETWEEN ? AND ? THEN d.recovered_cents END), 0) "
             "AS recovered "
             f"FROM denials d WHERE {where} GROUP BY 1 ORDER BY 1",
@@ -328,7 +333,7 @@ class ReportMixin:
             (a, int(n))
             for a, n in self.conn.execute(
                 "SELECT COALESCE(d.assignee, ''), "  # noqa: S608
-                "julianday(d.appealed_on) - julianday(d.received) FROM denials d "
+                f"{self.dialect.days_between('d.appealed_on', 'd.received')} FROM denials d "
                 f"WHERE {where} AND d.appealed_on IS NOT NULL",
                 params,
             )

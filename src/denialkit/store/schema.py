@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from .dialect import LOCK_SCHEMA
 from .sql import claim_key
 
 # 4: denial judgments (payer class, levels, deadline basis, follow-up), claim keys, dates of
 # service and line counts, remittances.content_sha256 (duplicates by content)
-SCHEMA_VERSION = 4
+# 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices)
+SCHEMA_VERSION = 5
 
 
 _TABLES: dict[str, dict[str, Any]] = {
@@ -347,41 +350,100 @@ class SchemaMixin:
         return self._db
 
     def migrate(self) -> None:
+        """Apply the migrations this database has not recorded, in order, in one write
+        transaction (two processes opening a new database at once take turns)."""
+        d = self.dialect
         try:
-            existing = {
-                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        except sqlite3.DatabaseError as exc:
+            existing = {r[0] for r in self.conn.execute(d.tables_sql())}
+        except (sqlite3.DatabaseError, *self._errors) as exc:
             raise StoreError(f"not a denialkit database: {exc}") from None
         if existing and "meta" not in existing:
             raise StoreError("not a denialkit database (it has tables but no 'meta' table)")
-        if "files" in existing:
-            self._upgrade()
+        if "migrations" in existing and len(self.applied_migrations()) == len(MIGRATIONS):
             return
         with self.transaction():
-            for name, spec in _TABLES.items():
-                self.db[name].create(spec["columns"], pk=spec.get("pk"), if_not_exists=True)
-            for table, cols, unique in _INDEXES:
-                self.db[table].create_index(cols, unique=unique, if_not_exists=True)
-            # The work queue's order (tier, deadline, expected value) read straight off an index.
-            self._queue_index()
+            d.lock(self.conn, LOCK_SCHEMA)
+            existing = {r[0] for r in self.conn.execute(d.tables_sql())}
+            if "migrations" not in existing:
+                self.conn.execute(
+                    "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+                )
+                if "files" in existing:
+                    # A store from before migrations were recorded (schema 4 or older): bring
+                    # it to schema 4 the old way (new columns only), which is migration 1.
+                    self._upgrade()
+                    self._record(MIGRATIONS[0][0])
+            done = set(self.applied_migrations())
+            for name, step in MIGRATIONS:
+                if name not in done:
+                    step(self)
+                    self._record(name)
             self.conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 ("schema_version", str(SCHEMA_VERSION)),
             )
+
+    def applied_migrations(self) -> list[str]:
+        """The names of the migrations this database has, in the order they were applied."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM migrations ORDER BY name")]
+
+    def _record(self, name: str) -> None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        self.conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now))
+
+    def _create_tables(self) -> None:
+        d = self.dialect
+        for name, spec in _TABLES.items():
+            pk = spec.get("pk")
+            cols = []
+            for column, kind in spec["columns"].items():
+                if column == pk:
+                    cols.append(d.pk_column(column, kind))
+                else:
+                    cols.append(f"[{column}] {d.types[kind]}")
+            if isinstance(pk, tuple):
+                cols.append(f"PRIMARY KEY ({', '.join(f'[{c}]' for c in pk)})")
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS [{name}] ({', '.join(cols)})")
+        for table, cols, unique in _INDEXES:
+            self._index(table, cols, unique)
+        self._queue_index()
+
+    def _index(self, table: str, cols: Sequence[str], unique: bool = False) -> None:
+        name = f"idx_{table}_{'_'.join(cols)}"
+        self.conn.execute(
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS [{name}] "
+            f"ON [{table}] ({', '.join(f'[{c}]' for c in cols)})"
+        )
+
+    def _add_column(self, table: str, column: str, kind: type) -> None:
+        have = {r["name"] for r in self._columns(table)}
+        if column not in have:
+            self.conn.execute(
+                f"ALTER TABLE [{table}] ADD COLUMN [{column}] {self.dialect.types[kind]}"
+            )
+
+    def _columns(self, table: str) -> list[dict[str, Any]]:
+        if self.dialect.name == "sqlite":
+            return self.query("SELECT name FROM pragma_table_info(?)", (table,))
+        return self.query(
+            "SELECT column_name AS name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ?",
+            (table,),
+        )
 
     def _queue_index(self) -> None:
         # The work queue's order (tier, next date, expected value) read straight off an index.
         self.conn.execute("DROP INDEX IF EXISTS idx_denials_queue")
         self.conn.execute(
             "CREATE INDEX IF NOT EXISTS idx_denials_next ON denials "
-            "(tier_order, COALESCE(follow_up, deadline, '9999-12-31'), ev_cents DESC)"
+            "(tier_order, (COALESCE(follow_up, deadline, '9999-12-31')), ev_cents DESC)"
         )
 
     def _upgrade(self) -> None:
         """Bring an older database up to this schema: new columns and indexes only (additive)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row and int(row[0]) >= SCHEMA_VERSION:
+        if row and int(row[0]) >= 4:
             return
         with self.transaction():
             for name, spec in _TABLES.items():
@@ -413,7 +475,28 @@ class SchemaMixin:
                 "patient_last, patient_first, dos) WHERE claim_key IS NULL"
             )
             self._queue_index()
-            self.conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                ("schema_version", str(SCHEMA_VERSION)),
-            )
+
+
+def _m0001_tables(store: Any) -> None:
+    """Every table and index of schema 4 (a store from before migrations already has them)."""
+    store._create_tables()
+
+
+def _m0002_practices(store: Any) -> None:
+    """Client practices: each denial carries the payee (N1*PE) of its remittance, so that a
+    billing company's queue and reports filter by practice off the denials table alone."""
+    store._add_column("denials", "payee_id", int)
+    store.conn.execute(
+        "UPDATE denials SET payee_id = (SELECT r.payee_id FROM remittances r "
+        "WHERE r.id = denials.remittance_id) WHERE payee_id IS NULL"
+    )
+    store._index("denials", ["payee_id", "status"])
+    store._index("remittances", ["payee_id"])
+
+
+# The schema's history, in order: a name is recorded in ``migrations`` when its step has run.
+# Append only; never rename or reorder (a database remembers them by name).
+MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
+    ("0001_tables", _m0001_tables),
+    ("0002_practices", _m0002_practices),
+]

@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # names for annotations only: reading the queue does not load
     from ..era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
     from .core import Store
 
+from .dialect import LOCK_IDS
 from .schema import _TABLES
 from .sql import _insert_sql, _num, claim_key, to_cents
 
@@ -32,6 +33,9 @@ class IntakeMixin:
     """What intake writes, inside the file's transaction."""
 
     def file_by_sha256(self, sha256: str) -> dict[str, Any] | None:
+        # The first question of a file's transaction: from here on, one intake at a time on
+        # PostgreSQL (two ingests take turns, as SQLite's write lock makes them).
+        self.dialect.lock(self.conn, LOCK_IDS)
         row = self.conn.execute(
             "SELECT id, name, ingested_at FROM files WHERE sha256 = ?", (sha256,)
         ).fetchone()
@@ -39,12 +43,12 @@ class IntakeMixin:
 
     def add_file(self, name: str, path: str, size: int, sha256: str) -> int:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-        cur = self.conn.execute(
+        return self.dialect.insert_id(
+            self.conn,
             "INSERT INTO files (name, path, size, sha256, ingested_at, transactions, claims, "
             "warnings) VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
             (name, path, size, sha256, now),
         )
-        return int(cur.lastrowid or 0)
 
     def finish_file(
         self,
@@ -74,8 +78,7 @@ class IntakeMixin:
         if row:
             return int(row[0])
         cols = ["key", *values]
-        cur = self.conn.execute(_insert_sql(table, cols), (key, *values.values()))
-        return int(cur.lastrowid or 0)
+        return self.dialect.insert_id(self.conn, _insert_sql(table, cols), (key, *values.values()))
 
     def payer_id(self, header: RemittanceHeader) -> int:
         p: Party = header.payer
@@ -190,8 +193,9 @@ class IntakeMixin:
             "currency": h.currency,
             "refs": json.dumps(h.refs),
         }
-        cur = self.conn.execute(_insert_sql("remittances", list(values)), tuple(values.values()))
-        return int(cur.lastrowid or 0)
+        return self.dialect.insert_id(
+            self.conn, _insert_sql("remittances", list(values)), tuple(values.values())
+        )
 
     def finish_remittance(self, remittance_id: int, end: RemittanceEnd) -> None:
         self.conn.execute(
@@ -230,6 +234,8 @@ class IntakeMixin:
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next free claim, line and adjustment ids (inside the write transaction)."""
+        # PostgreSQL: one intake at a time hands out ids (SQLite's write lock does that).
+        self.dialect.lock(self.conn, LOCK_IDS)
         q = "SELECT COALESCE(MAX(id), 0) + 1 FROM [{}]"
         return tuple(  # type: ignore[return-value]
             int(self.conn.execute(q.format(t)).fetchone()[0])
@@ -388,9 +394,9 @@ class ClaimWriter:
             rows["quantities"].append((cid, lid, q, str(v)))
 
     def flush(self) -> None:
-        conn = self.store.conn
+        conn, dialect = self.store.conn, self.store.dialect
         for table, rows in self.rows.items():
             if rows:
-                conn.executemany(_insert_sql(table, _INSERT_COLUMNS[table]), rows)
+                dialect.bulk_insert(conn, table, _INSERT_COLUMNS[table], rows)
                 rows.clear()
         self.pending = 0

@@ -120,7 +120,7 @@ class ReportMixin:
             "MIN(d.group_code) AS group_code, MIN(d.category) AS category, COUNT(*) AS n, "
             "SUM(d.amount_cents) AS cents "
             f"FROM denials d JOIN payers p ON p.id = d.payer_id WHERE {where} "
-            "GROUP BY d.payer_id, d.procedure, d.carc",
+            "GROUP BY d.payer_id, p.name, d.procedure, d.carc",
             params,
         )
 

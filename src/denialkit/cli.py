@@ -124,13 +124,14 @@ class QueueFormat(StrEnum):
 
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="Database file. Default: $DENIALKIT_DB, else `db` in config, else ./denialkit.db.",
-        dir_okay=False,
+        help="Database: a SQLite file, or a postgresql://user@host/dbname URL (password from "
+        "PGPASSWORD or ~/.pgpass). Default: $DENIALKIT_DB, else `db` in config, else "
+        "./denialkit.db.",
         show_default=False,
-        metavar="FILE",
+        metavar="FILE|URL",
     ),
 ]
 RulesOption = Annotated[
@@ -931,12 +932,15 @@ def config_show(db: DbOption = None, rules_dir: RulesOption = None) -> None:
 
     path = settings.config_path()
     output.message(f"# {path}{'' if path.exists() else ' (not created yet)'}")
-    output.write_text(output.yaml_text(config_mod.load_config().model_dump()))
+    shown = config_mod.load_config().model_dump()
+    if shown.get("db"):
+        shown["db"] = settings.shown_db(shown["db"])
+    output.write_text(output.yaml_text(shown))
     used_db, used_rules = settings.resolve_db(db), settings.resolve_rules(rules_dir)
     rules_text = str(used_rules.value) if used_rules.value else "packaged rules only"
     output.write_text(
         "# in force:\n"
-        f"#   db: {used_db.value} (from {used_db.source})\n"
+        f"#   db: {settings.shown_db(used_db.value)} (from {used_db.source})\n"
         f"#   rules: {rules_text} (from {used_rules.source})"
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from ..settings import redact
 
 BUSY_TIMEOUT_MS = 10 * 60 * 1000  # a large file holds the write lock for minutes
 
@@ -120,24 +121,6 @@ def _create_private_file(path: Path) -> None:
 def is_postgres(target: object) -> bool:
     """A libpq URL (``postgresql://`` or ``postgres://``) names a PostgreSQL database."""
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def redact(url: str) -> str:
-    """The URL with any password taken out: what messages and logs may show."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://..."
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = "&".join(
-        q for q in parts.query.split("&") if q and not q.lower().startswith("password=")
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 class _PgCursor:

@@ -297,7 +297,7 @@ class QueryMixin:
             "SELECT id, category, team FROM denials WHERE assignee IS NULL "  # noqa: S608
             f"AND status IN ({_marks(OPEN_STATUSES)})"
         )
-        order = " ORDER BY tier_order, deadline, id"
+        order = " ORDER BY tier_order NULLS FIRST, deadline NULLS FIRST, id"
         if ids is None:
             return self.query(base + order, OPEN_STATUSES)
         out: list[dict[str, Any]] = []

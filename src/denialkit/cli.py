@@ -123,6 +123,14 @@ class QueueFormat(StrEnum):
     json = "json"
 
 
+PracticeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--practice",
+        help="Client practice (the payee, N1*PE): its NPI, tax id, or part of its name.",
+        metavar="PRACTICE",
+    ),
+]
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -343,6 +351,7 @@ def queue(
     offset: Annotated[
         int, typer.Option(help="Skip the first N rows (the next page).", min=0, metavar="N")
     ] = 0,
+    practice: PracticeOption = None,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
@@ -363,7 +372,7 @@ def queue(
     filters: dict[str, Any] = dict(
         status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
         due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
-        procedure=procedure, action=action,
+        procedure=procedure, action=action, practice=practice,
     )  # fmt: skip
     if fmt != QueueFormat.table:  # CSV and JSON exports stream in flat memory
         rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort,
@@ -392,6 +401,7 @@ def find(
         ),
     ],
     limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0, metavar="N")] = 50,
+    practice: PracticeOption = None,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
@@ -408,14 +418,14 @@ def find(
 
     store = open_store(db)
     today = settings.today()
-    rows = worklist.find(store, today, text, limit=limit or None)
+    rows = worklist.find(store, today, text, limit=limit or None, practice=practice)
     if not rows:  # like grep: exit 1 when nothing matches
         if fmt == QueueFormat.table:
             output.message("no denial matches (patient name, member id, claim number, id)")
         else:
             output.queue(rows, fmt.value)
         raise typer.Exit(1)
-    total = worklist.queue_total(store, today, status="all", text=text)
+    total = worklist.queue_total(store, today, status="all", text=text, practice=practice)
     output.queue(rows, fmt.value, total=total, show_status=True, found=True)
 
 
@@ -483,6 +493,76 @@ def assign(
 
     n = workflow.assign(open_store(db), denial_ids, to, settings.actor(actor))
     output.message(f"assigned {n} denial{'s' if n != 1 else ''} to {to}")
+
+
+@app.command("next")
+@handle_errors
+def next_cmd(
+    team: Annotated[
+        str | None, typer.Option(help="Only this team's denials.", metavar="TEAM")
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            help="administrative (admin), technical (tech), clinical (clin), "
+            "uncategorized (uncat).",
+            metavar="CATEGORY",
+            autocompletion=_complete((*choices.CATEGORIES, *choices.CATEGORY_SHORT.values())),
+        ),
+    ] = None,
+    practice: PracticeOption = None,
+    who: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who takes it. Default: $DENIALKIT_USER, else your login name.",
+            metavar="NAME",
+        ),
+    ] = None,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
+        IngestFormat.table
+    ),
+) -> None:
+    """Take the most urgent denial that nobody holds (or that is already yours), assign it to
+    you and show it. Several people can take at once: nobody gets the same denial twice.
+    Exit 1 when there is nothing to take.
+
+    Example: `denialkit next --team billing --as maria`
+    """
+    from . import workflow
+
+    store = open_store(db)
+    taker = settings.actor(who)
+    denial_id = workflow.take_next(store, taker, team=team, category=category, practice=practice)
+    if denial_id is None:
+        output.message("nothing to take: no denial with nothing filed yet that nobody holds")
+        raise typer.Exit(1)
+    detail = workflow.show(store, load_rules(rules_dir), denial_id, settings.today())
+    output.denial_detail(detail, fmt.value)
+
+
+@app.command()
+@handle_errors
+def release(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.", show_default=False)],
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Give a denial back to the queue: nobody holds it, and the next `denialkit next` may
+    take it.
+
+    Example: `denialkit release 12`
+    """
+    from . import workflow
+
+    before = workflow.release(open_store(db), denial_id, settings.actor(actor))
+    output.message(
+        f"released denial {denial_id} (was {before})"
+        if before
+        else f"denial {denial_id} was not held"
+    )
 
 
 @app.command()

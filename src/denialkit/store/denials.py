@@ -9,6 +9,7 @@ from ..errors import NotFound, StoreError
 from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
+    QUEUE_ORDER,
     WAITING_STATUSES,
     _chunks,
     _insert_sql,
@@ -205,6 +206,59 @@ class DenialsMixin:
         if before:
             detail += f" (was {before})"
         self._event(denial_id, at, actor, status, new_status, detail, source)
+
+    def take_next(
+        self,
+        who: str,
+        *,
+        statuses: Sequence[str],
+        at: str,
+        source: str = "next",
+        **filters: Any,
+    ) -> int | None:
+        """Take the most urgent denial in ``statuses`` that nobody else holds (or that ``who``
+        holds already) and assign it to ``who``, with its event, atomically: on PostgreSQL
+        the row is locked and rows another taker holds are skipped (``FOR UPDATE SKIP
+        LOCKED``); on SQLite the write transaction is the lock. ``filters`` as the queue's
+        (``team``, ``category``, ``practice``, ``action``). None when there is none."""
+        from .queries import _queue_where
+
+        where, params = _queue_where(statuses, **filters)
+        sql = (
+            "SELECT d.id FROM denials d "  # noqa: S608 - our own SQL; values bound
+            f"WHERE {where} AND (d.assignee IS NULL OR d.assignee = ?) "
+            f"ORDER BY {QUEUE_ORDER} LIMIT 1{self.dialect.skip_locked}"
+        )
+        with self.transaction():
+            row = self.conn.execute(sql, [*params, who]).fetchone()
+            if row is None:
+                return None
+            denial_id = int(row[0])
+            self.set_assignment(denial_id, None, who, who, source, at)
+        return denial_id
+
+    def release(self, denial_id: int, who: str, at: str) -> str | None:
+        """Give a denial back: nobody holds it, status ``assigned`` becomes ``new`` again.
+        Returns who held it (None: nobody did, and nothing changes)."""
+        with self.transaction():
+            row = self.conn.execute(
+                f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+                (denial_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no denial with id {denial_id}")
+            status, before = row
+            if before is None:
+                return None
+            new_status = "new" if status == "assigned" else status
+            self.conn.execute(
+                "UPDATE denials SET assignee = NULL, status = ? WHERE id = ? AND status = ?",
+                (new_status, denial_id, status),
+            )
+            self._event(
+                denial_id, at, who, status, new_status, f"released (was {before})", "release"
+            )
+        return before
 
     def expire_overdue(self, today: str, at: str) -> int:
         """Open denials past their deadline, not yet appealed, become 'expired'."""

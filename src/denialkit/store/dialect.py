@@ -26,6 +26,8 @@ class Dialect:
     begin_write = "BEGIN IMMEDIATE"  # take the write lock now, wait if busy
     temp = "temp."  # how a temporary table is named
     no_limit: Any = -1
+    skip_locked = ""  # the write transaction already excludes every other writer
+    for_update = ""
     types = {int: "INTEGER", str: "TEXT", float: "FLOAT"}
 
     def translate(self, sql: str) -> str:
@@ -70,6 +72,8 @@ class PostgresDialect(Dialect):
     begin_write = "BEGIN"
     temp = ""
     no_limit = None  # LIMIT NULL: no limit
+    skip_locked = " FOR UPDATE SKIP LOCKED"  # rows another taker holds are passed over
+    for_update = " FOR UPDATE"
     types = {int: "BIGINT", str: "TEXT", float: "DOUBLE PRECISION"}
 
     def translate(self, sql: str) -> str:

@@ -8,11 +8,13 @@ from typing import Any
 from ..errors import NotFound
 from .sql import (
     _PAYER_MATCH,
+    _PRACTICE_MATCH,
     OPEN_STATUSES,
     QUEUE_ORDER,
     _chunks,
     _marks,
     _payer_params,
+    _practice_params,
     from_cents,
 )
 
@@ -42,15 +44,20 @@ def _queue_where(
     procedure: str | None = None,
     action: str | Sequence[str] | None = None,
     text: str | None = None,
+    practice: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (over ``denials d``, ``payers p``, ``claims c``) of the queue and its
     count. ``patient``: every word in the patient's last or first name (part of it; "smith
     jo" and "Smith, Jo" both find JOHN SMITH). ``member``: the patient's or the insured's
     member id. ``claim``: our claim number (CLP01) or the payer's (CLP07). ``text``: any of
     those, or the denial id. ``action``: one action, or several (the default queue: every
-    action but bill_patient)."""
+    action but bill_patient). ``practice``: the client practice (payee) by NPI, tax id or
+    part of its name."""
     where = [f"d.status IN ({_marks(statuses)})"]
     params: list[Any] = list(statuses)
+    if practice is not None:
+        where.append(f"d.payee_id IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})")  # noqa: S608
+        params += _practice_params(practice)
     for column, value in (
         ("d.tier", tier),
         ("d.category", category),

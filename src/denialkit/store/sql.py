@@ -48,6 +48,16 @@ def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[list[Any]]:
 _PAYER_MATCH = "name LIKE ? OR identifier = ? OR ref_2u = ?"
 
 
+# How a user names a client practice (the payee, N1*PE): its NPI or other N104 id, its tax id
+# (REF*TJ), or part of its name.
+_PRACTICE_MATCH = "identifier = ? OR tax_id = ? OR name LIKE ?"
+
+
+def _practice_params(practice: str) -> list[str]:
+    value = practice.strip()
+    return [value, value, f"%{value}%"]
+
+
 def _payer_params(payer: str) -> list[str]:
     return [f"%{payer}%", payer, payer]
 

@@ -1094,6 +1094,15 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --out file.")
     ] = False,
+    practice: PracticeOption = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="summary --by practice: one row per client practice.",
+            metavar="practice",
+        ),
+    ] = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
@@ -1114,9 +1123,14 @@ def report(
     first, last = _iso(since, "--since"), _iso(until, "--until")
     if first and last and first > last:
         raise UsageError("--since is after --until")
-    data = reports.build(
-        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact
-    )
+    if by is not None:
+        if by != "practice" or kind.value != "summary":
+            raise UsageError("--by takes 'practice', with the summary report")
+        output.report(reports.by_practice(store, rules, today, since=first, until=last,
+                                          payer=payer), fmt.value)  # fmt: skip
+        return
+    data = reports.build(kind.value, store, rules, today, since=first, until=last, payer=payer,
+                         redact=redact, practice=practice)  # fmt: skip
     if fmt == ReportFormat.html:
         text = reports.render_html(data, store, today)
         if out is None:
@@ -1169,13 +1183,14 @@ def nightly_cmd(
         bool,
         typer.Option("--redact", help="Leave patient names and member ids out of the reports."),
     ] = False,
+    practice: PracticeOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
     """The cron job: ingest the inbox, archive what was stored, recompute deadlines and tiers,
     expire overdue denials, and write DATE-summary.html and DATE-REPORT.json.
 
-    A lock file beside the database stops an overlapping run. Exit 1 when a file failed or
+    A lock file beside the database (on PostgreSQL an advisory lock) stops an overlapping run. Exit 1 when a file failed or
     another run holds the lock; the log is appended to REPORTS/nightly.log.
 
     Example (crontab): `30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive
@@ -1197,7 +1212,8 @@ def nightly_cmd(
 
         result = nightly.run(
             store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
-            lock=path.with_name(path.name + ".nightly.lock"), redact=redact, log=log,
+            lock=None if store.engine == "postgresql" else path.with_name(path.name + ".nightly.lock"),
+            redact=redact, log=log, practice=practice,
         )  # fmt: skip
     raise typer.Exit(0 if result.ok else 1)
 

@@ -505,8 +505,15 @@ def build(
     until: str | None = None,
     payer: str | None = None,
     redact: bool = False,
+    practice: str | None = None,
 ) -> dict[str, Any]:
-    """One report by name (``KINDS``); ``summary`` carries the others under ``sections``."""
+    """One report by name (``KINDS``); ``summary`` carries the others under ``sections``.
+    ``practice``: one client practice (the payee's NPI, tax id or part of its name)."""
+    if practice is not None:
+        with store.practice_scope(practice):
+            data = build(kind, store, rules, today, since=since, until=until, payer=payer,
+                         redact=redact)  # fmt: skip
+        return {**data, "practice": practice}
     if kind == "tracking":
         return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
     if kind == "patterns":
@@ -524,6 +531,28 @@ def build(
         }
         return summary(sections, today, since, until, payer)
     raise ValueError(f"unknown report {kind!r}")
+
+
+def by_practice(
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+) -> dict[str, Any]:
+    """The summary's headline, one row per client practice (payee): for a billing company
+    that works many practices from one database."""
+    out = []
+    for p in store.practices():
+        key = p["identifier"] or p["tax_id"] or p["name"]
+        with store.practice_scope(key):
+            head = build("summary", store, rules, today, since=since, until=until, payer=payer)
+        out.append({"practice": p["name"], "npi": p["identifier"], "tax_id": p["tax_id"],
+                    **head["headline"]})  # fmt: skip
+    return {"report": "practices", "as_of": today.isoformat(), "period": _period(since, until),
+            "payer": payer, "practices": out}  # fmt: skip
 
 
 def summary(
@@ -779,7 +808,8 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
             ]
         )  # fmt: skip
     if "tracking" in sections:
-        buckets = aging_buckets(store, today, data.get("payer"))
+        with store.practice_scope(data.get("practice")):
+            buckets = aging_buckets(store, today, data.get("payer"))
         charts["aging"] = svg_hbars(
             [(f"{label} ({n:,})", Decimal(c) / 100, label == "past deadline" and n > 0)
              for label, n, c in buckets]

@@ -18,7 +18,7 @@ from .connection import (
     is_postgres,
 )
 from .denials import DenialsMixin
-from .dialect import POSTGRESQL, SQLITE
+from .dialect import LOCK_NIGHTLY, POSTGRESQL, SQLITE
 from .queries import QueryMixin
 from .reports import ReportMixin
 from .schema import SchemaMixin
@@ -127,6 +127,17 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
             yield
         finally:
             self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    _LOCKS = {"nightly": LOCK_NIGHTLY}
+
+    def try_lock(self, what: str) -> bool:
+        """A lock held by this connection until ``unlock`` (or until it ends, even by a
+        crash), without waiting: PostgreSQL's advisory lock. SQLite has none (True): its
+        callers lock a file beside the database instead."""
+        return self.dialect.try_lock(self.conn, self._LOCKS[what])
+
+    def unlock(self, what: str) -> None:
+        self.dialect.unlock(self.conn, self._LOCKS[what])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

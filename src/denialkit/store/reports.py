@@ -2,33 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .sql import (
     _PAYER_MATCH,
+    _PRACTICE_MATCH,
     OPEN_STATUSES,
     WAITING_STATUSES,
     _chunks,
     _marks,
     _payer_params,
+    _practice_params,
 )
 
 
 class ReportMixin:
     """The aggregates behind every report."""
 
-    @staticmethod
+    _practice: str | None = None
+
+    @contextmanager
+    def practice_scope(self, practice: str | None) -> Iterator[None]:
+        """Every report query inside counts one client practice only (the payee, N1*PE, by
+        NPI, tax id or part of its name); None: all of them."""
+        before, self._practice = self._practice, practice
+        try:
+            yield
+        finally:
+            self._practice = before
+
+    def practices(self) -> list[dict[str, Any]]:
+        """Every practice (payee) that has remittances: id, name, NPI (or other id), tax id."""
+        return self.query(
+            "SELECT y.id, y.name, y.identifier, y.tax_id FROM payees y WHERE EXISTS "
+            "(SELECT 1 FROM remittances r WHERE r.payee_id = y.id) ORDER BY y.name, y.id"
+        )
+
     def _filter(
+        self,
         base: str,
         date: str,
         payer_column: str,
         since: str | None,
         until: str | None,
         payer: str | None,
+        practice_column: str = "d.payee_id",
     ) -> tuple[str, list[Any]]:
-        """A WHERE clause: ``base``, ``date`` within [since, until], and the payer (part of
-        its name, its id or its REF*2U) when given."""
+        """A WHERE clause: ``base``, ``date`` within [since, until], the payer (part of
+        its name, its id or its REF*2U) when given, and the practice in scope."""
         where, params = [base], []
         if since:
             where.append(f"{date} >= ?")
@@ -40,6 +63,9 @@ class ReportMixin:
             # Column names are ours; the values are bound parameters.
             where.append(f"{payer_column} IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
             params += _payer_params(payer)
+        if self._practice:
+            where.append(f"{practice_column} IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})")  # noqa: S608
+            params += _practice_params(self._practice)
         return " AND ".join(where), params
 
     def _denial_filter(
@@ -129,7 +155,9 @@ class ReportMixin:
     ) -> tuple[str, list[Any]]:
         # Lines billed in the period: by remittance date, reversals (CLP02=22) excluded.
         date = "COALESCE(r.payment_date, r.production_date)"
-        return self._filter("c.status != '22'", date, "c.payer_id", since, until, payer)
+        return self._filter(
+            "c.status != '22'", date, "c.payer_id", since, until, payer, "r.payee_id"
+        )
 
     def lines_billed(
         self, since: str | None, until: str | None, payer: str | None
@@ -210,7 +238,7 @@ class ReportMixin:
     # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
     # denominator. First = no earlier remittance date (then no lower id) with the same key.
     _INITIAL_CLAIMS = (
-        "WITH init AS (SELECT c.id, c.payer_id, c.charge_cents, c.line_count, "
+        "WITH init AS (SELECT c.id, c.payer_id, r.payee_id, c.charge_cents, c.line_count, "
         "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
         "FROM claims c JOIN remittances r ON r.id = c.remittance_id "
         "WHERE c.status != '22' AND NOT EXISTS (SELECT 1 FROM claims b "
@@ -228,6 +256,9 @@ class ReportMixin:
         if payer:
             extra = f" AND init.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
             params += _payer_params(payer)
+        if self._practice:
+            extra += f" AND init.payee_id IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})"  # noqa: S608
+            params += _practice_params(self._practice)
         return self._INITIAL_CLAIMS.replace("{payer}", extra), params
 
     def initial_rates(

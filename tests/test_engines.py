@@ -102,3 +102,72 @@ def test_nightly_on_postgres_takes_the_advisory_lock(tmp_path, pg_url):
         assert store.totals()["claims"] == 15
         assert holder.try_lock("nightly")  # released at the end of the run
         holder.unlock("nightly")
+
+
+def _outputs(runner, db: str) -> list[tuple[int, str]]:
+    out = []
+    for cmd in [c for c in COMMANDS if c[0] in ("queue", "find", "show", "history", "report")]:
+        r = runner.invoke(app, [*cmd, "--db", db], env={"DENIALKIT_RULES": str(EXAMPLES / "rules"),
+                                                        "DENIALKIT_TODAY": "2026-11-27"})  # fmt: skip
+        out.append((r.exit_code, r.stdout))
+    return out
+
+
+def test_migrate_moves_the_demo_store_and_refuses_a_second_run(tmp_path, pg_url):
+    runner = CliRunner()
+    env = {"DENIALKIT_RULES": str(EXAMPLES / "rules"), "DENIALKIT_TODAY": "2026-11-27"}
+    db = str(tmp_path / "demo.db")
+    assert runner.invoke(app, ["ingest", str(EXAMPLES), "--db", db], env=env).exit_code == 0
+    r = runner.invoke(app, ["migrate", "--from", db, "--to", pg_url, "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    assert "counts and money totals match" in r.stderr
+    with Store(db) as a, Store(pg_url) as b:
+        from denialkit.store import figures
+
+        assert figures(a) == figures(b)
+        assert figures(b)["claims.rows"] == 15 and figures(b)["claims.charge_cents"] == 493000
+        assert a.query("SELECT * FROM events ORDER BY id") == b.query(
+            "SELECT * FROM events ORDER BY id"
+        )
+    assert _outputs(runner, db) == _outputs(runner, pg_url)
+    again = runner.invoke(app, ["migrate", "--from", db, "--to", pg_url])
+    assert again.exit_code == 1 and "already holds a denialkit store" in again.stderr
+    # New work goes on in the target: ids continue after the copied ones.
+    r = runner.invoke(app, ["note", "3", "moved to PostgreSQL", "--db", pg_url], env=env)
+    assert r.exit_code == 0, r.stderr
+    with Store(pg_url) as b:
+        assert b.history(3)[-1]["detail"] == "note: moved to PostgreSQL"
+
+
+def test_migrate_moves_a_10000_claim_store(tmp_path, pg_url, write835):
+    import datetime as dt
+
+    from denialkit.intake import ingest_file
+    from denialkit.rules import load_rules
+    from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec
+
+    rules = load_rules(EXAMPLES / "rules")
+    carcs = ["16", "97", "50", "29", "4", "197", "45"]
+    claims = [
+        ClaimSpec(
+            patient_control=f"P{i:06d}", payer_claim_id=f"ICN{i:06d}",
+            patient=("DOE", f"JANE{i % 97}", f"M{i:07d}"),
+            lines=[LineSpec("99213", D("120.00") + i % 50,
+                            adjustments=[Adj("CO", carcs[i % len(carcs)], D("40.00") + i % 7)]),
+                   LineSpec("85025", D("35.10"))],
+        )
+        for i in range(10_000)
+    ]  # fmt: skip
+    db = tmp_path / "big.db"
+    with Store(db) as s:
+        r = ingest_file(s, write835(RemitSpec(claims=claims)), rules, dt.date(2026, 11, 27))
+        assert r.status == "ingested", r.error
+    runner = CliRunner()
+    r = runner.invoke(app, ["migrate", "--from", str(db), "--to", pg_url])
+    assert r.exit_code == 0, r.stderr
+    with Store(db) as a, Store(pg_url) as b:
+        from denialkit.store import figures
+
+        fa, fb = figures(a), figures(b)
+        assert fa == fb and fb["claims.rows"] == 10_000 and fb["denials.rows"] >= 5_000
+    assert _outputs(runner, str(db)) == _outputs(runner, pg_url)

@@ -1145,6 +1145,51 @@ def report(
     output.report(data, fmt.value)
 
 
+@app.command()
+@handle_errors
+def migrate(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="The store to copy (a SQLite file).",
+            metavar="FILE|URL",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="An empty database: postgresql://user@host/dbname.",
+            metavar="URL|FILE",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
+        IngestFormat.table
+    ),
+) -> None:
+    """Move a whole store (remittances, claims, denials, events, raw text) into an empty
+    database, usually the team's PostgreSQL, in one transaction; then compare row counts and
+    money totals on both sides. A target that already holds a store is refused.
+
+    Example: `denialkit migrate --from denialkit.db --to postgresql://billing@dbhost/denials`
+    """
+    from .store import Store, copy_store
+
+    src = Store.existing(settings.db_path(source))
+    dst = Store(settings.db_path(target))
+    done = copy_store(src, dst)
+    if fmt == IngestFormat.json:
+        output.emit_json({"verified": True, "figures": done})
+    else:
+        output.rows([{"figure": k, "both": v} for k, v in done.items()], "table",
+                    ["figure", "both"], title="Copied and verified")  # fmt: skip
+    output.message(f"copied {settings.shown_db(source)} to {settings.shown_db(target)}: "
+                   "counts and money totals match")  # fmt: skip
+
+
 @app.command("nightly")
 @handle_errors
 def nightly_cmd(

@@ -23,6 +23,7 @@ from .sql import (
     from_cents,
     to_cents,
 )
+from .transfer import copy_store, figures
 from .writer import BATCH_CLAIMS, ClaimWriter, claim_key
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "_QUEUE_ORDER",
     "_queue_where",
     "claim_key",
+    "copy_store",
+    "figures",
     "from_cents",
     "to_cents",
 ]

@@ -66,6 +66,9 @@ class Dialect:
         """Run an INSERT and return the id the database gave the row."""
         return int(conn.execute(sql, params).lastrowid or 0)
 
+    def ids_follow(self, conn: Any, table: str) -> None:
+        """After rows were loaded with their ids: new rows get ids after them (SQLite: always)."""
+
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -111,6 +114,12 @@ class PostgresDialect(Dialect):
 
     def insert_id(self, conn: Any, sql: str, params: Any) -> int:
         return int(conn.execute(sql + " RETURNING id", params).fetchone()[0])
+
+    def ids_follow(self, conn: Any, table: str) -> None:
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our names
+            f'COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)'
+        )
 
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\[(\w+)\]|\?|%|\bLIKE\b")

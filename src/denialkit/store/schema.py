@@ -13,7 +13,8 @@ from .sql import claim_key
 
 # 4: denial judgments (payer class, levels, deadline basis, follow-up), claim keys, dates of
 # service and line counts, remittances.content_sha256 (duplicates by content)
-# 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices)
+# 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices),
+# an index for coordination of benefits
 SCHEMA_VERSION = 5
 
 
@@ -494,9 +495,16 @@ def _m0002_practices(store: Any) -> None:
     store._index("remittances", ["payee_id"])
 
 
+def _m0003_other_payer_index(store: Any) -> None:
+    """Coordination of benefits matches a paid claim to a denial of another payer by CLP01 and
+    date of service: without this index PostgreSQL scans per paid claim (0.3 ms each)."""
+    store._index("denials", ["patient_control", "claim_date"])
+
+
 # The schema's history, in order: a name is recorded in ``migrations`` when its step has run.
 # Append only; never rename or reorder (a database remembers them by name).
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_tables", _m0001_tables),
     ("0002_practices", _m0002_practices),
+    ("0003_other_payer_index", _m0003_other_payer_index),
 ]

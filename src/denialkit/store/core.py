@@ -129,6 +129,15 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin):
             self.conn.execute("PRAGMA synchronous = NORMAL")
 
     _LOCKS = {"nightly": LOCK_NIGHTLY}
+    _grown = 0  # rows written since the planner's statistics were last refreshed
+    _grown_at = 20_000  # refresh when that many (doubling: a few times per large file)
+
+    def grew(self, rows: int) -> None:
+        """Intake wrote ``rows`` rows: keep the planner's statistics in step."""
+        self._grown += rows
+        if self._grown >= self._grown_at:
+            self.dialect.refresh_statistics(self.conn)
+            self._grown, self._grown_at = 0, self._grown_at * 2
 
     def try_lock(self, what: str) -> bool:
         """A lock held by this connection until ``unlock`` (or until it ends, even by a

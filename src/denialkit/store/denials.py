@@ -12,7 +12,6 @@ from .sql import (
     QUEUE_ORDER,
     WAITING_STATUSES,
     _chunks,
-    _insert_sql,
     _marks,
 )
 
@@ -86,37 +85,34 @@ class DenialsMixin:
             return []
         first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM denials").fetchone()[0])
         cols = list(rows[0])
-        self.conn.executemany(
-            _insert_sql("denials", ["id", *cols]),
-            [(first + i, *r.values()) for i, r in enumerate(rows)],
-        )
         ids = list(range(first, first + len(rows)))
+        # Bulk load (COPY on PostgreSQL), in the file's transaction.
+        bulk = self.dialect.bulk_insert
+        bulk(
+            self.conn,
+            "denials",
+            ["id", *cols],
+            [(i, *r.values()) for i, r in zip(ids, rows, strict=True)],
+        )
+        self.grew(2 * len(rows))  # the denials and their events
         # The practice: the payee (N1*PE) of the remittance the denial came on.
         self.conn.execute(
             "UPDATE denials SET payee_id = (SELECT r.payee_id FROM remittances r "
             "WHERE r.id = denials.remittance_id) WHERE id BETWEEN ? AND ?",
             (first, ids[-1]),
         )
-        self.conn.executemany(
-            "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
-            "VALUES (?, ?, 'denialkit', NULL, ?, ?, ?)",
-            [
-                (
-                    i,
-                    at,
-                    "new",
-                    f"found at intake: {r['group_code']}-{r['carc']} ({r['category']})",
-                    source,
-                )
-                for i, r in zip(ids, rows, strict=True)
-            ],
-        )
-        expired = [(i, at) for i, r in zip(ids, rows, strict=True) if r["status"] == "expired"]
-        self.conn.executemany(
-            "INSERT INTO events (denial_id, at, actor, old_status, new_status, detail, source) "
-            "VALUES (?, ?, 'denialkit', 'new', 'expired', 'appeal deadline passed', 'deadline')",
-            expired,
-        )
+        columns = ["denial_id", "at", "actor", "old_status", "new_status", "detail", "source"]
+        found = [
+            (i, at, "denialkit", None, "new",
+             f"found at intake: {r['group_code']}-{r['carc']} ({r['category']})", source)
+            for i, r in zip(ids, rows, strict=True)
+        ]  # fmt: skip
+        expired = [
+            (i, at, "denialkit", "new", "expired", "appeal deadline passed", "deadline")
+            for i, r in zip(ids, rows, strict=True)
+            if r["status"] == "expired"
+        ]
+        bulk(self.conn, "events", columns, found + expired)
         return ids
 
     def pattern_count(self, payer_id: int, procedure: str, carc: str, since: str) -> int:

@@ -398,5 +398,6 @@ class ClaimWriter:
         for table, rows in self.rows.items():
             if rows:
                 dialect.bulk_insert(conn, table, _INSERT_COLUMNS[table], rows)
+                self.store.grew(len(rows))
                 rows.clear()
         self.pending = 0

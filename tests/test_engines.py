@@ -171,3 +171,42 @@ def test_migrate_moves_a_10000_claim_store(tmp_path, pg_url, write835):
         fa, fb = figures(a), figures(b)
         assert fa == fb and fb["claims.rows"] == 10_000 and fb["denials.rows"] >= 5_000
     assert _outputs(runner, str(db)) == _outputs(runner, pg_url)
+
+
+def _ingest(target: str, path: str, out) -> None:
+    from denialkit.intake import ingest_paths
+
+    with Store(target) as store:
+        report = ingest_paths(store, [path])
+        out.put([f.status for f in report.files])
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+def test_two_ingests_at_once_both_finish_with_exact_totals(db_target, engine, write835):
+    import multiprocessing
+
+    from denialkit.synthetic import ClaimSpec, D, LineSpec, RemitSpec
+
+    def remit(trace: str, start: int) -> RemitSpec:
+        return RemitSpec(trace=trace, claims=[
+            ClaimSpec(patient_control=f"{trace}{i}", payer_claim_id=f"I{trace}{i}",
+                      lines=[LineSpec("99213", D("100.00") + i)])
+            for i in range(start, start + 1000)])  # fmt: skip
+
+    files = [str(write835(remit("A", 0))), str(write835(remit("B", 5000)))]
+    Store(db_target).close()  # the schema exists before both start
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_ingest, args=(db_target, f, out)) for f in files]
+    for p in procs:
+        p.start()
+    statuses = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert statuses == [["ingested"], ["ingested"]]
+    with Store(db_target) as store:
+        t = store.totals()
+        assert t["claims"] == 2000 and t["service_lines"] == 2000
+        expected = sum(100 + i for i in range(1000)) + sum(100 + i for i in range(5000, 6000))
+        assert t["total_charge"] == expected
+        assert store.query("SELECT COUNT(DISTINCT id) AS n FROM claims") == [{"n": 2000}]

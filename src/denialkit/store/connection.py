@@ -157,8 +157,13 @@ class PgConnection:
     with SQLite), taking the store's SQL in SQLite's spelling (see ``dialect.translate``)."""
 
     def __init__(self, url: str) -> None:
-        import psycopg
-        from psycopg.adapt import Loader
+        try:
+            import psycopg
+            from psycopg.adapt import Loader
+        except ImportError:
+            raise StoreError(
+                "a postgresql:// database needs psycopg: pip install 'denialkit[pg]'"
+            ) from None
 
         from .dialect import POSTGRESQL
 

@@ -13,10 +13,13 @@ import re
 from functools import lru_cache
 from typing import Any
 
-# One key for every lock denialkit takes in PostgreSQL (pg_advisory_*): 'dk' + a purpose.
-LOCK_IDS = 0x646B_0001  # claim, line, adjustment and denial ids handed out at intake
-LOCK_NIGHTLY = 0x646B_0002  # the nightly run
-LOCK_SCHEMA = 0x646B_0003  # migrations
+# The locks denialkit takes in PostgreSQL (pg_advisory_*), keyed (schema, purpose): advisory
+# locks are per database, and two stores in two schemas of one database must not wait on
+# each other.
+LOCK_IDS = 1  # claim, line, adjustment and denial ids handed out at intake
+LOCK_NIGHTLY = 2  # the nightly run
+LOCK_SCHEMA = 3  # migrations
+_KEY = "hashtext(current_schema()), ?"
 
 
 class Dialect:
@@ -104,14 +107,14 @@ class PostgresDialect(Dialect):
         )
 
     def lock(self, conn: Any, key: int) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+        conn.execute(f"SELECT pg_advisory_xact_lock({_KEY})", (key,))
 
     def try_lock(self, conn: Any, key: int) -> bool:
         """A session lock (held until ``unlock`` or the connection ends), without waiting."""
-        return bool(conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0])
+        return bool(conn.execute(f"SELECT pg_try_advisory_lock({_KEY})", (key,)).fetchone()[0])
 
     def unlock(self, conn: Any, key: int) -> None:
-        conn.execute("SELECT pg_advisory_unlock(?)", (key,))
+        conn.execute(f"SELECT pg_advisory_unlock({_KEY})", (key,))
 
     def bulk_insert(self, conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
         conn.copy_rows(table, columns, rows)  # COPY ... FROM STDIN

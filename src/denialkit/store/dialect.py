@@ -76,6 +76,9 @@ class Dialect:
         """The planner's row counts, after a large load inside a transaction (SQLite's planner
         does without)."""
 
+    def analyze(self, conn: Any, table: str) -> None:
+        """Statistics for a table just filled (a temporary one: SQLite plans without)."""
+
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -126,6 +129,9 @@ class PostgresDialect(Dialect):
         # Inside the intake transaction autovacuum cannot see the new rows; a plan made for
         # an empty denials table walks every row of the payer for each batch (14 s of 25).
         conn.execute("ANALYZE claims, service_lines, adjustments, denials")
+
+    def analyze(self, conn: Any, table: str) -> None:
+        conn.execute(f'ANALYZE "{table}"')
 
     def ids_follow(self, conn: Any, table: str) -> None:
         conn.execute(

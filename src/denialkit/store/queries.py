@@ -235,10 +235,9 @@ class QueryMixin:
         """``queue_count`` per status (statuses with none left out)."""
         where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
                                      **find)  # fmt: skip
-        sql = (
-            "SELECT d.status, count(*) FROM denials d JOIN payers p ON p.id = d.payer_id "  # noqa: S608
-            f"JOIN claims c ON c.id = d.claim_id WHERE {where} GROUP BY d.status"
-        )
+        joins = "JOIN payers p ON p.id = d.payer_id " if "p." in where else ""
+        joins += "JOIN claims c ON c.id = d.claim_id " if "c." in where else ""
+        sql = f"SELECT d.status, count(*) FROM denials d {joins}WHERE {where} GROUP BY d.status"  # noqa: S608
         return {r[0]: r[1] for r in self.conn.execute(sql, params)}
 
     def denial(self, denial_id: int) -> dict[str, Any]:

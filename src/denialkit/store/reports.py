@@ -277,14 +277,20 @@ class ReportMixin:
             params,
         )
         self.conn.execute(f"CREATE UNIQUE INDEX {tmp}initial_claims_id ON initial_claims (id)")
+        self.dialect.analyze(self.conn, "initial_claims")
         # Per claim and category: lines denied and cents; "whole" when denied at claim level.
-        per_claim = (
-            "WITH dn AS (SELECT d.claim_id, d.category, COUNT(DISTINCT d.line_id) AS ld, "  # noqa: S608
+        # Computed once into a second temporary table (both queries below read it).
+        self.conn.execute(f"DROP TABLE IF EXISTS {tmp}denied_claims")
+        self.conn.execute(
+            "CREATE TEMP TABLE denied_claims AS SELECT d.claim_id, d.category, "  # noqa: S608
+            "COUNT(DISTINCT d.line_id) AS ld, "
             "MAX(CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END) AS whole, "
             "SUM(d.amount_cents) AS cents FROM denials d "
             f"JOIN {tmp}initial_claims i ON i.id = d.claim_id "
-            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2) "
+            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2"
         )
+        self.dialect.analyze(self.conn, "denied_claims")
+        per_claim = f"WITH dn AS (SELECT * FROM {tmp}denied_claims) "  # noqa: S608
         try:
             return {
                 "claims": self.query(
@@ -312,6 +318,7 @@ class ReportMixin:
             }
         finally:
             self.conn.execute(f"DROP TABLE IF EXISTS {tmp}initial_claims")
+            self.conn.execute(f"DROP TABLE IF EXISTS {tmp}denied_claims")
 
     def appeals_by_month(
         self, since: str | None, until: str | None, payer: str | None

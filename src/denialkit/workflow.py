@@ -17,7 +17,15 @@ from . import choices
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
 from .errors import NotFound, UsageError
-from .lifecycle import PaidBatch, now_iso, resolve_from_payment, same_line, same_patient
+from .lifecycle import (
+    ON_ASSIGN,
+    ON_RELEASE,
+    PaidBatch,
+    now_iso,
+    resolve_from_payment,
+    same_line,
+    same_patient,
+)
 from .payers import PayerPolicy, next_step, policy
 from .rules import Rules
 from .store import WAITING_STATUSES, Store, to_cents
@@ -377,7 +385,7 @@ def route(
         if not members:
             continue
         member = min(members, key=lambda m: (counts.get(m, 0), members.index(m)))
-        store.set_assignment(d["id"], team, member, actor, source, now_iso())
+        store.set_assignment(d["id"], team, member, actor, source, now_iso(), ON_ASSIGN)
         counts[member] = counts.get(member, 0) + 1
         assigned += 1
     return assigned
@@ -389,7 +397,7 @@ def assign(store: Store, ids: Sequence[int], to: str, actor: str) -> int:
         raise NotFound(f"no denial with id {', '.join(map(str, missing))}")
     with store.transaction():
         for i in ids:
-            store.set_assignment(i, None, to, actor, "assign", now_iso())
+            store.set_assignment(i, None, to, actor, "assign", now_iso(), ON_ASSIGN)
     return len(ids)
 
 
@@ -411,6 +419,7 @@ def take_next(
         who,
         statuses=WAITING_STATUSES,
         at=now_iso(),
+        moves=ON_ASSIGN,
         team=team,
         category=choices.category(category),
         practice=practice,
@@ -421,7 +430,7 @@ def take_next(
 def release(store: Store, denial_id: int, who: str) -> str | None:
     """Give a denial back to the queue (nobody holds it; ``assigned`` becomes ``new``).
     Returns who held it; None when nobody did."""
-    return store.release(denial_id, who, now_iso())
+    return store.release(denial_id, who, now_iso(), ON_RELEASE)
 
 
 def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str, Any]:

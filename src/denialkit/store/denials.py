@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import NotFound, StoreError
@@ -186,14 +186,17 @@ class DenialsMixin:
         actor: str,
         source: str,
         at: str,
+        moves: Mapping[str, str],
     ) -> None:
+        """Assign (or with ``assignee`` None, unassign) one denial, with its event; a person
+        assigned moves the status as ``moves`` says (old -> new: ``lifecycle.ON_ASSIGN``)."""
         row = self.conn.execute(
             "SELECT status, assignee FROM denials WHERE id = ?", (denial_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no denial with id {denial_id}")
         status, before = row
-        new_status = "assigned" if (assignee and status == "new") else status
+        new_status = moves.get(status, status) if assignee else status
         self.conn.execute(
             "UPDATE denials SET team = COALESCE(?, team), assignee = ?, status = ? WHERE id = ?",
             (team, assignee, new_status, denial_id),
@@ -209,6 +212,7 @@ class DenialsMixin:
         *,
         statuses: Sequence[str],
         at: str,
+        moves: Mapping[str, str],
         source: str = "next",
         **filters: Any,
     ) -> int | None:
@@ -230,12 +234,12 @@ class DenialsMixin:
             if row is None:
                 return None
             denial_id = int(row[0])
-            self.set_assignment(denial_id, None, who, who, source, at)
+            self.set_assignment(denial_id, None, who, who, source, at, moves)
         return denial_id
 
-    def release(self, denial_id: int, who: str, at: str) -> str | None:
-        """Give a denial back: nobody holds it, status ``assigned`` becomes ``new`` again.
-        Returns who held it (None: nobody did, and nothing changes)."""
+    def release(self, denial_id: int, who: str, at: str, moves: Mapping[str, str]) -> str | None:
+        """Give a denial back: nobody holds it, its status moved as ``moves`` says
+        (``lifecycle.ON_RELEASE``). Returns who held it (None: nobody did; nothing changes)."""
         with self.transaction():
             row = self.conn.execute(
                 f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
@@ -246,7 +250,7 @@ class DenialsMixin:
             status, before = row
             if before is None:
                 return None
-            new_status = "new" if status == "assigned" else status
+            new_status = moves.get(status, status)
             self.conn.execute(
                 "UPDATE denials SET assignee = NULL, status = ? WHERE id = ? AND status = ?",
                 (new_status, denial_id, status),

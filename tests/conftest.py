@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,9 +32,73 @@ def _isolate(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+# PostgreSQL for the engine-parametrized tests: $DENIALKIT_TEST_PG, else the development
+# machines' server. With CI set the PostgreSQL half must run (unreachable = failure); by hand
+# without a server it skips, saying how to point it at one.
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+_pg_state: dict[str, str | None] = {}
+
+
+def pg_server() -> str:
+    """The test server's URL; skips (by hand) or fails (CI) when it cannot be reached."""
+    if "url" not in _pg_state:
+        url = os.environ.get("DENIALKIT_TEST_PG") or PG_DEFAULT
+        try:
+            import psycopg
+
+            psycopg.connect(url, connect_timeout=5).close()
+            _pg_state["url"], _pg_state["error"] = url, None
+        except Exception as exc:  # noqa: BLE001 - any reason means no server
+            _pg_state["url"], _pg_state["error"] = (
+                url,
+                str(exc).splitlines()[0] if str(exc) else repr(exc),
+            )
+    if _pg_state["error"] is not None:
+        message = (
+            f"no PostgreSQL at {_pg_state['url']} ({_pg_state['error']}): "
+            "set DENIALKIT_TEST_PG=postgresql://user@host/db to run the PostgreSQL tests"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return str(_pg_state["url"])
+
+
 @pytest.fixture
-def store():
-    s = Store.memory()
+def pg_url():
+    """A libpq URL to a fresh, empty schema of the test server, dropped afterwards."""
+    import psycopg
+
+    server = pg_server()
+    schema = f"dk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in server else "?"
+    try:
+        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request):
+    return request.param
+
+
+@pytest.fixture
+def db_target(engine, tmp_path, request):
+    """Where a test's database lives, on each engine: a SQLite file, or a PostgreSQL URL
+    (a schema of its own)."""
+    if engine == "sqlite":
+        return str(tmp_path / "test.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(engine, request):
+    """An empty store on each engine: SQLite in memory, PostgreSQL in a schema of its own."""
+    s = Store.memory() if engine == "sqlite" else Store(request.getfixturevalue("pg_url"))
     yield s
     s.close()
 

@@ -32,6 +32,14 @@ from denialkit.workflow import show
 
 from .conftest import ROOT
 
+
+@pytest.fixture
+def engine():
+    """837 intake, linking and scrub store their claims with SQLite-only SQL (claims837_store):
+    on SQLite only, until that SQL goes through the store's dialect."""
+    return "sqlite"
+
+
 TODAY = dt.date(2026, 11, 27)
 
 
@@ -367,7 +375,10 @@ def test_a_database_from_before_837_intake_gets_the_new_tables(tmp_path, write83
         for table in ("submissions", "submitted_claims", "submitted_lines", "claim_links",
                       "line_links"):  # fmt: skip
             store.conn.execute(f"DROP TABLE {table}")
+        # What such a database remembers: migrations up to the one that adds these tables.
+        store.conn.execute("DELETE FROM migrations WHERE name = '0005_submitted_claims'")
     with Store(db) as store:
+        assert "0005_submitted_claims" in store.applied_migrations()
         r = ingest_file(store, write837(ClaimFileSpec([claim837()])))
         assert r.status == "ingested"
         assert store.query("SELECT COUNT(*) AS n FROM submitted_lines")[0]["n"] == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,14 @@ from denialkit.store import Store
 from denialkit.synthetic import ClaimFileSpec, ClaimLineSpec, Layout, SubmittedClaimSpec, build_837
 
 from .mutations import OPERATIONS, apply
+
+
+@pytest.fixture
+def engine():
+    """837 intake, linking and scrub store their claims with SQLite-only SQL (claims837_store):
+    on SQLite only, until that SQL goes through the store's dialect."""
+    return "sqlite"
+
 
 code = st.text("ABCDEFGHJKLMNPRSTVWXYZ0123456789", min_size=3, max_size=7)
 money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999.99"), places=2)

@@ -110,8 +110,10 @@ def test_money_never_becomes_float(store, write835):
     s.claims[0].lines[0].charge = D("0.10")
     s.claims[0].lines[0].adjustments = [Adj("CO", "45", D("0.07"))]
     ingest_file(store, write835(s))
-    [(typ,)] = store.conn.execute("SELECT DISTINCT typeof(charge_cents) FROM claims").fetchall()
-    assert typ == "integer"
+    if store.engine == "sqlite":  # PostgreSQL's columns are BIGINT by declaration
+        [(typ,)] = store.conn.execute("SELECT DISTINCT typeof(charge_cents) FROM claims").fetchall()
+        assert typ == "integer"
+    assert isinstance(store.query("SELECT charge_cents FROM claims")[0]["charge_cents"], int)
     assert store.query("SELECT paid_cents FROM service_lines ORDER BY id LIMIT 1") == [
         {"paid_cents": 3}
     ]

@@ -237,10 +237,11 @@ def cli(*args):
 
 
 @pytest.fixture
-def db(tmp_path, write835, rules):
+def db(db_target, write835, rules):
+    """A store on each engine (a SQLite file, or a PostgreSQL URL)."""
     from denialkit.store import Store
 
-    path = tmp_path / "d.db"
+    path = db_target
     with Store(path) as s:
         stored_denial(s, write835, rules)
         ingest_file(

@@ -219,8 +219,9 @@ def cli(*args):
 
 
 @pytest.fixture
-def db(tmp_path, rules):
-    path = tmp_path / "d.db"
+def db(db_target, tmp_path, rules):
+    """A store on each engine (a SQLite file, or a PostgreSQL URL)."""
+    path = db_target
     with Store(path) as s:
         fill(s, tmp_path, load_rules())
     return path

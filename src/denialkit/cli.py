@@ -123,14 +123,23 @@ class QueueFormat(StrEnum):
     json = "json"
 
 
+PracticeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--practice",
+        help="Client practice (the payee, N1*PE): its NPI, tax id, or part of its name.",
+        metavar="PRACTICE",
+    ),
+]
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="Database file. Default: $DENIALKIT_DB, else `db` in config, else ./denialkit.db.",
-        dir_okay=False,
+        help="Database: a SQLite file, or a postgresql://user@host/dbname URL (password from "
+        "PGPASSWORD or ~/.pgpass). Default: $DENIALKIT_DB, else `db` in config, else "
+        "./denialkit.db.",
         show_default=False,
-        metavar="FILE",
+        metavar="FILE|URL",
     ),
 ]
 RulesOption = Annotated[
@@ -399,6 +408,7 @@ def queue(
     offset: Annotated[
         int, typer.Option(help="Skip the first N rows (the next page).", min=0, metavar="N")
     ] = 0,
+    practice: PracticeOption = None,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
@@ -419,7 +429,7 @@ def queue(
     filters: dict[str, Any] = dict(
         status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
         due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
-        procedure=procedure, action=action,
+        procedure=procedure, action=action, practice=practice,
     )  # fmt: skip
     if fmt != QueueFormat.table:  # CSV and JSON exports stream in flat memory
         rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort,
@@ -448,6 +458,7 @@ def find(
         ),
     ],
     limit: Annotated[int, typer.Option(help="At most N rows (0 = all).", min=0, metavar="N")] = 50,
+    practice: PracticeOption = None,
     db: DbOption = None,
     fmt: Annotated[QueueFormat, typer.Option("--format", help="table, csv or json.")] = (
         QueueFormat.table
@@ -464,14 +475,14 @@ def find(
 
     store = open_store(db)
     today = settings.today()
-    rows = worklist.find(store, today, text, limit=limit or None)
+    rows = worklist.find(store, today, text, limit=limit or None, practice=practice)
     if not rows:  # like grep: exit 1 when nothing matches
         if fmt == QueueFormat.table:
             output.message("no denial matches (patient name, member id, claim number, id)")
         else:
             output.queue(rows, fmt.value)
         raise typer.Exit(1)
-    total = worklist.queue_total(store, today, status="all", text=text)
+    total = worklist.queue_total(store, today, status="all", text=text, practice=practice)
     output.queue(rows, fmt.value, total=total, show_status=True, found=True)
 
 
@@ -539,6 +550,76 @@ def assign(
 
     n = workflow.assign(open_store(db), denial_ids, to, settings.actor(actor))
     output.message(f"assigned {n} denial{'s' if n != 1 else ''} to {to}")
+
+
+@app.command("next")
+@handle_errors
+def next_cmd(
+    team: Annotated[
+        str | None, typer.Option(help="Only this team's denials.", metavar="TEAM")
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            help="administrative (admin), technical (tech), clinical (clin), "
+            "uncategorized (uncat).",
+            metavar="CATEGORY",
+            autocompletion=_complete((*choices.CATEGORIES, *choices.CATEGORY_SHORT.values())),
+        ),
+    ] = None,
+    practice: PracticeOption = None,
+    who: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who takes it. Default: $DENIALKIT_USER, else your login name.",
+            metavar="NAME",
+        ),
+    ] = None,
+    db: DbOption = None,
+    rules_dir: RulesOption = None,
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
+        IngestFormat.table
+    ),
+) -> None:
+    """Take the most urgent denial that nobody holds (or that is already yours), assign it to
+    you and show it. Several people can take at once: nobody gets the same denial twice.
+    Exit 1 when there is nothing to take.
+
+    Example: `denialkit next --team billing --as maria`
+    """
+    from . import workflow
+
+    store = open_store(db)
+    taker = settings.actor(who)
+    denial_id = workflow.take_next(store, taker, team=team, category=category, practice=practice)
+    if denial_id is None:
+        output.message("nothing to take: no denial with nothing filed yet that nobody holds")
+        raise typer.Exit(1)
+    detail = workflow.show(store, load_rules(rules_dir), denial_id, settings.today())
+    output.denial_detail(detail, fmt.value)
+
+
+@app.command()
+@handle_errors
+def release(
+    denial_id: Annotated[int, typer.Argument(help="Denial id.", show_default=False)],
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Give a denial back to the queue: nobody holds it, and the next `denialkit next` may
+    take it.
+
+    Example: `denialkit release 12`
+    """
+    from . import workflow
+
+    before = workflow.release(open_store(db), denial_id, settings.actor(actor))
+    output.message(
+        f"released denial {denial_id} (was {before})"
+        if before
+        else f"denial {denial_id} was not held"
+    )
 
 
 @app.command()
@@ -988,12 +1069,15 @@ def config_show(db: DbOption = None, rules_dir: RulesOption = None) -> None:
 
     path = settings.config_path()
     output.message(f"# {path}{'' if path.exists() else ' (not created yet)'}")
-    output.write_text(output.yaml_text(config_mod.load_config().model_dump()))
+    shown = config_mod.load_config().model_dump()
+    if shown.get("db"):
+        shown["db"] = settings.shown_db(shown["db"])
+    output.write_text(output.yaml_text(shown))
     used_db, used_rules = settings.resolve_db(db), settings.resolve_rules(rules_dir)
     rules_text = str(used_rules.value) if used_rules.value else "packaged rules only"
     output.write_text(
         "# in force:\n"
-        f"#   db: {used_db.value} (from {used_db.source})\n"
+        f"#   db: {settings.shown_db(used_db.value)} (from {used_db.source})\n"
         f"#   rules: {rules_text} (from {used_rules.source})"
     )
 
@@ -1079,6 +1163,15 @@ def report(
             help="unanswered: days after submission with no remittance (default 30).",
         ),
     ] = 30,
+    practice: PracticeOption = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="summary --by practice: one row per client practice.",
+            metavar="practice",
+        ),
+    ] = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
@@ -1104,10 +1197,14 @@ def report(
     first, last = _iso(since, "--since"), _iso(until, "--until")
     if first and last and first > last:
         raise UsageError("--since is after --until")
-    data = reports.build(
-        kind.value, store, rules, today, since=first, until=last, payer=payer, redact=redact,
-        days=days,
-    )  # fmt: skip
+    if by is not None:
+        if by != "practice" or kind.value != "summary":
+            raise UsageError("--by takes 'practice', with the summary report")
+        output.report(reports.by_practice(store, rules, today, since=first, until=last,
+                                          payer=payer), fmt.value)  # fmt: skip
+        return
+    data = reports.build(kind.value, store, rules, today, since=first, until=last, payer=payer,
+                         redact=redact, days=days, practice=practice)  # fmt: skip
     if fmt == ReportFormat.html:
         text = reports.render_html(data, store, today)
         if out is None:
@@ -1120,6 +1217,51 @@ def report(
             output.report(data, fmt.value)
         return
     output.report(data, fmt.value)
+
+
+@app.command()
+@handle_errors
+def migrate(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="The store to copy (a SQLite file).",
+            metavar="FILE|URL",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="An empty database: postgresql://user@host/dbname.",
+            metavar="URL|FILE",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[IngestFormat, typer.Option("--format", help="table or json.")] = (
+        IngestFormat.table
+    ),
+) -> None:
+    """Move a whole store (remittances, claims, denials, events, raw text) into an empty
+    database, usually the team's PostgreSQL, in one transaction; then compare row counts and
+    money totals on both sides. A target that already holds a store is refused.
+
+    Example: `denialkit migrate --from denialkit.db --to postgresql://billing@dbhost/denials`
+    """
+    from .store import Store, copy_store
+
+    src = Store.existing(settings.db_path(source))
+    dst = Store(settings.db_path(target))
+    done = copy_store(src, dst)
+    if fmt == IngestFormat.json:
+        output.emit_json({"verified": True, "figures": done})
+    else:
+        output.rows([{"figure": k, "both": v} for k, v in done.items()], "table",
+                    ["figure", "both"], title="Copied and verified")  # fmt: skip
+    output.message(f"copied {settings.shown_db(source)} to {settings.shown_db(target)}: "
+                   "counts and money totals match")  # fmt: skip
 
 
 @app.command("nightly")
@@ -1160,13 +1302,14 @@ def nightly_cmd(
         bool,
         typer.Option("--redact", help="Leave patient names and member ids out of the reports."),
     ] = False,
+    practice: PracticeOption = None,
     db: DbOption = None,
     rules_dir: RulesOption = None,
 ) -> None:
     """The cron job: ingest the inbox, archive what was stored, recompute deadlines and tiers,
     expire overdue denials, and write DATE-summary.html and DATE-REPORT.json.
 
-    A lock file beside the database stops an overlapping run. Exit 1 when a file failed or
+    A lock file beside the database (on PostgreSQL an advisory lock) stops an overlapping run. Exit 1 when a file failed or
     another run holds the lock; the log is appended to REPORTS/nightly.log.
 
     Example (crontab): `30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive
@@ -1188,7 +1331,8 @@ def nightly_cmd(
 
         result = nightly.run(
             store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
-            lock=path.with_name(path.name + ".nightly.lock"), redact=redact, log=log,
+            lock=None if store.engine == "postgresql" else path.with_name(path.name + ".nightly.lock"),
+            redact=redact, log=log, practice=practice,
         )  # fmt: skip
     raise typer.Exit(0 if result.ok else 1)
 

@@ -103,7 +103,9 @@ def set_value(key: str, value: str, path: str | os.PathLike[str] | None = None) 
     if p.suffix == ".toml":
         raise UsageError(f"{p} is TOML: edit it by hand (config set writes YAML files)")
     data = load_config(p).model_dump()
-    if key in PATH_KEYS:
+    if key == "db" and value.startswith(("postgresql://", "postgres://")):
+        data[key] = value  # a PostgreSQL URL (keep the password out: PGPASSWORD, ~/.pgpass)
+    elif key in PATH_KEYS:
         data[key] = str(Path(value).expanduser().resolve()) if value.strip() else ""
         if key == "rules" and data[key] and not Path(data[key]).is_dir():
             raise UsageError(f"rules directory {data[key]} does not exist")

@@ -22,6 +22,12 @@ from .payers import PayerPolicy, follow_up, next_step, policy
 from .rules import Rules, load_rules
 from .store import Store, from_cents, to_cents
 
+# What holding a denial does to its status (the store carries it out): taking or being given
+# one nobody has worked on makes it 'assigned'; giving an untouched one back makes it 'new'
+# again. Every other status stays as it is.
+ON_ASSIGN: dict[str, str] = {"new": "assigned"}
+ON_RELEASE: dict[str, str] = {"assigned": "new"}
+
 # What staff can move a denial to, from each status. A remittance that pays the claim can
 # additionally overturn it from any status but 'overturned' (see PAYABLE).
 MOVES: dict[str, dict[str, str]] = {

@@ -1,7 +1,8 @@
 """The cron entry point: ingest the inbox, archive what was stored, retriage, write reports.
 
 One run at a time: a lock file beside the database (``<db>.nightly.lock``, an OS file lock that
-is released if the process dies) makes an overlapping run stop at once with an error instead of
+is released if the process dies), or on PostgreSQL an advisory lock held by the run's connection
+(released when it ends), makes an overlapping run stop at once with an error instead of
 ingesting the same inbox twice.
 
 Nothing stops the run: every file in the inbox gets an answer (stored, duplicate, or failed with
@@ -54,6 +55,26 @@ def run_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def one_run(store: Store, lock: Path | None) -> Iterator[None]:
+    """The nightly run's lock: PostgreSQL's advisory lock (any machine running nightly against
+    the same database), else the lock file."""
+    if store.engine == "postgresql":
+        if not store.try_lock("nightly"):
+            raise Locked(
+                "another nightly run is in progress (PostgreSQL advisory lock); not starting"
+            )
+        try:
+            yield
+        finally:
+            store.unlock("nightly")
+        return
+    if lock is None:
+        raise UsageError("a SQLite nightly run needs a lock file")
+    with run_lock(lock):
+        yield
 
 
 @dataclass
@@ -157,17 +178,19 @@ def run(
     inbox: Path,
     reports_dir: Path,
     archive: Path | None = None,
-    lock: Path,
+    lock: Path | None = None,
     redact: bool = False,
+    practice: str | None = None,
     log: Callable[[str], None] = lambda _: None,
     progress: Callable[[FileResult], None] | None = None,
 ) -> NightlyResult:
     """Ingest every file in ``inbox`` (stored and duplicate files move to
     ``archive/<date>/``; failed ones stay, their error logged), recompute deadlines and tiers,
-    expire what is overdue, and write ``<date>-summary.html`` and ``<date>-<kind>.json``."""
+    expire what is overdue, and write ``<date>-summary.html`` and ``<date>-<kind>.json``
+    (of one client practice with ``practice``). ``lock``: the lock file (SQLite only)."""
     result = NightlyResult()
     check_folders(inbox, archive, reports_dir)
-    with run_lock(lock):
+    with one_run(store, lock):
         private_dir(reports_dir)
         files, rejected = scan_inbox(inbox)
         log(f"nightly {today.isoformat()}: {len(files) + len(rejected)} file(s) in {inbox}")
@@ -195,13 +218,16 @@ def run(
             if kind == "summary":
                 continue
             try:
-                sections[kind] = reports.build(kind, store, rules, today, redact=redact)
+                sections[kind] = reports.build(kind, store, rules, today, redact=redact,
+                                               practice=practice)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - one broken report never stops the rest
                 _report_error(store, result, kind, exc, log)
                 sections[kind] = {"report": kind, "error": f"{type(exc).__name__}"}
         try:
             ok = {k: v for k, v in sections.items() if "error" not in v}
             sections["summary"] = reports.summary(ok, today, None, None, None)
+            if practice is not None:
+                sections["summary"]["practice"] = practice
         except Exception as exc:  # noqa: BLE001
             _report_error(store, result, "summary", exc, log)
             sections["summary"] = {"report": "summary", "error": f"{type(exc).__name__}"}

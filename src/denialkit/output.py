@@ -733,6 +733,16 @@ def report(data: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(data)
         return
+    if kind == "practices":  # summary --by practice: one row per client practice
+        columns = list(data["practices"][0]) if data["practices"] else ["practice"]
+        if fmt == "csv":
+            emit_csv(data["practices"], columns)
+            return
+        shown = ["practice", "npi", "tax_id", "open_denials", "open_amount", "high_tier_open",
+                 "past_deadline", "unassigned", "denied", "recovered", "recovery_rate"]  # fmt: skip
+        rows([{**r, "recovery_rate": _pct(r.get("recovery_rate"))} for r in data["practices"]],
+             "table", shown, title="Summary by practice")  # fmt: skip
+        return
     if fmt == "csv":
         if kind == "tracking":
             emit_csv(_tracking_rows(data), ["section", "key", "count", "amount"])

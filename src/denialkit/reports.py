@@ -509,9 +509,16 @@ def build(
     payer: str | None = None,
     redact: bool = False,
     days: int = UNANSWERED_DAYS,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """One report by name (``KINDS``, ``OTHER_KINDS``); ``summary`` carries ``KINDS`` under
-    ``sections``."""
+    ``sections``. ``practice``: one client practice (the payee's NPI, tax id or part of its
+    name)."""
+    if practice is not None:
+        with store.practice_scope(practice):
+            data = build(kind, store, rules, today, since=since, until=until, payer=payer,
+                         redact=redact, days=days)  # fmt: skip
+        return {**data, "practice": practice}
     if kind == "tracking":
         return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
     if kind == "patterns":
@@ -581,6 +588,28 @@ def unanswered(
         "by_payer": payers,
         "claims": claims,
     }
+
+
+def by_practice(
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+) -> dict[str, Any]:
+    """The summary's headline, one row per client practice (payee): for a billing company
+    that works many practices from one database."""
+    out = []
+    for p in store.practices():
+        key = p["identifier"] or p["tax_id"] or p["name"]
+        with store.practice_scope(key):
+            head = build("summary", store, rules, today, since=since, until=until, payer=payer)
+        out.append({"practice": p["name"], "npi": p["identifier"], "tax_id": p["tax_id"],
+                    **head["headline"]})  # fmt: skip
+    return {"report": "practices", "as_of": today.isoformat(), "period": _period(since, until),
+            "payer": payer, "practices": out}  # fmt: skip
 
 
 def summary(
@@ -839,7 +868,8 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
             ]
         )  # fmt: skip
     if "tracking" in sections:
-        buckets = aging_buckets(store, today, data.get("payer"))
+        with store.practice_scope(data.get("practice")):
+            buckets = aging_buckets(store, today, data.get("payer"))
         charts["aging"] = svg_hbars(
             [(f"{label} ({n:,})", Decimal(c) / 100, label == "past deadline" and n > 0)
              for label, n, c in buckets]

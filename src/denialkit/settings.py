@@ -88,9 +88,47 @@ def _resolve(flag: str | os.PathLike[str] | None, option: str, env: str, key: st
     return Setting(None, "default")
 
 
+def is_url(value: object) -> bool:
+    """A PostgreSQL database named by a libpq URL, rather than a SQLite file."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """The URL with any password taken out: what messages and logs may show."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://..."
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = "&".join(
+        q for q in parts.query.split("&") if q and not q.lower().startswith("password=")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def shown_db(value: object) -> str:
+    """A database as messages may show it: a file's path, a URL without its password."""
+    return redact(value) if is_url(value) else str(value)
+
+
 def resolve_db(flag: str | os.PathLike[str] | None = None) -> Setting:
     """The database: ``--db``, else ``$DENIALKIT_DB``, else ``db`` in the config file, else
-    ``./denialkit.db``."""
+    ``./denialkit.db``. A ``postgresql://`` URL stays a string (``value``); a file a Path."""
+    if is_url(flag):
+        return Setting(flag, "--db")  # type: ignore[arg-type]
+    if not flag:
+        env = os.environ.get(DB_ENV)
+        if is_url(env):
+            return Setting(env, f"${DB_ENV}")  # type: ignore[arg-type]
+        if not env:
+            value = _config_key("db")
+            if is_url(value):
+                return Setting(value, f"config ({config_path()})")  # type: ignore[arg-type]
     found = _resolve(flag, "--db", DB_ENV, "db")
     return found if found.value is not None else Setting(Path(DEFAULT_DB), "default")
 
@@ -101,8 +139,9 @@ def resolve_rules(flag: str | os.PathLike[str] | None = None) -> Setting:
     return _resolve(flag, "--rules", RULES_ENV, "rules")
 
 
-def db_path(flag: str | os.PathLike[str] | None = None) -> Path:
-    """``--db``, else ``$DENIALKIT_DB``, else ``db`` in config, else ``./denialkit.db``."""
+def db_path(flag: str | os.PathLike[str] | None = None) -> Any:
+    """``--db``, else ``$DENIALKIT_DB``, else ``db`` in config, else ``./denialkit.db``: a
+    Path, or a ``postgresql://`` URL (str)."""
     path = resolve_db(flag).value
     assert path is not None
     return path

@@ -13,18 +13,27 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from . import choices
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
-from .errors import NotFound
-from .lifecycle import PaidBatch, now_iso, resolve_from_payment, same_line, same_patient
+from .errors import NotFound, UsageError
+from .lifecycle import (
+    ON_ASSIGN,
+    ON_RELEASE,
+    PaidBatch,
+    now_iso,
+    resolve_from_payment,
+    same_line,
+    same_patient,
+)
 from .payers import PayerPolicy, next_step, policy
 from .rules import Rules
-from .store import Store, to_cents
+from .store import WAITING_STATUSES, Store, to_cents
 from .triage import blend_likelihood, score
 
 # The read side (queue, find) lives in worklist, which loads without the rules (pydantic):
 # `denialkit queue` starts fast. Re-exported here, where it used to be.
-from .worklist import _money, elsewhere, find, queue, queue_total  # noqa: F401
+from .worklist import QUEUE_ACTIONS, _money, elsewhere, find, queue, queue_total  # noqa: F401
 
 TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
 PAGE = 5000
@@ -376,7 +385,7 @@ def route(
         if not members:
             continue
         member = min(members, key=lambda m: (counts.get(m, 0), members.index(m)))
-        store.set_assignment(d["id"], team, member, actor, source, now_iso())
+        store.set_assignment(d["id"], team, member, actor, source, now_iso(), ON_ASSIGN)
         counts[member] = counts.get(member, 0) + 1
         assigned += 1
     return assigned
@@ -388,8 +397,40 @@ def assign(store: Store, ids: Sequence[int], to: str, actor: str) -> int:
         raise NotFound(f"no denial with id {', '.join(map(str, missing))}")
     with store.transaction():
         for i in ids:
-            store.set_assignment(i, None, to, actor, "assign", now_iso())
+            store.set_assignment(i, None, to, actor, "assign", now_iso(), ON_ASSIGN)
     return len(ids)
+
+
+def take_next(
+    store: Store,
+    who: str,
+    *,
+    team: str | None = None,
+    category: str | None = None,
+    practice: str | None = None,
+) -> int | None:
+    """Take the most urgent denial with nothing filed yet that nobody else holds (or that is
+    already ``who``'s), assigned to ``who`` with its event; None when there is none. Two
+    people taking at once never get the same denial. The patient's responsibility
+    (bill_patient) is not taken: it is not a biller's work item."""
+    if not who.strip():
+        raise UsageError("who takes it? (--as NAME)")
+    return store.take_next(
+        who,
+        statuses=WAITING_STATUSES,
+        at=now_iso(),
+        moves=ON_ASSIGN,
+        team=team,
+        category=choices.category(category),
+        practice=practice,
+        action=QUEUE_ACTIONS,
+    )
+
+
+def release(store: Store, denial_id: int, who: str) -> str | None:
+    """Give a denial back to the queue (nobody holds it; ``assigned`` becomes ``new``).
+    Returns who held it; None when nobody did."""
+    return store.release(denial_id, who, now_iso(), ON_RELEASE)
 
 
 def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _filters(
         statuses = ALL_STATUSES
     else:
         statuses = (status,)
-    for key in ("patient", "member", "claim", "carc", "procedure", "action", "text"):
+    for key in ("patient", "member", "claim", "carc", "procedure", "action", "text", "practice"):
         value = find.get(key)
         if value is not None and not str(value).strip():
             raise UsageError(f"--{key} needs a value")
@@ -119,12 +119,19 @@ def queue_total(
 
 
 def find(
-    store: Store, today: dt.date, text: str, *, limit: int | None = None, offset: int = 0
+    store: Store,
+    today: dt.date,
+    text: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    practice: str | None = None,
 ) -> list[dict[str, Any]]:
     """Denials of any status whose patient name, member id, claim number (CLP01 or CLP07) or
     denial id matches ``text`` (the phone call: "I am calling about my bill"), most urgent
-    first; rows in the queue's JSON shape."""
-    return queue(store, today, status="all", action="all", text=text, limit=limit, offset=offset)
+    first; rows in the queue's JSON shape. ``practice`` narrows to one client practice."""
+    return queue(store, today, status="all", action="all", text=text, limit=limit,
+                 offset=offset, practice=practice)  # fmt: skip
 
 
 def elsewhere(

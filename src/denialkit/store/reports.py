@@ -1,0 +1,369 @@
+"""Report queries: aggregates only, the report code never sees one row per denial."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .sql import (
+    _PAYER_MATCH,
+    _PRACTICE_MATCH,
+    OPEN_STATUSES,
+    WAITING_STATUSES,
+    _chunks,
+    _marks,
+    _payer_params,
+    _practice_params,
+)
+
+
+class ReportMixin:
+    """The aggregates behind every report."""
+
+    _practice: str | None = None
+
+    @contextmanager
+    def practice_scope(self, practice: str | None) -> Iterator[None]:
+        """Every report query inside counts one client practice only (the payee, N1*PE, by
+        NPI, tax id or part of its name); None: all of them."""
+        before, self._practice = self._practice, practice
+        try:
+            yield
+        finally:
+            self._practice = before
+
+    def practices(self) -> list[dict[str, Any]]:
+        """Every practice (payee) that has remittances: id, name, NPI (or other id), tax id."""
+        return self.query(
+            "SELECT y.id, y.name, y.identifier, y.tax_id FROM payees y WHERE EXISTS "
+            "(SELECT 1 FROM remittances r WHERE r.payee_id = y.id) ORDER BY y.name, y.id"
+        )
+
+    def _filter(
+        self,
+        base: str,
+        date: str,
+        payer_column: str,
+        since: str | None,
+        until: str | None,
+        payer: str | None,
+        practice_column: str = "d.payee_id",
+    ) -> tuple[str, list[Any]]:
+        """A WHERE clause: ``base``, ``date`` within [since, until], the payer (part of
+        its name, its id or its REF*2U) when given, and the practice in scope."""
+        where, params = [base], []
+        if since:
+            where.append(f"{date} >= ?")
+            params.append(since)
+        if until:
+            where.append(f"{date} <= ?")
+            params.append(until)
+        if payer:
+            # Column names are ours; the values are bound parameters.
+            where.append(f"{payer_column} IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
+            params += _payer_params(payer)
+        if self._practice:
+            where.append(f"{practice_column} IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})")  # noqa: S608
+            params += _practice_params(self._practice)
+        return " AND ".join(where), params
+
+    def _denial_filter(
+        self, since: str | None, until: str | None, payer: str | None, column: str = "d.received"
+    ) -> tuple[str, list[Any]]:
+        # Patient responsibility (bill_patient) is kept but is not a denial in any report.
+        return self._filter(
+            "d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient'",
+            column,
+            "d.payer_id",
+            since,
+            until,
+            payer,
+        )
+
+    def open_breakdown(self, payer: str | None) -> list[dict[str, Any]]:
+        """Open denials counted by status, tier, category, team and whether assigned."""
+        where, params = self._denial_filter(None, None, payer)
+        return self.query(
+            "SELECT d.status, d.tier, d.category, COALESCE(d.team, '') AS team, "  # noqa: S608
+            "CASE WHEN d.assignee IS NULL THEN 1 ELSE 0 END AS unassigned, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
+            f"FROM denials d WHERE {where} AND d.status IN ({_marks(OPEN_STATUSES)}) "
+            "GROUP BY 1, 2, 3, 4, 5",
+            [*params, *OPEN_STATUSES],
+        )
+
+    def due_between(self, first: str, last: str, payer: str | None) -> dict[str, int]:
+        """Denials still waiting for an appeal whose deadline falls in [first, last]."""
+        where, params = self._denial_filter(None, None, payer)
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
+            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted', 'upheld') "
+            "AND d.deadline BETWEEN ? AND ?",
+            [*params, first, last],
+        ).fetchone()
+        return {"n": row[0], "cents": row[1]}
+
+    def follow_up_due(self, today: str, payer: str | None) -> dict[str, int]:
+        """Appealed denials whose decision is overdue (follow-up date reached): call the payer."""
+        where, params = self._denial_filter(None, None, payer)
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
+            f"WHERE {where} AND d.status = 'appealed' AND d.follow_up <= ?",
+            [*params, today],
+        ).fetchone()
+        return {"n": row[0], "cents": row[1]}
+
+    def past_deadline(
+        self, today: str, since: str | None, until: str | None, payer: str | None, limit: int
+    ) -> tuple[int, int, list[dict[str, Any]]]:
+        """Denials whose deadline passed with no appeal: still open, or already expired."""
+        where, params = self._denial_filter(since, until, payer)
+        cond = (
+            f"{where} AND d.deadline < ? AND d.status IN "
+            "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired')"
+        )
+        n, cents = self.conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d WHERE {cond}",  # noqa: S608
+            [*params, today],
+        ).fetchone()
+        rows = self.query(
+            "SELECT d.id, d.patient_control AS claim, p.name AS payer, "  # noqa: S608
+            "c.patient_last, c.patient_first, c.patient_id, d.procedure, d.carc, "
+            "d.group_code, d.amount_cents, d.received, d.deadline, d.status, d.assignee "
+            "FROM denials d JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
+            f"WHERE {cond} ORDER BY d.deadline, d.id LIMIT ?",
+            [*params, today, limit],
+        )
+        return n, cents, rows
+
+    def pattern_counts(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Denials by payer x procedure x CARC in a period."""
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT d.payer_id, p.name AS payer, d.procedure, d.carc, "  # noqa: S608
+            "MIN(d.group_code) AS group_code, MIN(d.category) AS category, COUNT(*) AS n, "
+            "SUM(d.amount_cents) AS cents "
+            f"FROM denials d JOIN payers p ON p.id = d.payer_id WHERE {where} "
+            "GROUP BY d.payer_id, p.name, d.procedure, d.carc",
+            params,
+        )
+
+    def _line_filter(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> tuple[str, list[Any]]:
+        # Lines billed in the period: by remittance date, reversals (CLP02=22) excluded.
+        date = "COALESCE(r.payment_date, r.production_date)"
+        return self._filter(
+            "c.status != '22'", date, "c.payer_id", since, until, payer, "r.payee_id"
+        )
+
+    def lines_billed(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Service lines by payer x procedure, and by rendering provider, in a period."""
+        where, params = self._line_filter(since, until, payer)
+        return self.query(
+            "SELECT c.payer_id, l.procedure, COALESCE(c.rendering_id, '') AS rendering, "  # noqa: S608
+            "COUNT(*) AS n FROM service_lines l JOIN claims c ON c.id = l.claim_id "
+            f"JOIN remittances r ON r.id = c.remittance_id WHERE {where} GROUP BY 1, 2, 3",
+            params,
+        )
+
+    def denials_by_provider(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT COALESCE(c.rendering_id, '') AS rendering, COUNT(*) AS n, "  # noqa: S608
+            "SUM(d.amount_cents) AS cents FROM denials d JOIN claims c ON c.id = d.claim_id "
+            f"WHERE {where} GROUP BY 1",
+            params,
+        )
+
+    def provider_names(self, ids: Sequence[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for part in _chunks([i for i in ids if i]):
+            for ident, last, first in self.conn.execute(
+                "SELECT identifier, MAX(last), MAX(first) FROM claim_names "  # noqa: S608
+                f"WHERE entity = '82' AND identifier IN ({_marks(part)}) GROUP BY identifier",
+                part,
+            ):
+                names[ident] = " ".join(x for x in (first, last) if x)
+        return names
+
+    def monthly(
+        self, since: str | None, until: str | None, payer: str | None, carcs: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Per month of receipt and category: denied, appealed, recovered, written off and
+        expired money (``carcs`` narrows to those reason codes)."""
+        where, params = self._denial_filter(since, until, payer)
+        if carcs:
+            where += f" AND d.carc IN ({_marks(carcs)})"
+            params = [*params, *carcs]
+        return self.query(
+            "SELECT substr(d.received, 1, 7) AS month, d.category, COUNT(*) AS n, "  # noqa: S608
+            "SUM(d.amount_cents) AS denied, "
+            "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN d.amount_cents ELSE 0 END) AS appealed, "
+            "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN 1 ELSE 0 END) AS n_appealed, "
+            "COALESCE(SUM(d.recovered_cents), 0) AS recovered, "
+            "COALESCE(SUM(CASE WHEN d.appealed_on IS NULL THEN d.recovered_cents END), 0) "
+            "AS recovered_without_appeal, "
+            "SUM(CASE WHEN d.status = 'written_off' THEN d.amount_cents ELSE 0 END) AS written_off, "
+            "SUM(CASE WHEN d.status = 'expired' THEN d.amount_cents ELSE 0 END) AS expired "
+            f"FROM denials d WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            params,
+        )
+
+    def decided(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Appeal decisions (overturned, partial, upheld) by category and payer."""
+        where, params = self._denial_filter(since, until, payer)
+        return self.query(
+            "SELECT d.category, p.name AS payer, d.status, COUNT(*) AS n, "  # noqa: S608
+            "COALESCE(SUM(d.recovered_cents), 0) AS recovered FROM denials d "
+            f"JOIN payers p ON p.id = d.payer_id WHERE {where} AND d.status IN "
+            "('overturned', 'partially_overturned', 'upheld', 'exhausted') "
+            "AND d.appealed_on IS NOT NULL GROUP BY 1, 2, 3",
+            params,
+        )
+
+    # A claim is counted once, at its first adjudication (HFMA initial denial rate): the same
+    # payer, patient account number (CLP01), patient and date of service (``claim_key``) is the
+    # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
+    # denominator. Intake marks the first one (``claims.first_adj``, ClaimWriter).
+    _INITIAL_CLAIMS = (
+        "WITH init AS (SELECT c.id, c.payer_id, r.payee_id, c.charge_cents, c.line_count, "
+        "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
+        "FROM claims c JOIN remittances r ON r.id = c.remittance_id WHERE c.first_adj = 1) "
+        "SELECT * FROM init WHERE month >= ? AND month <= ?{payer}"
+    )
+
+    def _initial(self, since: str | None, until: str | None, payer: str | None):
+        params: list[Any] = [(since or "0000-00")[:7], (until or "9999-12")[:7]]
+        extra = ""
+        if payer:
+            extra = f" AND init.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
+            params += _payer_params(payer)
+        if self._practice:
+            extra += f" AND init.payee_id IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})"  # noqa: S608
+            params += _practice_params(self._practice)
+        return self._INITIAL_CLAIMS.replace("{payer}", extra), params
+
+    def initial_rates(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The initial denial rate's counts, per month of first adjudication and payer:
+        ``claims`` (claims, lines, billed cents), ``denied`` (claims with a denial, lines
+        denied — every line of a claim denied at claim level — and cents denied) and
+        ``by_category`` (the same per category). Patient responsibility (bill_patient) is not
+        a denial. The first adjudications are found once, into a temporary table."""
+        head, params = self._initial(since, until, payer)
+        tmp, least = self.dialect.temp, self.dialect.least("pc.ld", "i.line_count")
+        self.conn.execute(f"DROP TABLE IF EXISTS {tmp}initial_claims")
+        self.conn.execute(
+            "CREATE TEMP TABLE initial_claims AS " + head,  # noqa: S608 - our own SQL; values bound
+            params,
+        )
+        self.conn.execute(f"CREATE UNIQUE INDEX {tmp}initial_claims_id ON initial_claims (id)")
+        self.dialect.analyze(self.conn, "initial_claims")
+        # Per claim and category: lines denied and cents; "whole" when denied at claim level.
+        # Computed once into a second temporary table (both queries below read it).
+        self.conn.execute(f"DROP TABLE IF EXISTS {tmp}denied_claims")
+        self.conn.execute(
+            "CREATE TEMP TABLE denied_claims AS SELECT d.claim_id, d.category, "  # noqa: S608
+            "COUNT(DISTINCT d.line_id) AS ld, "
+            "MAX(CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END) AS whole, "
+            "SUM(d.amount_cents) AS cents FROM denials d "
+            f"JOIN {tmp}initial_claims i ON i.id = d.claim_id "
+            "WHERE COALESCE(d.action, '') != 'bill_patient' GROUP BY 1, 2"
+        )
+        self.dialect.analyze(self.conn, "denied_claims")
+        per_claim = f"WITH dn AS (SELECT * FROM {tmp}denied_claims) "  # noqa: S608
+        try:
+            return {
+                "claims": self.query(
+                    "SELECT i.month, i.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
+                    "SUM(i.line_count) AS lines, SUM(i.charge_cents) AS billed "
+                    f"FROM {tmp}initial_claims i JOIN payers p ON p.id = i.payer_id "
+                    "GROUP BY 1, 2, 3"
+                ),
+                "by_category": self.query(
+                    per_claim  # noqa: S608 - our own SQL, no values in it
+                    + "SELECT i.month, i.payer_id, dn.category, COUNT(*) AS claims, "  # noqa: S608
+                    "SUM(CASE WHEN dn.whole = 1 THEN i.line_count ELSE dn.ld END) AS lines, "
+                    f"SUM(dn.cents) AS cents FROM dn JOIN {tmp}initial_claims i "
+                    "ON i.id = dn.claim_id GROUP BY 1, 2, 3"
+                ),
+                "denied": self.query(
+                    per_claim  # noqa: S608 - our own SQL, no values in it
+                    + ", pc AS (SELECT claim_id, MAX(whole) AS whole, SUM(ld) AS ld, "  # noqa: S608
+                    "SUM(cents) AS cents FROM dn GROUP BY 1) "
+                    "SELECT i.month, i.payer_id, COUNT(*) AS claims, "
+                    f"SUM(CASE WHEN pc.whole = 1 THEN i.line_count ELSE {least} END) "
+                    f"AS lines, SUM(pc.cents) AS cents FROM pc JOIN {tmp}initial_claims i "
+                    "ON i.id = pc.claim_id GROUP BY 1, 2"
+                ),
+            }
+        finally:
+            self.conn.execute(f"DROP TABLE IF EXISTS {tmp}initial_claims")
+            self.conn.execute(f"DROP TABLE IF EXISTS {tmp}denied_claims")
+
+    def appeals_by_month(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> dict[str, int]:
+        """Appeals submitted per month (every level counts: each costs staff time)."""
+        where, params = self._denial_filter(None, None, payer)
+        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        # The submit event's detail starts "appeal submitted on YYYY-MM-DD" (lifecycle.submit):
+        # the day it was sent, not the day it was recorded.
+        rows = self.conn.execute(
+            "SELECT substr(e.detail, 21, 7), COUNT(*) FROM events e "  # noqa: S608
+            f"JOIN denials d ON d.id = e.denial_id WHERE {where} AND e.source = 'submit' "
+            "AND e.new_status = 'appealed' AND substr(e.detail, 21, 10) BETWEEN ? AND ? "
+            "GROUP BY 1",
+            [*params, lo, hi],
+        ).fetchall()
+        return {m: n for m, n in rows}
+
+    def team_activity(
+        self, today: str, since: str | None, until: str | None, payer: str | None
+    ) -> list[dict[str, Any]]:
+        """Per assignee: open and overdue now; appeals and decisions dated in the period."""
+        where, params = self._denial_filter(None, None, payer)
+        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
+        return self.query(
+            "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
+            f"SUM(CASE WHEN d.status IN ({_marks(OPEN_STATUSES)}) THEN 1 ELSE 0 END) AS open, "
+            f"SUM(CASE WHEN ({waiting} AND d.deadline < ?) OR d.status = 'expired' "
+            "THEN 1 ELSE 0 END) AS overdue, "
+            "SUM(CASE WHEN d.appealed_on BETWEEN ? AND ? THEN 1 ELSE 0 END) AS submitted, "
+            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned', 'upheld', "
+            "'exhausted') AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
+            "THEN 1 ELSE 0 END) AS decided, "
+            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned') "
+            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
+            "THEN 1 ELSE 0 END) AS won, "
+            "COALESCE(SUM(CASE WHEN d.outcome_date BETWEEN ? AND ? THEN d.recovered_cents END), 0) "
+            "AS recovered "
+            f"FROM denials d WHERE {where} GROUP BY 1 ORDER BY 1",
+            [*OPEN_STATUSES, today, lo, hi, lo, hi, lo, hi, lo, hi, *params],
+        )
+
+    def days_to_appeal(
+        self, since: str | None, until: str | None, payer: str | None
+    ) -> list[tuple[str, int]]:
+        """(assignee, days from receipt to appeal) for appeals submitted in the period."""
+        where, params = self._denial_filter(since, until, payer, column="d.appealed_on")
+        return [
+            (a, int(n))
+            for a, n in self.conn.execute(
+                "SELECT COALESCE(d.assignee, ''), "  # noqa: S608
+                f"{self.dialect.days_between('d.appealed_on', 'd.received')} FROM denials d "
+                f"WHERE {where} AND d.appealed_on IS NOT NULL",
+                params,
+            )
+        ]

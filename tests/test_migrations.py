@@ -1,0 +1,80 @@
+"""Migrations: an ordered list of named steps recorded in the database; a store written by
+the last release without them (schema 4) is brought up to date on first open."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+from denialkit.store import SCHEMA_VERSION, Store
+from denialkit.store.schema import MIGRATIONS
+
+# The bundled examples ingested (rules: examples/rules, today 2026-11-01) by denialkit at
+# commit ff798db, the last schema without recorded migrations.
+SCHEMA4 = Path(__file__).parent / "data" / "schema4.db.gz"
+
+
+def _schema4(tmp_path: Path) -> Path:
+    db = tmp_path / "old.db"
+    with gzip.open(SCHEMA4) as src, db.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return db
+
+
+def test_a_new_store_records_every_migration_in_order(store):
+    assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+    assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+        {"value": str(SCHEMA_VERSION)}
+    ]
+
+
+def test_upgrade_from_schema_4(tmp_path):
+    db = _schema4(tmp_path)
+    with Store(db) as old:  # noqa: F841 - opening is the upgrade
+        pass
+    with Store(db) as store:
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        assert store.applied_migrations()[:2] == ["0001_tables", "0002_practices"]
+        assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+            {"value": str(SCHEMA_VERSION)}
+        ]
+        # Nothing lost, and every denial knows its practice (the remittance's payee).
+        assert store.totals()["claims"] == 15
+        assert store.query("SELECT COUNT(*) AS n, COUNT(payee_id) AS with_payee FROM denials") == [
+            {"n": 12, "with_payee": 12}
+        ]
+        assert store.query(
+            "SELECT COUNT(*) AS n FROM denials d JOIN remittances r ON r.id = d.remittance_id "
+            "WHERE r.payee_id != d.payee_id"
+        ) == [{"n": 0}]
+        assert len(store.queue(statuses=("new", "assigned"))) == store.queue_count(
+            statuses=("new", "assigned")
+        )
+
+
+def test_migrations_run_once(tmp_path):
+    db = tmp_path / "x.db"
+    Store(db).close()
+    with Store(db) as store:
+        rows = store.query("SELECT name, applied_at FROM migrations ORDER BY name")
+    with Store(db) as store:
+        assert store.query("SELECT name, applied_at FROM migrations ORDER BY name") == rows
+
+
+def test_migration_names_are_ordered_and_unique():
+    names = [name for name, _ in MIGRATIONS]
+    assert names == sorted(set(names))
+
+
+def test_denials_found_at_intake_carry_their_practice(tmp_path):
+    from denialkit.intake import ingest_paths
+    from denialkit.rules import load_rules
+
+    root = Path(__file__).resolve().parents[1]
+    with Store(tmp_path / "x.db") as store:
+        ingest_paths(store, [root / "examples"], rules=load_rules(root / "examples" / "rules"))
+        assert store.query(
+            "SELECT COUNT(*) AS n FROM denials d JOIN remittances r ON r.id = d.remittance_id "
+            "WHERE r.payee_id = d.payee_id"
+        ) == [{"n": store.count("denials")}]

@@ -25,7 +25,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -172,21 +171,26 @@ def run(kind: str, n: int, work: Path, keep: bool) -> None:
     cmd = [sys.executable, "-m", "denialkit", "ingest", str(src), "--db", str(db),
            "--format", "json"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"ingest failed: {proc.stderr}")
-    summary = json.loads(proc.stdout)
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    # The floor runs in a child of its own: it reads the whole file into memory, and a child
-    # forked from a process holding those pages would count them in its peak memory.
-    out = subprocess.run(
+    # This child's own peak (os.wait4), not the largest of every child so far.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if child.returncode != 0:
+        sys.exit(f"ingest failed: {stderr}")
+    summary = json.loads(stdout)
+    peak_mb = usage.ru_maxrss / 1024
+    # The floor runs in a child of its own: it reads the whole file into memory.
+    measured = subprocess.run(
         [sys.executable, __file__, "--floor", str(src), str(work / f"{kind}-floor.db")],
         capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    floor_s, segments = float(out.stdout.split()[0]), int(out.stdout.split()[1])
+    ).stdout.split()  # fmt: skip
+    floor_s, segments = float(measured[0]), int(measured[1])
     print(f"[{kind}]")
     print(
         f"file:        {n:,} claims, {summary['service_lines']:,} service lines, "

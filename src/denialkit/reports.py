@@ -432,24 +432,56 @@ def trend(
     payers: dict[tuple[str, int], dict[str, int]] = {}
     names: dict[int, str] = {}
     counts = store.initial_rates(since, until, payer)
+    month_of: dict[int, str] = counts["months"]
     for r in counts["claims"]:
+        month = month_of.get(r["remittance_id"])
+        if month is None:
+            continue  # outside the period (or another practice)
         names[r["payer_id"]] = r["payer"]
-        for bucket in (months.setdefault(r["month"], dict(zero)),
-                       payers.setdefault((r["month"], r["payer_id"]), dict(zero))):  # fmt: skip
+        for bucket in (months.setdefault(month, dict(zero)),
+                       payers.setdefault((month, r["payer_id"]), dict(zero))):  # fmt: skip
             bucket["claims"] += r["claims"]
             bucket["lines"] += r["lines"] or 0
             bucket["billed"] += r["billed"] or 0
-    for r in counts["denied"]:
-        for bucket in (months[r["month"]], payers[(r["month"], r["payer_id"])]):
-            bucket["denied_claims"] += r["claims"]
-            bucket["denied_lines"] += r["lines"] or 0
-            bucket["denied"] += r["cents"] or 0
     cats: dict[tuple[str, str], dict[str, int]] = {}
-    for r in counts["by_category"]:
-        c = cats.setdefault((r["month"], r["category"]), dict(zero))
-        c["denied_claims"] += r["claims"]
-        c["denied_lines"] += r["lines"] or 0
-        c["denied"] += r["cents"] or 0
+
+    def settle(rows: list[tuple]) -> None:
+        """One claim's denials (one per denied line, or one for the whole claim)."""
+        _, remittance_id, payer_id, line_count, *_ = rows[0]
+        month = month_of.get(remittance_id)
+        if month is None:
+            return
+        line_count = line_count or 0
+        by_cat: dict[str, list[int]] = {}
+        for *_, category, whole, cents in rows:
+            c = by_cat.setdefault(category, [0, 0, 0])  # lines, whole, cents
+            c[0] += 0 if whole else 1
+            c[1] = max(c[1], whole)
+            c[2] += cents or 0
+        lines = sum(c[0] for c in by_cat.values())
+        whole_claim = any(c[1] for c in by_cat.values())
+        denied_lines = line_count if whole_claim else min(lines, line_count)
+        cents_all = sum(c[2] for c in by_cat.values())
+        for bucket in (months[month], payers[(month, payer_id)]):
+            bucket["denied_claims"] += 1
+            bucket["denied_lines"] += denied_lines
+            bucket["denied"] += cents_all
+        for category, (n, w, cents) in by_cat.items():
+            c = cats.setdefault((month, category), dict(zero))
+            c["denied_claims"] += 1
+            c["denied_lines"] += line_count if w else n
+            c["denied"] += cents
+
+    claim: list[tuple] = []
+    current = None
+    for row in counts["denials"]:
+        if row[0] != current:
+            if claim:
+                settle(claim)
+            claim, current = [], row[0]
+        claim.append(row)
+    if claim:
+        settle(claim)
     return {
         "report": "trend",
         "period": _period(since, until),

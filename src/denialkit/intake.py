@@ -411,29 +411,8 @@ def ingest_file(
         result.status = "duplicate"
         result.duplicate_of = "remittances with the same content stored earlier"
         result.totals = Totals()
-    except X12Error as exc:
-        result.status = "failed"
-        result.totals = Totals()
-        result.warnings = list(stream.warnings)
-        result.error = Issue(name, exc.segment, exc.reason)
-    except OSError as exc:
-        result.status = "failed"
-        result.totals = Totals()
-        result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
     except Exception as exc:  # noqa: BLE001 - one file never stops the run
-        # Anything else is a bug or a fault (disk full, database locked for too long): fail
-        # this file alone, say where, keep the traceback out of the terminal (it may be long)
-        # but in the log. The transaction was rolled back: nothing of the file is stored.
-        result.status = "failed"
-        result.totals = Totals()
-        result.warnings = list(stream.warnings)
-        logged = log_traceback(store, name, exc)
-        where = f"; traceback in {logged}" if logged else ""
-        result.error = Issue(
-            name,
-            stream.segment or None,
-            f"unexpected error ({type(exc).__name__}); nothing of this file was stored{where}",
-        )
+        _failed(store, result, name, exc, stream.segment or None, stream.warnings)
     finally:
         if source is not p:
             source.close()  # the parser closes only the files it opened itself
@@ -499,25 +478,39 @@ def _ingest_claims(
         result.status = "duplicate"
         result.duplicate_of = "claims with the same content stored earlier"
         result.totals = Totals()
-    except X12Error as exc:
-        result.status = "failed"
-        result.totals = Totals()
-        result.error = Issue(name, exc.segment, exc.reason)
-    except OSError as exc:
-        result.status = "failed"
-        result.totals = Totals()
-        result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
     except Exception as exc:  # noqa: BLE001 - one file never stops the run
-        result.status = "failed"
-        result.totals = Totals()
-        logged = log_traceback(store, name, exc)
-        where = f"; traceback in {logged}" if logged else ""
-        result.error = Issue(
-            name,
-            None,
-            f"unexpected error ({type(exc).__name__}); nothing of this file was stored{where}",
-        )
+        _failed(store, result, name, exc)
     return result
+
+
+def _failed(
+    store: Store,
+    result: FileResult,
+    name: str,
+    exc: Exception,
+    segment: int | None = None,
+    warnings: Any = (),
+) -> None:
+    """A file that failed: nothing of it was stored (its transaction rolled back). Bad X12
+    says where; an unreadable file says why; anything else is a bug or a fault (disk full, a
+    lock held too long): this file alone fails, and its traceback goes to the log, not the
+    terminal (it may be long)."""
+    result.status = "failed"
+    result.totals = Totals()
+    if isinstance(exc, OSError):
+        result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
+        return
+    result.warnings = list(warnings)
+    if isinstance(exc, X12Error):
+        result.error = Issue(name, exc.segment, exc.reason)
+        return
+    logged = log_traceback(store, name, exc)
+    where = f"; traceback in {logged}" if logged else ""
+    result.error = Issue(
+        name,
+        segment,
+        f"unexpected error ({type(exc).__name__}); nothing of this file was stored{where}",
+    )
 
 
 def _store_events(

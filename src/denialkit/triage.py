@@ -105,7 +105,3 @@ def score(
     ):
         tier = policy.strategic.min_tier
     return Score(s, tier, value, likelihood, urgency, strategic, pattern_count)
-
-
-def tier_rank(tier: str) -> int:
-    return _TIER_RANK.get(tier, -1)

@@ -10,6 +10,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "src" / "denialkit"
 
 LAYERS = [
+    "vocabulary",
     "errors",
     "choices",
     "files",
@@ -31,7 +32,9 @@ LAYERS = [
     "lifecycle",
     "linking",
     "scrub",
-    "workflow",
+    "assignment",
+    "detection",
+    "views",
     "intake",
     "letters",
     "reports",

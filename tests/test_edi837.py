@@ -28,7 +28,7 @@ from denialkit.synthetic import (
     SubmittedClaimSpec,
     build_837,
 )
-from denialkit.workflow import show
+from denialkit.views import show
 
 from .conftest import ROOT
 
@@ -413,8 +413,9 @@ def test_lines_link_by_ref_6r_whatever_their_order(store, write837, write835):
 
 
 def test_resubmitted_is_a_status_the_queue_accepts(tmp_path):
-    from denialkit import choices, lifecycle
+    from denialkit import choices
+    from denialkit.vocabulary import Status
 
-    assert "resubmitted" in choices.STATUSES and "resubmitted" in lifecycle.MOVES
+    assert "resubmitted" in Status.ALL and "resubmitted" in Status.MOVES
     assert choices.status("resubmitted") == "resubmitted"
-    assert "overturned" in lifecycle.MOVES["resubmitted"]
+    assert "overturned" in Status.MOVES["resubmitted"]

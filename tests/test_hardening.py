@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from denialkit import letters, lifecycle, nightly, reports, workflow
+from denialkit import letters, lifecycle, nightly, reports, worklist
 from denialkit.cli import app
 from denialkit.errors import TemplateError, UsageError
 from denialkit.intake import ingest_file, ingest_paths
@@ -419,7 +419,7 @@ def appealed(tmp_path, rules):
     p.write_text(good_text())
     with Store(db) as s:
         ingest_file(s, p, rules, TODAY)
-        [row] = workflow.queue(s, TODAY)
+        [row] = worklist.queue(s, TODAY)
         lifecycle.submit(s, row["id"], actor="t", on="2026-11-20", today=TODAY)
     return db, row["id"]
 
@@ -519,7 +519,7 @@ def test_markdown_letter_escapes_835_data(tmp_path, rules):
     )
     with Store(tmp_path / "d.db") as s:
         ingest_file(s, p, rules, TODAY)
-        [row] = workflow.queue(s, TODAY)
+        [row] = worklist.queue(s, TODAY)
         writer = letters.LetterWriter()
         result = letters.appeal(
             s, rules, CONFIG, writer, row["id"], draft=True, today=TODAY, actor="t"
@@ -545,9 +545,9 @@ def test_queue_csv_and_json_stream(tmp_path, rules, monkeypatch):
     db = tmp_path / "d.db"
     with Store(db) as s:
         fill(s, tmp_path, rules)
-        rows = workflow.queue(s, TODAY, status="all", stream=True)
+        rows = worklist.queue(s, TODAY, status="all", stream=True)
         assert iter(rows) is rows  # a generator: rows are read as they are written
-        listed = workflow.queue(s, TODAY, status="all")
+        listed = worklist.queue(s, TODAY, status="all")
     r = cli("queue", "--status", "all", "--limit", "0", "--format", "json", "--db", db)
     assert json.loads(r.stdout) == json.loads(json.dumps(listed))
     r = cli("queue", "--status", "all", "--limit", "0", "--format", "csv", "--db", db)
@@ -591,7 +591,7 @@ def _export_peak(store, fmt, monkeypatch):
     monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))  # noqa: SIM115
     tracemalloc.start()
     try:
-        output.queue(workflow.queue(store, TODAY, status="all", stream=True), fmt)
+        output.queue(worklist.queue(store, TODAY, status="all", stream=True), fmt)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from denialkit import lifecycle, workflow
+from denialkit import detection, lifecycle, views, worklist
 from denialkit.intake import ingest_file
 from denialkit.rules import check_rules, load_rules
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec
@@ -37,7 +37,7 @@ def ingest(store, write835, rules, claims, **kw):
     kw.setdefault("payment_date", PAID_ON)
     r = ingest_file(store, write835(RemitSpec(claims=claims, **kw)), rules, TODAY)
     assert r.status == "ingested", r.error
-    return workflow.queue(store, TODAY, status="all", action="all", limit=None)
+    return worklist.queue(store, TODAY, status="all", action="all", limit=None)
 
 
 # -- payer classes ----------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def test_payer_class(store, write835, rules, name, filing, expected):
         payer_name=name,
     )  # fmt: skip
     assert d["payer_class"] == expected
-    basis = workflow.show(store, rules, d["id"], TODAY)["denial"]["class_basis"]
+    basis = views.show(store, rules, d["id"], TODAY)["denial"]["class_basis"]
     assert basis  # says which rule decided
 
 
@@ -154,7 +154,7 @@ def test_user_payers_yaml_entry_wins(tmp_path, store, write835):
     assert by["A"]["payer_class"] == "commercial"  # the entry forces it over the name
     assert by["A"]["deadline"] == "2026-12-17"  # + 45
     assert by["B"]["deadline"] == "2027-02-02"  # resubmit: DOS 2026-10-05 + 120 days
-    shown = workflow.show(store, rules, by["A"]["id"], TODAY)["denial"]
+    shown = views.show(store, rules, by["A"]["id"], TODAY)["denial"]
     assert shown["class_basis"] == "payers.yaml entry 'Acme contract'"
 
 
@@ -234,8 +234,8 @@ def test_authorization_remark_decides_over_generic_one_in_any_order(rules):
 
 def test_bill_patient_is_out_of_the_default_queue(store, write835, rules):
     ingest(store, write835, rules, [ClaimSpec(lines=[denied("96", group="PR")])])
-    assert workflow.queue(store, TODAY) == []
-    [d] = workflow.queue(store, TODAY, action="bill_patient")
+    assert worklist.queue(store, TODAY) == []
+    [d] = worklist.queue(store, TODAY, action="bill_patient")
     assert d["action"] == "bill_patient"
 
 
@@ -249,13 +249,13 @@ def test_upheld_at_level_1_opens_medicare_reconsideration(store, write835, rules
     )  # fmt: skip
     r = lifecycle.submit(store, d["id"], actor="t", on="2026-11-10", today=TODAY, rules=rules)
     assert r["follow_up"] == "2027-01-09"  # + 60 days for the MAC's decision
-    [q] = workflow.queue(store, TODAY)
+    [q] = worklist.queue(store, TODAY)
     assert (q["status"], q["follow_up"], q["next_date"], q["days_left"], q["due"]) == (
         "appealed", "2027-01-09", "2027-01-09", 43, False)  # fmt: skip
     r = lifecycle.outcome(store, d["id"], "upheld", actor="t", on="2026-11-20", today=TODAY,
                           rules=rules)  # fmt: skip
     assert (r["status"], r["level"]) == ("upheld", 2)
-    [q] = workflow.queue(store, TODAY)  # still open work, at level 2
+    [q] = worklist.queue(store, TODAY)  # still open work, at level 2
     assert (q["level"], q["deadline"], q["follow_up"]) == (2, "2027-05-24", None)
     assert "reconsideration" in q["deadline_basis"] and "405.962" in q["deadline_basis"]
     # 2026-11-20 + 5 + 180 = 2027-05-24
@@ -289,7 +289,7 @@ def test_last_level_upheld_is_exhausted(store, write835, rules):
     r = lifecycle.outcome(store, d["id"], "upheld", actor="t", on="2026-11-20", today=TODAY,
                           rules=rules)  # fmt: skip
     assert r["status"] == "exhausted"
-    assert workflow.queue(store, TODAY) == []
+    assert worklist.queue(store, TODAY) == []
     lifecycle.writeoff(store, d["id"], "appeals exhausted", actor="t", today=TODAY)
 
 
@@ -297,7 +297,7 @@ def test_past_follow_up_is_due_work(store, write835, rules):
     [d] = ingest(store, write835, rules, [ClaimSpec(lines=[denied("50")])])
     lifecycle.submit(store, d["id"], actor="t", on="2026-11-03", today=TODAY, rules=rules)
     later = TODAY + dt.timedelta(days=30)  # commercial decision due in 30 days: 2026-12-03
-    [q] = workflow.queue(store, later)
+    [q] = worklist.queue(store, later)
     assert (q["follow_up"], q["due"], q["days_left"]) == ("2026-12-03", True, -24)
 
 
@@ -335,7 +335,7 @@ def test_reused_claim_number_is_no_false_overturn(store, write835, rules):
         lines=[LineSpec("99213", D("80.00"), line_control="1", date="20261010")],
     )
     ingest(store, write835, rules, [octo], trace="T2", payment_date="20261101")
-    [d] = workflow.queue(store, TODAY)
+    [d] = worklist.queue(store, TODAY)
     assert d["status"] == "new" and d["recovered"] is None
 
 
@@ -371,7 +371,7 @@ def test_claim_level_denial_not_overturned_by_an_unrelated_paid_claim(store, wri
         "ACCT9", payer_claim_id="ICN-B", lines=[LineSpec("99213", D("100.00"), date="20261020")]
     )
     ingest(store, write835, rules, [other], trace="T2", payment_date="20261101")
-    [d] = workflow.queue(store, TODAY)
+    [d] = worklist.queue(store, TODAY)
     assert d["status"] == "new"
 
 
@@ -381,7 +381,7 @@ def test_paid_by_the_other_payer_resolves_cob(store, write835, rules):
     blue = ClaimSpec("ACCT5", payer_claim_id="B-1", lines=[LineSpec("99213", D("150.00"))])
     ingest(store, write835, rules, [blue], trace="T2", payer_name="BLUE STATE",
            payer_id="B0002")  # fmt: skip
-    [d] = workflow.queue(store, TODAY, status="all", action="all")
+    [d] = worklist.queue(store, TODAY, status="all", action="all")
     assert (d["status"], d["recovered"]) == ("paid_by_other_payer", "150.00")
     assert "another payer" in store.history(d["id"])[-1]["detail"]
 
@@ -406,7 +406,7 @@ def test_tiers_separate_and_dollars_dominate(store, write835, rules):
                                                         proc=f"9{i % 40:04d}")]))  # fmt: skip
     claims.append(ClaimSpec("BIG", lines=[denied("50", "50000.00", proc="27447")]))
     ingest(store, write835, rules, claims)
-    q = workflow.queue(store, TODAY, limit=None)
+    q = worklist.queue(store, TODAY, limit=None)
     shares = {t: sum(r["tier"] == t for r in q) / len(q) for t in ("high", "standard", "low")}
     assert max(shares.values()) <= 0.60, shares
     big = next(i for i, r in enumerate(q) if r["claim"] == "BIG")
@@ -498,7 +498,7 @@ def test_medicare_letters_by_level(store, write835, rules):
          ClaimSpec("B", filing_indicator="MB", lines=[denied("50", proc="99214")])],
         payer_name="MEDICARE PART B EXAMPLE",
     )[-1:]  # fmt: skip
-    d = next(r for r in workflow.queue(store, TODAY, action="all") if r["carc"] == "50")
+    d = next(r for r in worklist.queue(store, TODAY, action="all") if r["carc"] == "50")
     text = _letter(store, rules, d["id"])
     assert "# Request for Redetermination" in text
     assert "**Medicare number (MBI):** MEMBER001" in text and "**Beneficiary:** JANE DOE" in text
@@ -566,7 +566,7 @@ def test_retriage_keeps_the_level_and_its_deadline(store, write835, rules):
     lifecycle.outcome(store, d["id"], "upheld", actor="t", on="2026-11-20", today=TODAY,
                       rules=rules)  # fmt: skip
     before = store.denial(d["id"])
-    workflow.triage(store, rules, TODAY)
+    detection.triage(store, rules, TODAY)
     after = store.denial(d["id"])
     assert (after["level"], after["deadline"], after["deadline_basis"]) == (
         before["level"], before["deadline"], before["deadline_basis"])  # fmt: skip

@@ -9,12 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from denialkit import lifecycle, workflow
+from denialkit import lifecycle, worklist
 from denialkit.errors import InvalidTransition, UsageError
 from denialkit.intake import ingest_file
 from denialkit.rules import load_rules
 from denialkit.store import Store
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec
+from denialkit.vocabulary import Status
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -46,7 +47,7 @@ def put(store, write835, rules, claims, trace, date="20261102"):
 
 
 def rows(store):
-    return {r["id"]: r for r in workflow.queue(store, TODAY, status="all", limit=None)}
+    return {r["id"]: r for r in worklist.queue(store, TODAY, status="all", limit=None)}
 
 
 @pytest.fixture
@@ -74,11 +75,11 @@ ACTIONS = {
 
 
 @pytest.mark.parametrize("target", sorted(ACTIONS))
-@pytest.mark.parametrize("start", lifecycle.STATUSES)
+@pytest.mark.parametrize("start", Status.ALL)
 def test_every_move_is_allowed_or_refused_by_the_table(store, one, start, target):
     force(store, one, start)
     before = len(store.history(one))
-    if target in lifecycle.MOVES[start]:
+    if target in Status.MOVES[start]:
         ACTIONS[target](store, one)
         assert store.denial(one)["status"] == target
         [event] = store.history(one)[before:]
@@ -147,8 +148,8 @@ def test_note_and_writeoff_are_on_the_history_with_actor(store, one):
 
 def test_queue_status_all_lists_resolved_denials(store, one):
     lifecycle.writeoff(store, one, "x", actor="t", today=TODAY)
-    assert workflow.queue(store, TODAY) == []
-    [row] = workflow.queue(store, TODAY, status="all")
+    assert worklist.queue(store, TODAY) == []
+    [row] = worklist.queue(store, TODAY, status="all")
     assert row["status"] == "written_off" and "recovered" in row and "outcome_date" in row
 
 

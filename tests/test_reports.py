@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from denialkit import lifecycle, nightly, reports, workflow
+from denialkit import assignment, lifecycle, nightly, reports, worklist
 from denialkit.cli import app
 from denialkit.intake import ingest_file
 from denialkit.rules import PatternFlags, load_rules
@@ -76,8 +76,8 @@ def fill(store, tmp_path, rules):
         path = tmp_path / f"r{i}.835"
         path.write_text(build_835([spec]))
         assert ingest_file(store, path, rules, TODAY).status == "ingested"
-    ids = {r["claim"]: r["id"] for r in workflow.queue(store, TODAY, status="all", limit=None)}
-    workflow.assign(store, [ids["NOV0"], ids["NOV1"]], "maria", "lead")
+    ids = {r["claim"]: r["id"] for r in worklist.queue(store, TODAY, status="all", limit=None)}
+    assignment.assign(store, [ids["NOV0"], ids["NOV1"]], "maria", "lead")
     lifecycle.submit(store, ids["NOV0"], actor="maria", on="2026-11-10", today=TODAY)
     lifecycle.outcome(store, ids["NOV0"], "overturned", actor="maria", on="2026-11-20", today=TODAY)
     lifecycle.submit(store, ids["NOV1"], actor="maria", on="2026-11-16", today=TODAY)
@@ -331,7 +331,7 @@ def test_report_money_balances_to_the_cent(tmp_path, rules, lines, ops, month):
     path = tmp_path / f"p{month}.835"
     path.write_text(build_835([RemitSpec(claims=claims, payment_date=month, production_date=None)]))
     ingest_file(store, path, rules, TODAY)
-    rows = workflow.queue(store, TODAY, status="all", limit=None)
+    rows = worklist.queue(store, TODAY, status="all", limit=None)
     for op, pick, share in ops:
         d = rows[pick % len(rows)]
         try:
@@ -349,7 +349,7 @@ def test_report_money_balances_to_the_cent(tmp_path, rules, lines, ops, month):
                                   recovered=part, today=TODAY)  # fmt: skip
         except (lifecycle.InvalidTransition, lifecycle.UsageError):
             pass
-    rows = workflow.queue(store, TODAY, status="all", limit=None)
+    rows = worklist.queue(store, TODAY, status="all", limit=None)
 
     def total(key, where=lambda r: True):
         return sum((Decimal(r[key] or "0") for r in rows if where(r)), Decimal(0))

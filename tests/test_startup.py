@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from denialkit import choices, lifecycle, rules, worklist
+from denialkit import choices, lifecycle, rules
 from denialkit.filekinds import describe, not_a_remittance
 from denialkit.output import Column, ReadProgress, fit
 from denialkit.rulecache import cache_dir, cached_rules
@@ -204,16 +204,23 @@ def test_ingest_reports_bytes_as_the_file_is_read(tmp_path, store, write835):
 # -- the words options take --------------------------------------------------------------------
 
 
-def test_choices_match_the_modules_that_define_the_words():
-    assert set(choices.STATUSES) == set(lifecycle.STATUSES)
-    assert choices.STATUSES == worklist.ALL_STATUSES
-    assert set(choices.CATEGORIES) == {*rules.DENIAL_CATEGORIES, rules.UNCATEGORIZED}
-    assert choices.TIERS == rules.TIERS
-    assert set(choices.ACTIONS) == set(rules.Action.__args__)
-    assert choices.ACTION_TEXT is rules.ACTION_TEXT
+def test_the_vocabulary_is_whole_and_the_rules_use_its_words():
+    from typing import get_args
+
+    from denialkit.vocabulary import Action, Category, Status
+
+    # Every status has its row of moves, and every move ends in a status.
+    assert set(Status.MOVES) == set(Status.ALL)
+    assert {t for moves in Status.MOVES.values() for t in moves} <= set(Status.ALL)
+    for subset in (Status.OPEN, Status.WAITING, Status.DECIDED, Status.PAYABLE, Status.WON):
+        assert set(subset) <= set(Status.ALL)
+    assert set(Action.TEXT) == set(Action.ALL)
+    # pydantic checks a rule's words as Literal types; they are the vocabulary's words.
+    assert get_args(rules.Action) == Action.ALL
+    assert set(get_args(rules.CategoryWord)) == {*Category.ALL, *Category.NON_DENIAL}
     from denialkit.store import OPEN_STATUSES
 
-    assert choices.OPEN_STATUSES == OPEN_STATUSES
+    assert OPEN_STATUSES is Status.OPEN
 
 
 def test_choices_read_abbreviations_and_refuse_the_rest():

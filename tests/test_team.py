@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from denialkit import lifecycle, workflow
+from denialkit import assignment, lifecycle, worklist
 from denialkit.intake import ingest_file
 from denialkit.rules import load_rules
 from denialkit.store import Store
@@ -43,46 +43,46 @@ def _fill(store, write835, rules, n, start=0, **kw):
 
 def test_next_takes_the_most_urgent_once_and_records_it(store, write835, rules):
     _fill(store, write835, rules, 3)
-    queue = workflow.queue(store, TODAY, limit=None)
+    queue = worklist.queue(store, TODAY, limit=None)
     assert all(r["assignee"] is None for r in queue)  # the packaged rules route to nobody
-    first = workflow.take_next(store, "maria")
+    first = assignment.take_next(store, "maria")
     assert first == queue[0]["id"]
     d = store.denial(first)
     assert (d["assignee"], d["status"]) == ("maria", "assigned")
     assert store.history(first)[-1]["source"] == "next"
     # Already yours: taken again (the work in hand) until it is done or given back.
-    assert workflow.take_next(store, "maria") == first
+    assert assignment.take_next(store, "maria") == first
     # Somebody else gets the next one.
-    second = workflow.take_next(store, "devon")
+    second = assignment.take_next(store, "devon")
     assert second == queue[1]["id"]
-    assert workflow.release(store, first, "maria") == "maria"
+    assert assignment.release(store, first, "maria") == "maria"
     assert store.denial(first)["status"] == "new" and store.denial(first)["assignee"] is None
-    assert workflow.release(store, first, "maria") is None
-    assert workflow.take_next(store, "priya") == first
+    assert assignment.release(store, first, "maria") is None
+    assert assignment.take_next(store, "priya") == first
     third = queue[2]["id"]
-    assert workflow.take_next(store, "lee") == third
-    assert workflow.take_next(store, "kim") is None
+    assert assignment.take_next(store, "lee") == third
+    assert assignment.take_next(store, "kim") is None
 
 
 def test_next_filters_by_category_team_and_practice(store, write835, rules):
     _fill(store, write835, rules, 2)
     _fill(store, write835, rules, 2, start=100, trace="T2", payee_name="HILLTOP CLINIC",
           payee_npi="1999999984", payee_tin="987654321")  # fmt: skip
-    hilltop = workflow.take_next(store, "maria", practice="987654321")
+    hilltop = assignment.take_next(store, "maria", practice="987654321")
     assert store.letter_facts(hilltop)["payee"]["name"] == "HILLTOP CLINIC"
-    assert workflow.take_next(store, "devon", practice="hilltop") != hilltop
-    assert workflow.take_next(store, "lee", practice="hilltop") is None
-    assert workflow.take_next(store, "lee", category="clinical") is None
-    assert workflow.take_next(store, "lee", team="nosuchteam") is None
-    rows = workflow.queue(store, TODAY, limit=None, practice="1234567893")
+    assert assignment.take_next(store, "devon", practice="hilltop") != hilltop
+    assert assignment.take_next(store, "lee", practice="hilltop") is None
+    assert assignment.take_next(store, "lee", category="clinical") is None
+    assert assignment.take_next(store, "lee", team="nosuchteam") is None
+    rows = worklist.queue(store, TODAY, limit=None, practice="1234567893")
     assert len(rows) == 2
-    assert len(workflow.find(store, TODAY, "DOE", practice="RIVERSIDE")) == 2
+    assert len(worklist.find(store, TODAY, "DOE", practice="RIVERSIDE")) == 2
 
 
 def _worker(target: str, name: str, out) -> None:
     taken = []
     with Store(target) as store:
-        while (denial_id := workflow.take_next(store, name)) is not None:
+        while (denial_id := assignment.take_next(store, name)) is not None:
             taken.append(denial_id)
             # Done with it: written off, so it leaves the work (a guarded lifecycle move).
             lifecycle.writeoff(store, denial_id, "test", actor=name, today=TODAY)

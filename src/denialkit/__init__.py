@@ -33,7 +33,7 @@ _NAMES = {
     "load_rules": "rules",
     "Store": "store",
 }
-_MODULES = ("letters", "lifecycle", "reports", "workflow")
+_MODULES = ("assignment", "detection", "letters", "lifecycle", "reports", "views", "worklist")
 
 __all__ = [
     "DenialkitError",
@@ -43,6 +43,8 @@ __all__ = [
     "Rules",
     "Store",
     "X12Error",
+    "assignment",
+    "detection",
     "ingest_file",
     "ingest_paths",
     "letters",
@@ -52,7 +54,8 @@ __all__ = [
     "parse_837",
     "reports",
     "scrub_file",
-    "workflow",
+    "views",
+    "worklist",
 ]
 
 
@@ -72,7 +75,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
-    from . import letters, lifecycle, reports, workflow
+    from . import assignment, detection, letters, lifecycle, reports, views, worklist
     from .edi837 import parse_837
     from .era import EraStream, Remittance, parse_835
     from .errors import DenialkitError, X12Error

@@ -3,54 +3,23 @@
 Statuses, tiers, categories, actions and sort orders, with the abbreviations the queue table
 prints (``admin``, ``tech``, ``clin``, ``uncat``) accepted wherever a category is asked for: a
 biller types what the table shows. A word that is not one of them is a usage error listing
-the ones that are, never an empty result. (``tests/test_choices.py`` checks these lists against
-the rules and the lifecycle, which define the words.)
+the ones that are, never an empty result. The words are defined in ``vocabulary``.
 """
 
 from __future__ import annotations
 
 from .errors import UsageError
+from .vocabulary import Action, Category, Status, Tier
 
-# 'upheld' is open: upheld at one level, the next level's deadline runs ('exhausted' when
-# there is no next level).
-OPEN_STATUSES = ("new", "assigned", "appeal_drafted", "appealed", "upheld")
-STATUSES = (
-    *OPEN_STATUSES,
-    "overturned",
-    "partially_overturned",
-    "exhausted",
-    "written_off",
-    "expired",
-    "reversed",
-    "paid_by_other_payer",
-    "resubmitted",
-)
+# What the status option takes besides one status.
 STATUS_GROUPS = ("open", "all")
-TIERS = ("high", "standard", "low")
-CATEGORIES = ("administrative", "technical", "clinical", "uncategorized")
-CATEGORY_SHORT = {
-    "administrative": "admin",
-    "technical": "tech",
-    "clinical": "clin",
-    "uncategorized": "uncat",
-}
-# The next step for a denial; each has its own deadline rule (payers.yaml, ``payers.py``).
-ACTIONS = ("appeal", "resubmit", "reopen", "bill_other_payer", "bill_patient", "review", "none")
-# What each action asks of the biller (see rules.Action for when each applies).
-ACTION_TEXT = {
-    "appeal": "appeal",
-    "resubmit": "correct and resubmit the claim (not an appeal)",
-    "reopen": "ask for a reopening (clerical error), not an appeal",
-    "bill_other_payer": "bill the payer responsible (coordination of benefits)",
-    "bill_patient": "the patient's responsibility: bill the patient",
-    "review": "needs a look: nothing allowed, nothing paid",
-    "none": "no appeal rights: write off, or look for an exception",
-}
 # The queue's orders: the default (tier, then deadline, then expected value) is "deadline".
 SORTS = ("deadline", "amount", "score", "received")
 
 
-def _pick(value: str, words: tuple[str, ...], what: str, aliases: dict[str, str] | None = None):
+def _pick(
+    value: str, words: tuple[str, ...], what: str, aliases: dict[str, str] | None = None
+) -> str:
     text = value.strip().lower().replace("-", "_")
     if text in words:
         return text
@@ -64,21 +33,21 @@ def _pick(value: str, words: tuple[str, ...], what: str, aliases: dict[str, str]
 def category(value: str | None) -> str | None:
     """``administrative``/``admin``, ``technical``/``tech``, ``clinical``/``clin`` or
     ``uncategorized``/``uncat``."""
-    return None if value is None else _pick(value, CATEGORIES, "category", CATEGORY_SHORT)
+    return None if value is None else _pick(value, Category.ALL, "category", Category.SHORT)
 
 
 def tier(value: str | None) -> str | None:
-    return None if value is None else _pick(value, TIERS, "tier")
+    return None if value is None else _pick(value, Tier.ALL, "tier")
 
 
 def status(value: str | None) -> str | None:
     """``open``, ``all`` or one status (``written-off`` is read as ``written_off``)."""
-    return None if value is None else _pick(value, (*STATUS_GROUPS, *STATUSES), "status")
+    return None if value is None else _pick(value, (*STATUS_GROUPS, *Status.ALL), "status")
 
 
 def action(value: str | None) -> str | None:
     """One action, or ``all`` (the default queue leaves out ``bill_patient``)."""
-    return None if value is None else _pick(value, (*ACTIONS, "all"), "action")
+    return None if value is None else _pick(value, (*Action.ALL, "all"), "action")
 
 
 def sort(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ import typer
 from . import __version__, choices, output, settings
 from .errors import DenialkitError, UsageError
 from .files import check_new_file, private_dir, private_open, write_private
+from .vocabulary import Action, Category, Status, Tier, money_cents
 
 if TYPE_CHECKING:
     from .rules import Rules
@@ -187,17 +188,54 @@ DateOption = Annotated[
 ]
 
 
-def open_store(db: Path | None) -> "Store":
-    """The database, which must exist: only ingest and nightly create one."""
-    from .store import Store
+class Session:
+    """The store and rules a command works with: opened on first use, and the store closed
+    when the command ends (``session`` hands it to the typer context). Only ``ingest`` and
+    ``nightly`` may create the database; every other command needs it to exist."""
 
-    return Store.existing(settings.db_path(db))
+    def __init__(
+        self, db: str | Path | None, rules_dir: Path | None, *, create: bool = False
+    ) -> None:
+        self.db, self.rules_dir, self.create = db, rules_dir, create
+        self._store: Store | None = None
+        self._rules: Rules | None = None
+
+    @property
+    def store(self) -> "Store":
+        if self._store is None:
+            from .store import Store
+
+            path = settings.db_path(self.db)
+            self._store = Store(path) if self.create else Store.existing(path)
+        return self._store
+
+    @property
+    def rules(self) -> "Rules":
+        """Packaged rules with the user's on top; invalid rules are an error before any work."""
+        if self._rules is None:
+            from .rulecache import cached_rules
+
+            self._rules = cached_rules(settings.user_rules_dir(self.rules_dir))
+        return self._rules
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
-def load_rules(rules_dir: Path | None) -> "Rules":
-    from .rulecache import cached_rules
-
-    return cached_rules(settings.user_rules_dir(rules_dir))
+def session(
+    ctx: typer.Context,
+    db: str | Path | None = None,
+    rules_dir: Path | None = None,
+    *,
+    create: bool = False,
+) -> Session:
+    """This command's session, closed with its context (also when it exits with an error)."""
+    return ctx.with_resource(Session(db, rules_dir, create=create))
 
 
 def _outcome_words(r: dict[str, Any]) -> str:
@@ -205,7 +243,7 @@ def _outcome_words(r: dict[str, Any]) -> str:
         return f"upheld; now at level {r['level']}, due by {r['deadline']}"
     if r["status"] == "exhausted":
         return "upheld at the last level; appeals exhausted"
-    return f"{r['status']}, recovered {output.money(r['recovered_cents'])}"
+    return f"{r['status']}, recovered {money_cents(r['recovered_cents'])}"
 
 
 def _each(done: list[Any], describe: Callable[[Any], str]) -> None:
@@ -225,6 +263,7 @@ def _each(done: list[Any], describe: Callable[[Any], str]) -> None:
 @app.command()
 @handle_errors
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path],
         typer.Argument(
@@ -259,10 +298,9 @@ def ingest(
     if not files:
         output.message("no 835 files found in " + ", ".join(map(str, paths)), style="red")
         raise typer.Exit(1)
-    rules = load_rules(rules_dir)  # invalid rules: refuse to run
-    from .store import Store
-
-    store = Store(settings.db_path(db))
+    sess = session(ctx, db, rules_dir, create=True)
+    rules = sess.rules  # invalid rules: refuse to run
+    store = sess.store
     size = sum(f.stat().st_size for f in files if f.is_file())
     with output.ReadProgress(size, "Ingesting") as bar:
         report = ingest_paths(
@@ -286,6 +324,7 @@ class FailOn(StrEnum):
 @app.command()
 @handle_errors
 def scrub(
+    ctx: typer.Context,
     path: Annotated[
         Path,
         typer.Argument(
@@ -321,8 +360,9 @@ def scrub(
     """
     from .scrub import scrub_file
 
-    store = open_store(db)
-    result = scrub_file(store, load_rules(rules_dir), path, settings.today())
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    result = scrub_file(store, sess.rules, path, settings.today())
     output.scrub(result, fmt.value)
     raise typer.Exit(1 if result.fails(fail_on.value if fail_on else None) else 0)
 
@@ -333,10 +373,11 @@ def scrub(
 @app.command()
 @handle_errors
 def queue(
+    ctx: typer.Context,
     tier: Annotated[
         str | None,
         typer.Option(
-            help="high, standard or low.", metavar="TIER", autocompletion=_complete(choices.TIERS)
+            help="high, standard or low.", metavar="TIER", autocompletion=_complete(Tier.ALL)
         ),
     ] = None,
     category: Annotated[
@@ -345,7 +386,7 @@ def queue(
             help="administrative (admin), technical (tech), clinical (clin), "
             "uncategorized (uncat).",
             metavar="CATEGORY",
-            autocompletion=_complete((*choices.CATEGORIES, *choices.CATEGORY_SHORT.values())),
+            autocompletion=_complete((*Category.ALL, *Category.SHORT.values())),
         ),
     ] = None,
     team: Annotated[
@@ -362,7 +403,7 @@ def queue(
         typer.Option(
             help="open (default), all, or one status such as expired or written_off.",
             metavar="STATUS",
-            autocompletion=_complete((*choices.STATUS_GROUPS, *choices.STATUSES)),
+            autocompletion=_complete((*choices.STATUS_GROUPS, *Status.ALL)),
         ),
     ] = None,
     patient: Annotated[
@@ -388,7 +429,7 @@ def queue(
             help="Only this next step: appeal, resubmit, reopen, bill_other_payer, bill_patient, "
             "review, none, or all (default: all but bill_patient, the patient's to pay).",
             metavar="ACTION",
-            autocompletion=_complete((*choices.ACTIONS, "all")),
+            autocompletion=_complete((*Action.ALL, "all")),
         ),
     ] = None,
     due_within: Annotated[
@@ -424,7 +465,8 @@ def queue(
     """
     from . import worklist
 
-    store = open_store(db)
+    sess = session(ctx, db)
+    store = sess.store
     today = settings.today()
     filters: dict[str, Any] = dict(
         status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
@@ -448,6 +490,7 @@ def queue(
 @app.command()
 @handle_errors
 def find(
+    ctx: typer.Context,
     text: Annotated[
         str,
         typer.Argument(
@@ -473,7 +516,8 @@ def find(
     """
     from . import worklist
 
-    store = open_store(db)
+    sess = session(ctx, db)
+    store = sess.store
     today = settings.today()
     rows = worklist.find(store, today, text, limit=limit or None, practice=practice)
     if not rows:  # like grep: exit 1 when nothing matches
@@ -489,6 +533,7 @@ def find(
 @app.command()
 @handle_errors
 def show(
+    ctx: typer.Context,
     denial_id: Annotated[
         int, typer.Argument(help="Denial id (first column of the queue).", show_default=False)
     ],
@@ -503,16 +548,18 @@ def show(
 
     Example: `denialkit show 12`
     """
-    from . import workflow
+    from . import views
 
-    store = open_store(db)
-    detail = workflow.show(store, load_rules(rules_dir), denial_id, settings.today())
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    detail = views.show(store, sess.rules, denial_id, settings.today())
     output.denial_detail(detail, fmt.value)
 
 
 @app.command()
 @handle_errors
 def history(
+    ctx: typer.Context,
     denial_id: Annotated[int, typer.Argument(help="Denial id.", show_default=False)],
     db: DbOption = None,
     fmt: Annotated[
@@ -526,7 +573,8 @@ def history(
     """
     from . import lifecycle
 
-    output.history(lifecycle.history(open_store(db), denial_id), fmt.value)
+    sess = session(ctx, db)
+    output.history(lifecycle.history(sess.store, denial_id), fmt.value)
 
 
 # -- working denials ---------------------------------------------------------------------------
@@ -535,6 +583,7 @@ def history(
 @app.command()
 @handle_errors
 def assign(
+    ctx: typer.Context,
     denial_ids: IdsArgument,
     to: Annotated[
         str, typer.Option("--to", help="Who works them.", show_default=False, metavar="NAME")
@@ -546,15 +595,17 @@ def assign(
 
     Example: `denialkit assign 12 13 --to maria`
     """
-    from . import workflow
+    from . import assignment
 
-    n = workflow.assign(open_store(db), denial_ids, to, settings.actor(actor))
+    sess = session(ctx, db)
+    n = assignment.assign(sess.store, denial_ids, to, settings.actor(actor))
     output.message(f"assigned {n} denial{'s' if n != 1 else ''} to {to}")
 
 
 @app.command("next")
 @handle_errors
 def next_cmd(
+    ctx: typer.Context,
     team: Annotated[
         str | None, typer.Option(help="Only this team's denials.", metavar="TEAM")
     ] = None,
@@ -564,7 +615,7 @@ def next_cmd(
             help="administrative (admin), technical (tech), clinical (clin), "
             "uncategorized (uncat).",
             metavar="CATEGORY",
-            autocompletion=_complete((*choices.CATEGORIES, *choices.CATEGORY_SHORT.values())),
+            autocompletion=_complete((*Category.ALL, *Category.SHORT.values())),
         ),
     ] = None,
     practice: PracticeOption = None,
@@ -588,21 +639,23 @@ def next_cmd(
 
     Example: `denialkit next --team billing --as maria`
     """
-    from . import workflow
+    from . import assignment, views
 
-    store = open_store(db)
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
     taker = settings.actor(who)
-    denial_id = workflow.take_next(store, taker, team=team, category=category, practice=practice)
+    denial_id = assignment.take_next(store, taker, team=team, category=category, practice=practice)
     if denial_id is None:
         output.message("nothing to take: no denial with nothing filed yet that nobody holds")
         raise typer.Exit(1)
-    detail = workflow.show(store, load_rules(rules_dir), denial_id, settings.today())
+    detail = views.show(store, sess.rules, denial_id, settings.today())
     output.denial_detail(detail, fmt.value)
 
 
 @app.command()
 @handle_errors
 def release(
+    ctx: typer.Context,
     denial_id: Annotated[int, typer.Argument(help="Denial id.", show_default=False)],
     actor: ActorOption = None,
     db: DbOption = None,
@@ -612,9 +665,10 @@ def release(
 
     Example: `denialkit release 12`
     """
-    from . import workflow
+    from . import assignment
 
-    before = workflow.release(open_store(db), denial_id, settings.actor(actor))
+    sess = session(ctx, db)
+    before = assignment.release(sess.store, denial_id, settings.actor(actor))
     output.message(
         f"released denial {denial_id} (was {before})"
         if before
@@ -624,35 +678,37 @@ def release(
 
 @app.command()
 @handle_errors
-def route(db: DbOption = None, rules_dir: RulesOption = None) -> None:
+def route(ctx: typer.Context, db: DbOption = None, rules_dir: RulesOption = None) -> None:
     """Assign every unassigned open denial by routing.yaml (category, then team, then the
     member with the fewest open denials).
 
     Example: `denialkit route --rules my-rules/`
     """
-    from . import workflow
+    from . import assignment
 
-    store = open_store(db)
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    rules = sess.rules
     with store.transaction():
-        n = workflow.route(store, rules, actor=settings.actor(None))
+        n = assignment.route(store, rules, actor=settings.actor(None))
     output.message(f"routed {n} denial{'s' if n != 1 else ''}")
 
 
 @app.command()
 @handle_errors
-def retriage(db: DbOption = None, rules_dir: RulesOption = None) -> None:
+def retriage(ctx: typer.Context, db: DbOption = None, rules_dir: RulesOption = None) -> None:
     """Recompute deadlines, likelihoods, scores and tiers of every open denial (after a rules
     change, or nightly: outcomes teach the likelihoods), and expire what is past its deadline.
 
     Example: `denialkit retriage --rules my-rules/`
     """
-    from . import workflow
+    from . import detection
 
-    store = open_store(db)
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    rules = sess.rules
     with store.transaction():
-        n = workflow.triage(store, rules, settings.today())
+        n = detection.triage(store, rules, settings.today())
     output.message(f"retriaged {n} open denial{'s' if n != 1 else ''}")
 
 
@@ -665,6 +721,7 @@ class LetterFormat(StrEnum):
 @app.command()
 @handle_errors
 def appeal(
+    ctx: typer.Context,
     denial_ids: Annotated[
         list[int] | None,
         typer.Argument(
@@ -748,8 +805,9 @@ def appeal(
     from . import config as config_mod
     from . import letters
 
-    store = open_store(db)
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    rules = sess.rules
     cfg = config_mod.load_config()
     writer = letters.LetterWriter(templates_dir)
     values = letters.parse_values(set_, fields)
@@ -796,6 +854,7 @@ def appeal(
 @app.command()
 @handle_errors
 def submit(
+    ctx: typer.Context,
     denial_ids: IdsArgument,
     date: DateOption = None,
     reference: Annotated[
@@ -813,8 +872,9 @@ def submit(
     """
     from . import lifecycle
 
-    store, who, today = open_store(db), settings.actor(actor), settings.today()
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store, who, today = sess.store, settings.actor(actor), settings.today()
+    rules = sess.rules
     done = lifecycle.each(
         denial_ids,
         lambda i: lifecycle.submit(
@@ -827,6 +887,7 @@ def submit(
 @app.command()
 @handle_errors
 def outcome(
+    ctx: typer.Context,
     denial_ids: IdsArgument,
     overturned: Annotated[
         bool, typer.Option("--overturned", help="The payer reversed the denial.")
@@ -866,8 +927,9 @@ def outcome(
     if len(chosen) != 1:
         raise UsageError("give exactly one of --overturned, --partial, --upheld")
     amount = lifecycle.parse_amount(recovered) if recovered is not None else None
-    store, who, today = open_store(db), settings.actor(actor), settings.today()
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store, who, today = sess.store, settings.actor(actor), settings.today()
+    rules = sess.rules
     done = lifecycle.each(
         denial_ids,
         lambda i: lifecycle.outcome(
@@ -888,6 +950,7 @@ def outcome(
 @app.command()
 @handle_errors
 def writeoff(
+    ctx: typer.Context,
     denial_ids: IdsArgument,
     reason: Annotated[
         str,
@@ -903,7 +966,8 @@ def writeoff(
     """
     from . import lifecycle
 
-    store, who, today = open_store(db), settings.actor(actor), settings.today()
+    sess = session(ctx, db)
+    store, who, today = sess.store, settings.actor(actor), settings.today()
     done = lifecycle.each(
         denial_ids,
         lambda i: lifecycle.writeoff(store, i, reason, actor=who, today=today, on=date),
@@ -914,6 +978,7 @@ def writeoff(
 @app.command()
 @handle_errors
 def note(
+    ctx: typer.Context,
     denial_ids: IdsArgument,
     text: Annotated[str, typer.Argument(help="The note.", show_default=False, metavar="TEXT")],
     actor: ActorOption = None,
@@ -925,7 +990,8 @@ def note(
     """
     from . import lifecycle
 
-    store, who = open_store(db), settings.actor(actor)
+    sess = session(ctx, db)
+    store, who = sess.store, settings.actor(actor)
     done = lifecycle.each(denial_ids, lambda i: lifecycle.note(store, i, text, actor=who))
     _each(done, lambda r: "note added")
 
@@ -977,6 +1043,7 @@ app.add_typer(templates_app, name="templates")
 @templates_app.command("list")
 @handle_errors
 def templates_list(
+    ctx: typer.Context,
     templates_dir: TemplatesOption = None,
     rules_dir: RulesOption = None,
     fmt: Annotated[
@@ -990,13 +1057,16 @@ def templates_list(
     """
     from . import letters
 
-    rows = letters.template_usage(load_rules(rules_dir), letters.LetterWriter(templates_dir))
+    sess = session(ctx, None, rules_dir)
+    rows = letters.template_usage(sess.rules, letters.LetterWriter(templates_dir))
     output.rows(rows, fmt.value, ["template", "source", "carcs"])
 
 
 @templates_app.command("check")
 @handle_errors
-def templates_check(templates_dir: TemplatesOption = None, rules_dir: RulesOption = None) -> None:
+def templates_check(
+    ctx: typer.Context, templates_dir: TemplatesOption = None, rules_dir: RulesOption = None
+) -> None:
     """Render every template against a sample denial (Markdown and HTML); report errors.
     Exit 1 when any template fails.
 
@@ -1004,7 +1074,8 @@ def templates_check(templates_dir: TemplatesOption = None, rules_dir: RulesOptio
     """
     from . import letters
 
-    results = letters.check_templates(load_rules(rules_dir), letters.LetterWriter(templates_dir))
+    sess = session(ctx, None, rules_dir)
+    results = letters.check_templates(sess.rules, letters.LetterWriter(templates_dir))
     for name, error in results:
         if error:
             output.message(f"{name}: {error}", style="red")
@@ -1116,6 +1187,7 @@ def _iso(value: str | None, name: str) -> str | None:
 @app.command()
 @handle_errors
 def report(
+    ctx: typer.Context,
     kind: Annotated[
         ReportKind,
         typer.Argument(
@@ -1191,8 +1263,9 @@ def report(
         raise UsageError("report unanswered: use --format table, csv or json (no html page)")
     if out is not None:
         check_new_file(out, force)  # before any work: a refused --out costs nothing
-    store = open_store(db)
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir)
+    store = sess.store
+    rules = sess.rules
     today = settings.today()
     first, last = _iso(since, "--since"), _iso(until, "--until")
     if first and last and first > last:
@@ -1252,9 +1325,8 @@ def migrate(
     """
     from .store import Store, copy_store
 
-    src = Store.existing(settings.db_path(source))
-    dst = Store(settings.db_path(target))
-    done = copy_store(src, dst)
+    with Store.existing(settings.db_path(source)) as src, Store(settings.db_path(target)) as dst:
+        done = copy_store(src, dst)
     if fmt == IngestFormat.json:
         output.emit_json({"verified": True, "figures": done})
     else:
@@ -1267,6 +1339,7 @@ def migrate(
 @app.command("nightly")
 @handle_errors
 def nightly_cmd(
+    ctx: typer.Context,
     inbox: Annotated[
         Path,
         typer.Option(
@@ -1315,17 +1388,18 @@ def nightly_cmd(
     Example (crontab): `30 5 * * * denialkit nightly --inbox /srv/era/inbox --archive
     /srv/era/archive --reports /srv/era/reports --db /srv/era/denials.db`
     """
-    from . import lifecycle, nightly
-    from .store import Store
+    from . import nightly
+    from .vocabulary import now_iso
 
-    rules = load_rules(rules_dir)
+    sess = session(ctx, db, rules_dir, create=True)
+    rules = sess.rules
     path = settings.db_path(db)
-    store = Store(path)
+    store = sess.store
     nightly.check_folders(inbox, archive, reports_dir)
     with private_open(private_dir(reports_dir) / "nightly.log", "a") as logfile:
 
         def log(line: str) -> None:
-            logfile.write(f"{lifecycle.now_iso()} {line}\n")
+            logfile.write(f"{now_iso()} {line}\n")
             logfile.flush()
             output.message(line)
 

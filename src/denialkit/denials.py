@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .era import ZERO, Adjustment, Claim, ServiceLine
-from .rules import UNCATEGORIZED, Rules
+from .rules import Rules
+from .vocabulary import Category
 
 REVERSAL = "22"
 DENIED = "4"
@@ -38,7 +39,7 @@ class Candidate:
     amount: Decimal
     reasons: list[tuple[str, str, Decimal]] = field(default_factory=list)
     prior: float = 0.4
-    template: str = UNCATEGORIZED
+    template: str = Category.UNCATEGORIZED
     action: str = "appeal"  # before the payer's own rules (see workflow)
     note: str = ""
     position: int = 1  # among the claim's lines with the same procedure, modifiers and date
@@ -215,7 +216,7 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
 def _whole_claim(claim, claim_id, rules, adjustments, claim_remarks, service_date, first_line):
     largest = max(adjustments, key=lambda a: a.amount, default=None)
     resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest else None
-    category = resolved.category if resolved and resolved.is_denial else UNCATEGORIZED
+    category = resolved.category if resolved and resolved.is_denial else Category.UNCATEGORIZED
     return Candidate(
         claim_id=claim_id,
         line_id=None,
@@ -230,7 +231,7 @@ def _whole_claim(claim, claim_id, rules, adjustments, claim_remarks, service_dat
         amount=claim.charge - claim.paid,
         reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
         prior=resolved.likelihood if resolved and resolved.is_denial else 0.3,
-        template=resolved.template if resolved and resolved.is_denial else UNCATEGORIZED,
+        template=resolved.template if resolved and resolved.is_denial else Category.UNCATEGORIZED,
         action=resolved.action if resolved and resolved.is_denial else "appeal",
         note=resolved.note if resolved and resolved.is_denial else "",
     )

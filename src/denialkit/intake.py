@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .detection import DenialProcessor
 from .edi837 import parse_837
 from .era import (
     ZERO,
@@ -42,10 +43,9 @@ from .files import private_open
 from .linking import link_remittances, link_submissions
 from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
-from .workflow import DenialProcessor
+from .vocabulary import GROUP_CODES as GROUPS
 from .x12 import SegmentReader, check_regular_file
 
-GROUPS = ("CO", "PR", "OA", "PI", "CR")
 _SNIFF_BYTES = 4096
 
 

@@ -40,20 +40,14 @@ from .errors import DenialkitError, InvalidTransition, TemplateError, UsageError
 from .files import check_new_file, private_dir, write_private
 from .lifecycle import mark_drafted
 from .payers import policy
-from .rules import ACTION_TEXT, Rules
+from .rules import Rules
 from .settings import packaged_templates_dir, user_templates_dir
-from .store import Store, from_cents
-from .workflow import queue
+from .store import Store
+from .vocabulary import GROUPS, Action, money, money_cents, money_grouped
+from .worklist import queue
 
 SUFFIX = ".md.j2"
 FORMATS = ("md", "html", "pdf")
-GROUPS = {
-    "CO": "Contractual Obligation",
-    "PR": "Patient Responsibility",
-    "OA": "Other Adjustment",
-    "PI": "Payer Initiated Reduction",
-    "CR": "Correction and Reversal",
-}
 
 
 class Required:
@@ -402,7 +396,7 @@ def _bounded_render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
 def _money(value: Any) -> str:
     if isinstance(value, Required):
         return value  # type: ignore[return-value]
-    return f"{Decimal(str(value)):,.2f}"
+    return money_grouped(Decimal(str(value)))
 
 
 # -- the facts a letter is built from ----------------------------------------------------------
@@ -515,8 +509,8 @@ def letter_context(
         "claim": {
             "id": d["patient_control"] or "",
             "payer_claim_id": d["payer_claim_id"] or "",
-            "charge": f"{from_cents(d['claim_charge_cents']):.2f}",
-            "paid": f"{from_cents(d['claim_paid_cents']):.2f}",
+            "charge": money_cents(d["claim_charge_cents"]),
+            "paid": money_cents(d["claim_paid_cents"]),
             "filing_indicator": d["filing_indicator"] or "",
             "statement_from": d["statement_from"],
             "statement_to": d["statement_to"],
@@ -529,14 +523,14 @@ def letter_context(
             "procedure": d["procedure"] or "",
             "modifiers": [m for m in (d["modifiers"] or "").split(",") if m],
             "line_control": d["line_control"] or "",
-            "charge": f"{from_cents(line['charge_cents']):.2f}" if line else None,
+            "charge": money_cents(line["charge_cents"]) if line else None,
             "level": "line" if d["line_id"] else "claim",
         },
         "denial": {
             "id": d["id"],
             "date": d["received"],
             "deadline": d["deadline"],
-            "amount": f"{from_cents(d['amount_cents']):.2f}",
+            "amount": money_cents(d["amount_cents"]),
             "group": d["group_code"],
             "group_description": GROUPS.get(d["group_code"], ""),
             "carc": d["carc"],
@@ -555,7 +549,7 @@ def letter_context(
             # The decision this level answers (level 2 and up): enclosed with the request.
             "previous_decision": d["level_date"] if level > 1 else None,
             "previous_level": pol.levels[level - 2].name if level > 1 else None,
-            "min_amount": f"{lvl.min_amount:.2f}" if lvl.min_amount is not None else None,
+            "min_amount": money(lvl.min_amount) if lvl.min_amount is not None else None,
         },
         "signer": _signer(config),
     }
@@ -814,7 +808,7 @@ def _write(
     if (d["action"] or "appeal") not in ("appeal", "reopen") and not force:
         raise InvalidTransition(
             f"denial {d['id']} ({d['group']}-{d['carc']}, {d['payer_rule']}): "
-            f"{ACTION_TEXT[d['action']]}; --force writes the letter anyway"
+            f"{Action.TEXT[d['action']]}; --force writes the letter anyway"
         )
     letter = writer.render(
         ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft, template=template

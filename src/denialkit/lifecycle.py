@@ -21,90 +21,12 @@ from .errors import DenialkitError, InvalidTransition, UsageError
 from .payers import PayerPolicy, follow_up, next_step, policy
 from .rules import Rules, load_rules
 from .store import Store, from_cents, to_cents
-
-# What holding a denial does to its status (the store carries it out): taking or being given
-# one nobody has worked on makes it 'assigned'; giving an untouched one back makes it 'new'
-# again. Every other status stays as it is.
-ON_ASSIGN: dict[str, str] = {"new": "assigned"}
-ON_RELEASE: dict[str, str] = {"assigned": "new"}
-
-# What staff can move a denial to, from each status. A remittance that pays the claim can
-# additionally overturn it from any status but 'overturned' (see PAYABLE).
-MOVES: dict[str, dict[str, str]] = {
-    # status: {new status: the command that makes the move}
-    "new": {
-        "assigned": "assign",
-        "resubmitted": "ingest (the corrected claim's 837)",
-        "appeal_drafted": "appeal",
-        "appealed": "submit",
-        "written_off": "writeoff",
-        "expired": "retriage",
-    },
-    "assigned": {
-        "appeal_drafted": "appeal",
-        "resubmitted": "ingest (the corrected claim's 837)",
-        "appealed": "submit",
-        "written_off": "writeoff",
-        "expired": "retriage",
-    },
-    "appeal_drafted": {"appealed": "submit", "written_off": "writeoff", "expired": "retriage"},
-    "appealed": {
-        "overturned": "outcome --overturned",
-        "partially_overturned": "outcome --partial",
-        "upheld": "outcome --upheld",
-        "exhausted": "outcome --upheld (at the last level)",
-        "written_off": "writeoff",
-    },
-    # Upheld at one level: the next level is open work with its own deadline.
-    "upheld": {
-        "appeal_drafted": "appeal",
-        "appealed": "submit",
-        "written_off": "writeoff",
-        "expired": "retriage",
-    },
-    "partially_overturned": {"appealed": "submit", "written_off": "writeoff"},
-    # A late appeal with good cause (Medicare 42 CFR 405.942(b)), or give up.
-    "expired": {
-        "appealed": "submit",
-        "written_off": "writeoff",
-        "resubmitted": "ingest (the corrected claim's 837)",
-    },
-    # Upheld at the last level: nothing left to file.
-    "exhausted": {"written_off": "writeoff"},
-    # The corrected or new claim went out (837 intake); its payment makes it overturned.
-    "resubmitted": {"overturned": "ingest (the corrected claim paid)", "written_off": "writeoff"},
-    "overturned": {},
-    "written_off": {},
-    "reversed": {},
-    # Another payer paid (coordination of benefits): resolved, with the amount.
-    "paid_by_other_payer": {},
-}
-STATUSES = tuple(MOVES)
-# Statuses a later payment can resolve: money that arrives is recovered whatever the paperwork
-# said (an expired or written-off denial paid on reprocessing is still revenue recovered).
-PAYABLE = (
-    "new",
-    "assigned",
-    "appeal_drafted",
-    "appealed",
-    "upheld",
-    "exhausted",
-    "partially_overturned",
-    "expired",
-    "written_off",
-    "reversed",
-    "resubmitted",
-)
-OUTCOMES = ("overturned", "partially_overturned", "upheld")
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+from .vocabulary import Status, money_cents, now_iso
 
 
 def check_move(denial_id: int, old: str, new: str) -> None:
     """Raise ``InvalidTransition`` with what is allowed instead, if ``old → new`` is illegal."""
-    allowed = MOVES.get(old, {})
+    allowed = Status.MOVES.get(old, {})
     if new in allowed:
         return
     if allowed:
@@ -208,7 +130,7 @@ def _move(
             text = describe(state, fields, status)
         else:
             text = detail.replace("{day}", str(fields.get("appealed_on", ""))).replace(
-                "{recovered}", f"{from_cents(fields.get('recovered_cents') or 0):.2f}"
+                "{recovered}", money_cents(fields.get("recovered_cents") or 0)
             )
         store.set_status(
             denial_id,
@@ -228,7 +150,7 @@ def mark_drafted(store: Store, denial_id: int, template: str, actor: str) -> boo
     theirs (re-rendering a letter for an appealed denial changes nothing); returns moved."""
     with store.transaction():
         status = store.denial_state(denial_id)["status"]
-        if status not in ("new", "assigned", "upheld"):
+        if status not in Status.DRAFTABLE:
             return False
         store.set_status(
             denial_id,
@@ -305,8 +227,8 @@ def outcome(
     is no next level). More than the amount at risk (interest paid with it) only with
     ``force``, which the history records.
     """
-    if result not in OUTCOMES:
-        raise UsageError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if result not in Status.OUTCOMES:
+        raise UsageError(f"outcome must be one of {', '.join(Status.OUTCOMES)}")
     if recovered is not None and recovered < 0:
         raise UsageError("recovered amount cannot be negative")
     day = _date(on, today, "outcome date")
@@ -350,7 +272,7 @@ def outcome(
             if cents > at_risk and not force:
                 raise UsageError(
                     f"recovered {recovered} is more than the amount at risk "
-                    f"({from_cents(at_risk):.2f}); --force records it anyway"
+                    f"({money_cents(at_risk)}); --force records it anyway"
                 )
         else:
             if recovered is None:
@@ -359,7 +281,7 @@ def outcome(
             if not 0 < cents < at_risk:
                 raise UsageError(
                     f"a partial overturn recovers more than 0 and less than the amount at risk "
-                    f"({from_cents(at_risk):.2f}); got {recovered}"
+                    f"({money_cents(at_risk)}); got {recovered}"
                 )
         return {"recovered_cents": cents, "outcome_date": day, "follow_up": None}
 
@@ -396,7 +318,7 @@ def _outcome_text(
             f"appeal upheld at {name} on {day}; level {fields['level']} "
             f"({nxt.name if nxt else '?'}) due by {fields['deadline']}"
         )
-    money = f"{from_cents(fields['recovered_cents'] or 0):.2f}"
+    money = money_cents(fields["recovered_cents"] or 0)
     return f"appeal {status.replace('_', ' ')} at {name} on {day}, recovered {money}"
 
 
@@ -537,7 +459,7 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
     paid nothing more is a repeat, not a resolution. Unmatched stays unmatched.
     """
     matches = store.payment_matches(
-        batch.first, batch.last, batch.remittance_id, batch.received, PAID, PAYABLE
+        batch.first, batch.last, batch.remittance_id, batch.received, PAID, Status.PAYABLE
     )
     if not matches:
         return 0
@@ -592,7 +514,7 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
             new = "partially_overturned" if still_denied else "overturned"
         with store.transaction():
             state = store.denial_state(m["id"])
-            if state["status"] not in PAYABLE:
+            if state["status"] not in Status.PAYABLE:
                 continue
             who = "another payer" if cross else "a later remittance"
             store.set_status(
@@ -601,9 +523,9 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
                 new,
                 actor="denialkit",
                 detail=(
-                    f"paid {from_cents(paid):.2f} by {who} dated {batch.received} "
-                    f"({batch.source}): recovered {from_cents(recovered):.2f} of "
-                    f"{from_cents(m['amount_cents']):.2f}"
+                    f"paid {money_cents(paid)} by {who} dated {batch.received} "
+                    f"({batch.source}): recovered {money_cents(recovered)} of "
+                    f"{money_cents(m['amount_cents'])}"
                 ),
                 source=batch.source,
                 at=at,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .lifecycle import now_iso
 from .store import Store
+from .vocabulary import now_iso
 
 RESUBMIT_OPEN = ("new", "assigned", "expired")
 

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import reports
+from .detection import triage
 from .era import Issue
 from .errors import DenialkitError, UsageError
 from .files import FILE_MODE, private_dir, write_private
 from .intake import FileResult, ingest_paths, log_traceback, not_x12_reason
-from .lifecycle import now_iso
 from .rules import Rules
 from .store import Store
-from .workflow import triage
+from .vocabulary import now_iso
 
 
 class Locked(DenialkitError):

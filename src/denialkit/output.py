@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from .choices import ACTION_TEXT, CATEGORY_SHORT
-from .choices import OPEN_STATUSES as OPEN
 from .files import private_open
+from .vocabulary import GROUP_CODES, Action, Category, Status, Tier, money, money_grouped
 
 if TYPE_CHECKING:
     from .intake import IngestReport
@@ -39,7 +38,7 @@ def stderr_console() -> Console:
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return money(value)
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
@@ -110,8 +109,6 @@ def issues(kind: str, items: Iterable[dict[str, Any]], style: str) -> None:
 
 
 def ingest_report(report: IngestReport, fmt: str) -> None:
-    from .intake import GROUPS
-
     data = report.as_dict()
     if fmt == "json":
         emit_json(data)
@@ -132,7 +129,7 @@ def ingest_report(report: IngestReport, fmt: str) -> None:
     table.add_row("total paid (CLP04)", data["total_paid"])
     table.add_row("payments (BPR02)", data["payment_total"])
     table.add_row("provider adjustments (PLB)", data["plb_total"])
-    for g in GROUPS:
+    for g in GROUP_CODES:
         table.add_row(f"adjustments {g}", data["adjustments_by_group"].get(g, "0.00"))
     status = ", ".join(f"{k}: {v}" for k, v in data["claims_by_status"].items()) or "-"
     table.add_row("claims by status (CLP02)", status)
@@ -264,7 +261,7 @@ QUEUE_COLUMNS = [  # the order of a queue JSON row (worklist._queue_row)
     "likelihood", "score", "tier", "status", "team", "assignee", "recovered", "outcome_date",
     "action", "note",
 ]  # fmt: skip
-TIER_STYLE = {"high": "bold red", "standard": "yellow", "low": "dim"}
+TIER_STYLE = {Tier.HIGH: "bold red", Tier.STANDARD: "yellow", Tier.LOW: "dim"}
 
 
 # -- tables that fit ---------------------------------------------------------------------------
@@ -372,7 +369,7 @@ def amount(value: str | None) -> str:
     if value in (None, ""):
         return ""
     try:
-        return f"{Decimal(value):,.2f}"
+        return money_grouped(Decimal(value))
     except ArithmeticError:
         return str(value)
 
@@ -417,11 +414,13 @@ def queue(
         Column("Claim", [r.get("claim") or "" for r in rows], drop=3 if found else 11),
         Column("Proc", [r["procedure"] or "" for r in rows], drop=5),
         Column("Reason", [f"{r['group']}-{r['carc']}" for r in rows]),
-        Column("Cat", [CATEGORY_SHORT.get(r["category"], r["category"]) for r in rows], drop=9),
+        Column("Cat", [Category.SHORT.get(r["category"], r["category"]) for r in rows], drop=9),
         Column("Amount", [amount(r["amount_at_risk"]) for r in rows], justify="right"),
         Column("Who", [r["assignee"] or r["team"] or "-" for r in rows], name=True, drop=7),
     ]
-    styles = ["dim" if r["status"] not in OPEN else TIER_STYLE.get(r["tier"] or "") for r in rows]
+    styles = [
+        "dim" if r["status"] not in Status.OPEN else TIER_STYLE.get(r["tier"] or "") for r in rows
+    ]
     _print_fitted([c for c in cols if c is not None], styles)
     shown = len(rows)
     if total is not None and total > shown:
@@ -433,12 +432,12 @@ def queue(
     for action in ("resubmit", "reopen", "bill_other_payer", "review", "none"):
         ids = [str(r["id"]) for r in rows if r.get("action") == action]
         if ids:
-            message(f"{ACTION_TEXT[action]}: {', '.join(ids)}")
+            message(f"{Action.TEXT[action]}: {', '.join(ids)}")
 
 
 def _days_left(row: dict[str, Any]) -> str:
     """Days to the deadline, for open work only: a decided denial has no clock running."""
-    if row["days_left"] is None or row["status"] not in OPEN:
+    if row["days_left"] is None or row["status"] not in Status.OPEN:
         return "-"
     return str(row["days_left"])
 
@@ -519,7 +518,7 @@ def denial_detail(detail: dict[str, Any], fmt: str) -> None:
         ("payer class", f"{d['payer_class']} ({d['class_basis']}); rules: {d['payer_rule']}"),
         (
             "next step",
-            ACTION_TEXT.get(d["action"], d["action"]) + (f": {d['note']}" if d["note"] else ""),
+            Action.TEXT.get(d["action"], d["action"]) + (f": {d['note']}" if d["note"] else ""),
         ),
         ("level", f"{d['level']}" + (f" ({d['level_name']})" if d["level_name"] else "")),
         (
@@ -679,10 +678,6 @@ def yaml_text(data: Any) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def money(cents: int | None) -> str:
-    return "0.00" if cents is None else f"{Decimal(cents) / 100:.2f}"
 
 
 # -- reports ------------------------------------------------------------------------------------

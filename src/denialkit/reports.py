@@ -23,6 +23,7 @@ from markupsafe import Markup
 from .rules import Roi, Rules
 from .settings import packaged_templates_dir
 from .store import Store
+from .vocabulary import money_cents as money
 
 KINDS = ("tracking", "patterns", "team", "roi", "trend", "summary")
 # Reports outside the summary.
@@ -32,10 +33,6 @@ AUTH_CARCS = ("15", "197", "198", "284", "296", "302")
 DUE_WINDOWS = (7, 14, 30)
 PAST_DEADLINE_LIMIT = 500
 REDACTED = None  # a redacted PHI field is null: the shape of every row stays the same
-
-
-def money(cents: int | None) -> str:
-    return f"{Decimal(cents or 0) / 100:.2f}"
 
 
 def rate(part: float, whole: float) -> float | None:

@@ -26,11 +26,11 @@ from pydantic import (
 
 from .errors import RulesError
 from .settings import packaged_rules_dir, safe_load
+from .vocabulary import GROUP_CODES, GROUPS, Category
 
-DENIAL_CATEGORIES = ("administrative", "technical", "clinical")
-NON_DENIAL = ("contractual", "patient_responsibility", "other")
-UNCATEGORIZED = "uncategorized"
-Category = Literal[
+# The words a rule may use (pydantic checks them as Literal types; tests/test_startup.py
+# checks they are vocabulary's words).
+CategoryWord = Literal[
     "administrative",
     "technical",
     "clinical",
@@ -39,7 +39,6 @@ Category = Literal[
     "other",
     "uncategorized",
 ]
-TIERS = ("high", "standard", "low")
 FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 
 
@@ -55,7 +54,6 @@ FILES = ("carc.yaml", "rarc.yaml", "payers.yaml", "triage.yaml", "routing.yaml")
 Action = Literal[
     "appeal", "resubmit", "reopen", "bill_other_payer", "bill_patient", "review", "none"
 ]
-from .choices import ACTION_TEXT, ACTIONS  # noqa: E402, F401 - the words live in choices
 
 PayerClass = Literal[
     "medicare",
@@ -78,7 +76,7 @@ class _Strict(BaseModel):
 
 
 class Override(_Strict):
-    category: Category | None = None
+    category: CategoryWord | None = None
     likelihood: float | None = Field(None, ge=0, le=1)
     template: str | None = None
     prevention: str | None = None
@@ -88,7 +86,7 @@ class Override(_Strict):
 
 
 class CarcRule(_Strict):
-    category: Category
+    category: CategoryWord
     description: str
     active: bool = True
     likelihood: float = Field(0.4, ge=0, le=1)
@@ -107,8 +105,8 @@ class CarcRule(_Strict):
     @classmethod
     def _groups(cls, v: dict[str, Override]) -> dict[str, Override]:
         for g in v:
-            if g not in ("CO", "PR", "OA", "PI", "CR"):
-                raise ValueError(f"unknown group code {g!r} (CO, PR, OA, PI, CR)")
+            if g not in GROUPS:
+                raise ValueError(f"unknown group code {g!r} ({', '.join(GROUP_CODES)})")
         return v
 
 
@@ -343,7 +341,7 @@ class RoutingFile(_Strict):
     @classmethod
     def _categories(cls, v: dict[str, str]) -> dict[str, str]:
         for c in v:
-            if c not in (*DENIAL_CATEGORIES, UNCATEGORIZED):
+            if c not in Category.ALL:
                 raise ValueError(f"unknown category {c!r}")
         return v
 
@@ -385,7 +383,7 @@ class Resolved:
 
     @property
     def is_denial(self) -> bool:
-        return self.category in DENIAL_CATEGORIES or self.category == UNCATEGORIZED
+        return self.category in Category.ALL
 
 
 ABN_REMARKS = ("M38",)  # "patient liable: signed advance notice"
@@ -452,9 +450,9 @@ class Rules:
         rule = self.carc.get(carc)
         if rule is None:
             return Resolved(
-                UNCATEGORIZED,
+                Category.UNCATEGORIZED,
                 0.3,
-                UNCATEGORIZED,
+                Category.UNCATEGORIZED,
                 "Unknown reason code: add it to carc.yaml.",
                 "unknown reason code",
             )
@@ -469,14 +467,14 @@ class Rules:
                 (
                     self.rarc[r].category
                     for r in ranked
-                    if self.rarc[r].category in DENIAL_CATEGORIES
+                    if self.rarc[r].category in Category.DENIALS
                 ),
                 None,
             )
             if hint is not None:
                 category = hint
             elif carc == "A1":
-                category = UNCATEGORIZED
+                category = Category.UNCATEGORIZED
         # Precedence, least to most specific: the CARC, its group override, the most specific
         # remark the CARC names, a remark that carries an action (MA130).
         overrides = [rule.groups[group]] if group in rule.groups else []
@@ -499,7 +497,7 @@ class Rules:
             action = remark_action
         elif abn and with_abn:
             action, note = with_abn, "the patient signed an advance notice (ABN)"
-        if category in DENIAL_CATEGORIES and template in NON_DENIAL:
+        if category in Category.DENIALS and template in Category.NON_DENIAL:
             template = category
         return Resolved(category, likelihood, template, prevention, rule.description, action, note)
 

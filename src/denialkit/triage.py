@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .rules import TriageFile
-
-_TIER_RANK = {"low": 0, "standard": 1, "high": 2}
+from .vocabulary import Action, Tier
 
 
 def blend_likelihood(prior: float, overturned: float, decided: int, prior_weight: float) -> float:
@@ -42,15 +41,6 @@ class Score:
             "score": round(self.score, 4),
             "tier": self.tier,
         }
-
-    def breakdown_json(self) -> str:
-        """``breakdown()`` as JSON, formatted directly: this runs once per denial at intake."""
-        return (
-            f'{{"value": {round(self.value, 4)}, "likelihood": {round(self.likelihood, 4)}, '
-            f'"urgency": {round(self.urgency, 4)}, "strategic": {round(self.strategic, 4)}, '
-            f'"pattern_count": {self.pattern_count}, "score": {round(self.score, 4)}, '
-            f'"tier": "{self.tier}"}}'
-        )
 
 
 def score(
@@ -90,18 +80,14 @@ def score(
     t = policy.tiers
     recurring = pattern_count >= policy.strategic.min_count
     urgent = days_left is not None and days_left <= policy.urgent_days
-    if action in ("none", "bill_patient"):
-        tier = "low"
+    if action in Action.NOTHING_TO_APPEAL:
+        tier = Tier.LOW
     elif dollars >= t.high_amount or (dollars >= t.high_min_amount and s >= t.high):
-        tier = "high"
+        tier = Tier.HIGH
     elif (dollars < t.low_amount or s < t.standard) and not (recurring or urgent):
-        tier = "low"
+        tier = Tier.LOW
     else:
-        tier = "standard"
-    if (
-        recurring
-        and action not in ("none", "bill_patient")
-        and _TIER_RANK[tier] < _TIER_RANK[policy.strategic.min_tier]
-    ):
-        tier = policy.strategic.min_tier
+        tier = Tier.STANDARD
+    if recurring and action not in Action.NOTHING_TO_APPEAL:
+        tier = Tier.at_least(tier, policy.strategic.min_tier)
     return Score(s, tier, value, likelihood, urgency, strategic, pattern_count)

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import choices
-from .choices import STATUSES as ALL_STATUSES
 from .errors import UsageError
-from .store import OPEN_STATUSES, Store, from_cents
+from .store import Store
+from .vocabulary import Action, Status
+from .vocabulary import money_cents_or_none as _money
 
-QUEUE_ACTIONS = tuple(a for a in choices.ACTIONS if a != "bill_patient")
+QUEUE_ACTIONS = tuple(a for a in Action.ALL if a != Action.BILL_PATIENT)
 
 
 def _filters(
@@ -32,9 +33,9 @@ def _filters(
     the table prints them, ``admin``, are read as the word), never a silent empty queue."""
     status = choices.status(status)
     if status in (None, "open"):
-        statuses: Sequence[str] = OPEN_STATUSES
+        statuses: Sequence[str] = Status.OPEN
     elif status == "all":
-        statuses = ALL_STATUSES
+        statuses = Status.ALL
     else:
         statuses = (status,)
     for key in ("patient", "member", "claim", "carc", "procedure", "action", "text", "practice"):
@@ -152,7 +153,7 @@ def elsewhere(
     shown = set(_filters(today, status, None, None, None, {})["statuses"])
     filters = _filters(today, "all", tier, category, due_within, dict(find))
     counts = store.queue_by_status(team=team, assignee=assignee, payer=payer, **filters)
-    out = {s: counts[s] for s in ALL_STATUSES if counts.get(s) and s not in shown}
+    out = {s: counts[s] for s in Status.ALL if counts.get(s) and s not in shown}
     if find.get("action") is None:  # the default queue hides the patient's to pay: say so
         mine = _filters(
             today, status, tier, category, due_within, {**find, "action": "bill_patient"}
@@ -161,10 +162,6 @@ def elsewhere(
         if n:
             out["bill_patient"] = n
     return out
-
-
-def _money(cents: int | None) -> str | None:
-    return None if cents is None else f"{from_cents(cents):.2f}"
 
 
 def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
     QUEUE_ORDER,
-    WAITING_STATUSES,
     _chunks,
     _marks,
 )
@@ -20,14 +19,21 @@ class DenialsMixin:
     """Writing denials and the audit trail."""
 
     def reverse_open_denials(
-        self, payer_id: int, patient_control: str, payer_claim_id: str, source: str, at: str
+        self,
+        payer_id: int,
+        patient_control: str,
+        payer_claim_id: str,
+        source: str,
+        at: str,
+        moves: Mapping[str, str],
     ) -> int:
         """A CLP02=22 reversal: the payer withdrew the earlier adjudication of this claim, so
-        its open denials leave the queue (the corrected claim is judged on its own)."""
-        params: list[Any] = [payer_id, patient_control, *OPEN_STATUSES]
+        its denials in a status ``moves`` names move as it says (``Status.ON_REVERSAL``: the
+        open ones leave the queue; the corrected claim is judged on its own)."""
+        params: list[Any] = [payer_id, patient_control, *moves]
         sql = (
             "SELECT id, status FROM denials WHERE payer_id = ? AND patient_control = ? "  # noqa: S608
-            f"AND status IN ({_marks(OPEN_STATUSES)})"
+            f"AND status IN ({_marks(moves)})"
         )
         if payer_claim_id:
             sql += " AND payer_claim_id = ?"
@@ -39,12 +45,13 @@ class DenialsMixin:
                 at,
                 "denialkit",
                 status,
-                "reversed",
+                moves[status],
                 "payer reversed the claim (CLP02=22)",
                 source,
             )
         self.conn.executemany(
-            "UPDATE denials SET status = 'reversed' WHERE id = ?", [(r[0],) for r in rows]
+            "UPDATE denials SET status = ? WHERE id = ? AND status = ?",
+            [(moves[status], denial_id, status) for denial_id, status in rows],
         )
         return len(rows)
 
@@ -260,20 +267,27 @@ class DenialsMixin:
             )
         return before
 
-    def expire_overdue(self, today: str, at: str) -> int:
-        """Open denials past their deadline, not yet appealed, become 'expired'."""
-        waiting = WAITING_STATUSES
+    def expire_overdue(self, today: str, at: str, moves: Mapping[str, str]) -> int:
+        """Denials in a status ``moves`` names, past their deadline, move as it says
+        (``Status.ON_DEADLINE``: not yet appealed becomes 'expired')."""
         rows = self.conn.execute(
-            f"SELECT id, status FROM denials WHERE status IN ({_marks(waiting)}) "  # noqa: S608
+            f"SELECT id, status FROM denials WHERE status IN ({_marks(moves)}) "  # noqa: S608
             "AND deadline < ?",
-            [*waiting, today],
+            [*moves, today],
         ).fetchall()
         for denial_id, status in rows:
             self._event(
-                denial_id, at, "denialkit", status, "expired", "appeal deadline passed", "deadline"
+                denial_id,
+                at,
+                "denialkit",
+                status,
+                moves[status],
+                "appeal deadline passed",
+                "deadline",
             )
         self.conn.executemany(
-            "UPDATE denials SET status = 'expired' WHERE id = ?", [(r[0],) for r in rows]
+            "UPDATE denials SET status = ? WHERE id = ? AND status = ?",
+            [(moves[status], denial_id, status) for denial_id, status in rows],
         )
         return len(rows)
 

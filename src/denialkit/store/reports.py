@@ -6,15 +6,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..vocabulary import Status
 from .sql import (
     _PAYER_MATCH,
     _PRACTICE_MATCH,
+    DECIDED_STATUSES,
     OPEN_STATUSES,
     WAITING_STATUSES,
     _chunks,
     _marks,
     _payer_params,
     _practice_params,
+    _words,
 )
 
 
@@ -97,7 +100,7 @@ class ReportMixin:
         where, params = self._denial_filter(None, None, payer)
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
-            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted', 'upheld') "
+            f"WHERE {where} AND d.status IN ({_words(WAITING_STATUSES)}) "
             "AND d.deadline BETWEEN ? AND ?",
             [*params, first, last],
         ).fetchone()
@@ -120,7 +123,7 @@ class ReportMixin:
         where, params = self._denial_filter(since, until, payer)
         cond = (
             f"{where} AND d.deadline < ? AND d.status IN "
-            "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired')"
+            f"({_words((*WAITING_STATUSES, Status.EXPIRED))})"
         )
         n, cents = self.conn.execute(
             f"SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d WHERE {cond}",  # noqa: S608
@@ -225,7 +228,7 @@ class ReportMixin:
             "SELECT d.category, p.name AS payer, d.status, COUNT(*) AS n, "  # noqa: S608
             "COALESCE(SUM(d.recovered_cents), 0) AS recovered FROM denials d "
             f"JOIN payers p ON p.id = d.payer_id WHERE {where} AND d.status IN "
-            "('overturned', 'partially_overturned', 'upheld', 'exhausted') "
+            f"({_words(DECIDED_STATUSES)}) "
             "AND d.appealed_on IS NOT NULL GROUP BY 1, 2, 3",
             params,
         )
@@ -316,17 +319,17 @@ class ReportMixin:
         """Per assignee: open and overdue now; appeals and decisions dated in the period."""
         where, params = self._denial_filter(None, None, payer)
         lo, hi = since or "0000-00-00", until or "9999-12-31"
-        waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
+        waiting = f"d.status IN ({_words(WAITING_STATUSES)})"
         return self.query(
             "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
             f"SUM(CASE WHEN d.status IN ({_marks(OPEN_STATUSES)}) THEN 1 ELSE 0 END) AS open, "
             f"SUM(CASE WHEN ({waiting} AND d.deadline < ?) OR d.status = 'expired' "
             "THEN 1 ELSE 0 END) AS overdue, "
             "SUM(CASE WHEN d.appealed_on BETWEEN ? AND ? THEN 1 ELSE 0 END) AS submitted, "
-            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned', 'upheld', "
-            "'exhausted') AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
+            f"SUM(CASE WHEN d.status IN ({_words(DECIDED_STATUSES)}) "
+            "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
             "THEN 1 ELSE 0 END) AS decided, "
-            "SUM(CASE WHEN d.status IN ('overturned', 'partially_overturned') "
+            f"SUM(CASE WHEN d.status IN ({_words(Status.WON)}) "
             "AND d.appealed_on IS NOT NULL AND d.outcome_date BETWEEN ? AND ? "
             "THEN 1 ELSE 0 END) AS won, "
             "COALESCE(SUM(CASE WHEN d.outcome_date BETWEEN ? AND ? THEN d.recovered_cents END), 0) "

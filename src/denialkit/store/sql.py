@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..vocabulary import Status
+
 
 def to_cents(value: Decimal | None) -> int | None:
     if value is None:
@@ -25,16 +27,22 @@ def _num(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-# 'upheld' is open: upheld at one level, the next level's deadline runs ('exhausted' when
-# there is no next level).
-OPEN_STATUSES = ("new", "assigned", "appeal_drafted", "appealed", "upheld")
-WAITING_STATUSES = ("new", "assigned", "appeal_drafted", "upheld")  # nothing filed yet
-DECIDED_STATUSES = ("overturned", "partially_overturned", "upheld", "exhausted")
+# The status sets the SQL builds its IN (...) lists from (defined in ``vocabulary.Status``).
+OPEN_STATUSES = Status.OPEN
+WAITING_STATUSES = Status.WAITING
+DECIDED_STATUSES = Status.DECIDED
 QUEUE_ORDER = "d.tier_order, COALESCE(d.follow_up, d.deadline, '9999-12-31'), d.ev_cents DESC, d.id"
 
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
+
+
+def _words(values: Sequence[str]) -> str:
+    """Vocabulary words (``Status.WAITING`` ...) as SQL literals for an ``IN (...)`` list
+    whose parameters are already numbered; only ever our own lower-case words."""
+    assert all(v.replace("_", "").isalpha() and v.islower() for v in values), values
+    return ", ".join(f"'{v}'" for v in values)
 
 
 def _chunks(values: Sequence[Any], size: int = 400) -> Iterator[list[Any]]:

@@ -1,41 +1,29 @@
-"""The denial work: find denials at intake, triage them, route them, and read the queue.
+"""Denials found at intake and their triage: which adjustments are denials, the same denial
+seen again, the next step with its deadline, likelihood, score and tier.
 
-Every function takes a ``Store`` and the ``Rules``; the store does the SQL, ``denials`` finds
-candidates, ``triage`` does the arithmetic. Dates are ``datetime.date``; ``today`` is always
-passed in so that results are reproducible.
+``DenialProcessor`` is what the intake hands each stored claim; ``triage`` scores stored
+denials again (after a rules change, and nightly). Dates are ``datetime.date``; ``today`` is
+always passed in so that results are reproducible.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from . import choices
+from .assignment import route
 from .denials import REVERSAL, Candidate, find_denials
 from .era import Claim, RemittanceHeader
-from .errors import NotFound, UsageError
-from .lifecycle import (
-    ON_ASSIGN,
-    ON_RELEASE,
-    PaidBatch,
-    now_iso,
-    resolve_from_payment,
-    same_line,
-    same_patient,
-)
+from .lifecycle import PaidBatch, resolve_from_payment, same_line, same_patient
 from .payers import PayerPolicy, next_step, policy
 from .rules import Rules
-from .store import WAITING_STATUSES, Store, to_cents
+from .store import Store, to_cents
 from .triage import blend_likelihood, score
+from .vocabulary import Status, Tier, money, now_iso
 
-# The read side (queue, find) lives in worklist, which loads without the rules (pydantic):
-# `denialkit queue` starts fast. Re-exported here, where it used to be.
-from .worklist import QUEUE_ACTIONS, _money, elsewhere, find, queue, queue_total  # noqa: F401
-
-TIER_ORDER = {"high": 0, "standard": 1, "low": 2}
 PAGE = 5000
 
 
@@ -113,7 +101,9 @@ class DenialProcessor:
     def flush(self) -> None:
         at = now_iso()
         for payer_id, pcn, icn, source in self.reversals:
-            self.reversed += self.store.reverse_open_denials(payer_id, pcn, icn, source, at)
+            self.reversed += self.store.reverse_open_denials(
+                payer_id, pcn, icn, source, at, Status.ON_REVERSAL
+            )
         self.reversals = []
         # Payments settle earlier denials before this batch's denials are matched against
         # the open ones: what is left denied on a partly paid line is a new denial.
@@ -131,7 +121,7 @@ class DenialProcessor:
                 # The same line denied again on a later remittance (a resubmission or
                 # correction denied the same way): one denial, with the repeat on its history.
                 self.store.note_repeat(
-                    match["id"], at, ctx["source"], f"{c.group}-{c.carc} {c.amount:.2f}"
+                    match["id"], at, ctx["source"], f"{c.group}-{c.carc} {money(c.amount)}"
                 )
                 self.repeated += 1
                 continue
@@ -152,13 +142,13 @@ class DenialProcessor:
                     "carc": c.carc,
                     "group_code": c.group,
                     "rarcs": ",".join(c.rarcs),
-                    "reasons": json.dumps([[g, r, f"{a:.2f}"] for g, r, a in c.reasons]),
+                    "reasons": json.dumps([[g, r, money(a)] for g, r, a in c.reasons]),
                     "category": c.category,
                     "amount_cents": to_cents(c.amount),
                     "received": ctx["received"],
                     "prior": c.prior,
                     "likelihood": c.prior,
-                    "status": "new",
+                    "status": Status.NEW,
                     "team": self.rules.team_for(c.category),
                     "template": c.template,
                     "created_at": at,
@@ -196,7 +186,7 @@ class DenialProcessor:
                 )
             )
             if row["deadline"] is not None and row["deadline"] < today:
-                row["status"] = "expired"
+                row["status"] = Status.EXPIRED
         for pkey, n in in_batch.items():  # this batch is stored now: counts move on
             if pkey in self.assessor.patterns:
                 self.assessor.patterns[pkey] += n
@@ -322,9 +312,9 @@ class _Assessor:
             "likelihood": likelihood,
             "score": s.score,
             "tier": s.tier,
-            "tier_order": TIER_ORDER[s.tier],
+            "tier_order": Tier.ORDER[s.tier],
             "ev_cents": int(row["amount_cents"] * likelihood),
-            "breakdown": s.breakdown_json(),
+            "breakdown": json.dumps(s.breakdown()),
         }
 
 
@@ -353,237 +343,14 @@ def triage(store: Store, rules: Rules, today: dt.date, ids: Sequence[int] | None
             updates.append({**a, "id": r["id"]})
         store.update_triage(updates)
         done += len(updates)
-    store.expire_overdue(today.isoformat(), now_iso())
+    store.expire_overdue(today.isoformat(), now_iso(), Status.ON_DEADLINE)
     return done
 
 
-def _page(ids: list[int]):
+def _page(ids: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(ids), PAGE):
         yield ids[i : i + PAGE]
 
 
-def _open_pages(store: Store):
+def _open_pages(store: Store) -> Iterator[list[int]]:
     return _page(store.open_denial_ids())
-
-
-def route(
-    store: Store,
-    rules: Rules,
-    ids: Sequence[int] | None = None,
-    *,
-    actor: str = "denialkit",
-    source: str = "route",
-) -> int:
-    """Assign unassigned open denials to the team member with the fewest open denials."""
-    if not any(rules.routing.teams.values()):
-        return 0  # nobody to assign to: denials stay with their team, unassigned
-    counts = store.open_counts()
-    assigned = 0
-    for d in store.unassigned_open(ids):
-        team = rules.team_for(d["category"])
-        members = rules.routing.teams.get(team or "", [])
-        if not members:
-            continue
-        member = min(members, key=lambda m: (counts.get(m, 0), members.index(m)))
-        store.set_assignment(d["id"], team, member, actor, source, now_iso(), ON_ASSIGN)
-        counts[member] = counts.get(member, 0) + 1
-        assigned += 1
-    return assigned
-
-
-def assign(store: Store, ids: Sequence[int], to: str, actor: str) -> int:
-    missing = sorted(set(ids) - set(store.denial_ids(list(ids))))
-    if missing:
-        raise NotFound(f"no denial with id {', '.join(map(str, missing))}")
-    with store.transaction():
-        for i in ids:
-            store.set_assignment(i, None, to, actor, "assign", now_iso(), ON_ASSIGN)
-    return len(ids)
-
-
-def take_next(
-    store: Store,
-    who: str,
-    *,
-    team: str | None = None,
-    category: str | None = None,
-    practice: str | None = None,
-) -> int | None:
-    """Take the most urgent denial with nothing filed yet that nobody else holds (or that is
-    already ``who``'s), assigned to ``who`` with its event; None when there is none. Two
-    people taking at once never get the same denial. The patient's responsibility
-    (bill_patient) is not taken: it is not a biller's work item."""
-    if not who.strip():
-        raise UsageError("who takes it? (--as NAME)")
-    return store.take_next(
-        who,
-        statuses=WAITING_STATUSES,
-        at=now_iso(),
-        moves=ON_ASSIGN,
-        team=team,
-        category=choices.category(category),
-        practice=practice,
-        action=QUEUE_ACTIONS,
-    )
-
-
-def release(store: Store, denial_id: int, who: str) -> str | None:
-    """Give a denial back to the queue (nobody holds it; ``assigned`` becomes ``new``).
-    Returns who held it; None when nobody did."""
-    return store.release(denial_id, who, now_iso(), ON_RELEASE)
-
-
-def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str, Any]:
-    """Everything about one denial: claim, lines, adjustments and remarks described,
-    deadline, score breakdown, history."""
-    d = store.denial(denial_id)
-    detail = store.claim_detail(d["claim_id"])
-    return {
-        "denial": {
-            "id": d["id"],
-            "status": d["status"],
-            "category": d["category"],
-            "tier": d["tier"],
-            "score": d["score"],
-            "team": d["team"],
-            "assignee": d["assignee"],
-            "carc": d["carc"],
-            "group": d["group_code"],
-            "carc_description": rules.carc_description(d["carc"]),
-            "rarc": [
-                {"code": c, "description": rules.rarc_description(c)}
-                for c in (d["rarcs"] or "").split(",")
-                if c
-            ],
-            "reasons": [
-                {"group": g, "carc": c, "amount": a, "description": rules.carc_description(c)}
-                for g, c, a in json.loads(d["reasons"] or "[]")
-            ],
-            "amount_at_risk": _money(d["amount_cents"]),
-            "received": d["received"],
-            "deadline": d["deadline"],
-            "deadline_basis": d["deadline_basis"],
-            "days_left": (dt.date.fromisoformat(d["deadline"]) - today).days
-            if d["deadline"]
-            else None,
-            "follow_up": d["follow_up"],
-            "due": bool(d["follow_up"] and d["follow_up"] <= today.isoformat()),
-            "level": d["level"] or 1,
-            "level_name": _level_name(rules, d),
-            "payer_class": d["payer_class"],
-            "class_basis": d["class_basis"],
-            "note": d["note"] or "",
-            "payer_rule": d["payer_rule"],
-            "prior": d["prior"],
-            "likelihood": d["likelihood"],
-            "breakdown": json.loads(d["breakdown"] or "{}"),
-            "template": d["template"],
-            "procedure": d["procedure"],
-            "line_control": d["line_control"],
-            "appealed_on": d["appealed_on"],
-            "action": d["action"] or "appeal",
-            "recovered": _money(d["recovered_cents"]),
-            "outcome_date": d["outcome_date"],
-        },
-        "claim": {
-            "patient_control": d["patient_control"],
-            "payer_claim_id": d["payer_claim_id"],
-            "payer": d["payer_name"],
-            "status": d["claim_status"],
-            "charge": _money(d["claim_charge_cents"]),
-            "paid": _money(d["claim_paid_cents"]),
-            "patient": ", ".join(x for x in (d["patient_last"], d["patient_first"]) if x),
-            "member_id": d["patient_id"],
-            "filing_indicator": d["filing_indicator"],
-            "remittance": {
-                "trace": d["trace_number"],
-                "date": d["payment_date"],
-                "file": d["file_name"],
-            },
-        },
-        "lines": [
-            {
-                "id": ln["id"],
-                "procedure": ln["procedure"],
-                "modifiers": [m for m in (ln["modifiers"] or "").split(",") if m],
-                "charge": _money(ln["charge_cents"]),
-                "paid": _money(ln["paid_cents"]),
-                "service_date": ln["date_from"],
-                "line_control": ln["line_control"],
-                "denied": ln["id"] == d["line_id"],
-            }
-            for ln in detail["lines"]
-        ],
-        "adjustments": [
-            {
-                "line_id": a["line_id"],
-                "group": a["group_code"],
-                "carc": a["reason"],
-                "amount": _money(a["amount_cents"]),
-                "description": rules.carc_description(a["reason"]),
-                "category": rules.resolve(a["group_code"], a["reason"]).category,
-            }
-            for a in detail["adjustments"]
-        ],
-        "remarks": [
-            {
-                "line_id": m["line_id"],
-                "source": m["source"],
-                "code": m["code"],
-                "description": rules.rarc_description(m["code"]),
-            }
-            for m in detail["remarks"]
-        ],
-        "history": store.history(denial_id),
-        "submitted": submitted_claim(store, d["claim_id"]),
-    }
-
-
-def submitted_claim(store: Store, claim_id: int) -> dict[str, Any] | None:
-    """The 837 claim a remittance claim is linked to (None when none was ingested)."""
-    s = store.submitted_for_claim(claim_id)
-    if s is None:
-        return None
-    diagnoses = [x for x in (s["diagnoses"] or "").split(",") if x]
-    return {
-        "patient_control": s["patient_control"],
-        "kind": s["kind"],
-        "submitted": s["created"],
-        "frequency": s["frequency"],
-        "original_ref": s["original_ref"] or "",
-        "charge": _money(s["charge_cents"]),
-        "billing_npi": s["billing_npi"] or "",
-        "rendering_npi": s["rendering_npi"] or "",
-        "referring_npi": s["referring_npi"] or "",
-        "member_id": s["member_id"] or "",
-        "date_of_birth": s["patient_dob"],
-        "prior_authorization": s["prior_auth"] or "",
-        "referral": s["referral"] or "",
-        "diagnoses": diagnoses,
-        "lines": [
-            {
-                "line": ln["line_no"],
-                "procedure": ln["procedure"],
-                "modifiers": [m for m in (ln["modifiers"] or "").split(",") if m],
-                "units": ln["units"],
-                "charge": _money(ln["charge_cents"]),
-                "date": ln["date_from"],
-                "diagnoses": [
-                    diagnoses[int(p) - 1]
-                    for p in (ln["pointers"] or "").split(",")
-                    if p and int(p) <= len(diagnoses)
-                ],
-                "line_control": ln["line_control"] or "",
-            }
-            for ln in s["lines"]
-        ],
-    }
-
-
-def _level_name(rules: Rules, d: dict[str, Any]) -> str | None:
-    p = policy(
-        rules, [d["payer_identifier"], d["ref_2u"], d["trace_originator"]],
-        d["payer_name"] or "", d["filing_indicator"] or "",
-    )  # fmt: skip
-    lvl = p.level(d["level"] or 1)
-    return lvl.name if lvl else None

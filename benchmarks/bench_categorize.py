@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import claims, stress_adjustments  # noqa: E402
+from bench_ingest import claims, stress_adjustments
 
-from denialkit.intake import ingest_file  # noqa: E402
-from denialkit.rules import load_rules  # noqa: E402
-from denialkit.store import Store  # noqa: E402
-from denialkit.synthetic import Adj, RemitSpec, write_835  # noqa: E402
+from denialkit.intake import ingest_file
+from denialkit.rules import load_rules
+from denialkit.store import Store
+from denialkit.synthetic import Adj, RemitSpec, write_835
 
 DENIALS = [("CO", "50"), ("CO", "97"), ("CO", "197"), ("CO", "16"), ("CO", "4"), ("PR", "96")]
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+@pytest.fixture(scope="session")
+def rules_cache(tmp_path_factory):
+    """One rules cache for the whole run: the packaged rules are validated once, not by every
+    command a test runs (a test of the cache itself sets its own)."""
+    return tmp_path_factory.mktemp("rules-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch, tmp_path):
+def _isolate(monkeypatch, tmp_path, rules_cache):
     """No test reads the developer's database, rules or terminal width."""
     for var in (
         "DENIALKIT_DB",
@@ -26,7 +35,7 @@ def _isolate(monkeypatch, tmp_path):
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("DENIALKIT_CONFIG", str(tmp_path / "config.yaml"))
-    monkeypatch.setenv("DENIALKIT_CACHE", str(tmp_path / "cache"))  # the rules cache
+    monkeypatch.setenv("DENIALKIT_CACHE", str(rules_cache))
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.chdir(tmp_path)
@@ -48,7 +57,7 @@ def pg_server() -> str:
 
             psycopg.connect(url, connect_timeout=5).close()
             _pg_state["url"], _pg_state["error"] = url, None
-        except Exception as exc:  # noqa: BLE001 - any reason means no server
+        except Exception as exc:  # any reason means no server
             _pg_state["url"], _pg_state["error"] = (
                 url,
                 str(exc).splitlines()[0] if str(exc) else repr(exc),
@@ -64,8 +73,8 @@ def pg_server() -> str:
     return str(_pg_state["url"])
 
 
-@pytest.fixture
-def pg_url():
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
     """A libpq URL to a fresh, empty schema of the test server, dropped afterwards."""
     import psycopg
 
@@ -79,6 +88,13 @@ def pg_url():
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_url():
+    """A libpq URL to a fresh, empty schema of the test server, dropped afterwards."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

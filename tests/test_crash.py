@@ -15,7 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec, build_835
+
+pytestmark = pytest.mark.slow  # processes killed at random moments
 
 KILLS = 5
 CLAIMS = 200

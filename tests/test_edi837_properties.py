@@ -18,6 +18,8 @@ from denialkit.synthetic import ClaimFileSpec, ClaimLineSpec, Layout, SubmittedC
 
 from .mutations import OPERATIONS, apply
 
+pytestmark = pytest.mark.slow  # hypothesis: generated 837 claims
+
 
 @pytest.fixture
 def engine():

@@ -139,6 +139,7 @@ def test_migrate_moves_the_demo_store_and_refuses_a_second_run(tmp_path, pg_url)
         assert b.history(3)[-1]["detail"] == "note: moved to PostgreSQL"
 
 
+@pytest.mark.slow
 def test_migrate_moves_a_10000_claim_store(tmp_path, pg_url, write835):
     import datetime as dt
 
@@ -182,6 +183,7 @@ def _ingest(target: str, path: str, out) -> None:
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.slow
 def test_two_ingests_at_once_both_finish_with_exact_totals(db_target, engine, write835):
     import multiprocessing
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from denialkit.store import Store
 from denialkit.x12 import SegmentReader
 
 from .mutations import NASTY_VALUES, OPERATIONS, apply, check_one, seeds
+
+pytestmark = pytest.mark.slow  # hypothesis: thousands of mutated files
 
 SEEDS = seeds()
 step = st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 1 << 20), st.integers(0, 1 << 16))

@@ -588,7 +588,7 @@ def _export_peak(store, fmt, monkeypatch):
 
     from denialkit import output
 
-    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))
     tracemalloc.start()
     try:
         output.queue(worklist.queue(store, TODAY, status="all", stream=True), fmt)
@@ -600,6 +600,7 @@ def _export_peak(store, fmt, monkeypatch):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.slow
 def test_queue_export_memory_is_flat(tmp_path, rules, monkeypatch, fmt):
     with Store(tmp_path / "d.db") as s:
         fill(s, tmp_path, rules)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pytest
+
 from denialkit.intake import find_files, ingest_file, ingest_paths
 from denialkit.store import Store
 from denialkit.synthetic import (
@@ -185,6 +187,7 @@ def test_database_is_owner_only_and_in_wal_mode(tmp_path, write835):
     s.close()
 
 
+@pytest.mark.slow
 def test_two_ingests_at_once_both_finish(tmp_path, write835):
     db = tmp_path / "shared.db"
     Store(db).close()

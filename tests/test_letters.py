@@ -301,6 +301,7 @@ def test_cli_appeal_usage_errors(db):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="PDF needs Chromium")
+@pytest.mark.browser
 def test_cli_appeal_pdf(db, tmp_path):
     out = tmp_path / "a.pdf"
     r = cli("appeal", "2", "--draft", "--format", "pdf", "--out", out, "--db", db)

@@ -19,6 +19,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # builds a wheel and installs it in a new venv
+
 pytest.importorskip("hatchling")
 
 
@@ -103,4 +105,6 @@ def test_installed_wheel_runs_commands_that_need_rules_and_templates(installed):
     page = run("-m", "denialkit", "report", "summary", "--format", "html",
                "--db", str(tmp / "empty.db"))  # fmt: skip
     assert page.returncode == 0, page.stderr
-    assert "<svg" in page.stdout or "No denials" in page.stdout
+    # An empty store: the page is whole, and its charts say there is nothing to draw.
+    assert "<h1>Denial management: summary</h1>" in page.stdout
+    assert "No denials in this period." in page.stdout

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from denialkit.era import EraStream, parse_835
 from denialkit.errors import X12Error
 from denialkit.synthetic import Adj, ClaimSpec, Layout, LineSpec, PLBSpec, RemitSpec, build_835
+
+pytestmark = pytest.mark.slow  # hypothesis: generated remittances
 
 DELIMS = list("*|^~:>!&@#$%+=/`\x1c\x1d\x1e\x1f")
 money = st.integers(min_value=0, max_value=10_000_00).map(lambda c: Decimal(c) / 100)

@@ -21,6 +21,8 @@ from denialkit.rules import PatternFlags, load_rules
 from denialkit.store import OPEN_STATUSES, Store
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec, build_835
 
+from .conftest import pg_schema
+
 TODAY = dt.date(2026, 11, 27)
 SINCE, UNTIL = "2026-09-01", "2026-11-27"
 A, B = "1111111111", "2222222222"  # rendering NPIs
@@ -195,6 +197,7 @@ def test_html_is_self_contained_and_escaped(store, tmp_path, rules):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+@pytest.mark.browser
 def test_html_report_renders_in_headless_chromium(store, filled, rules, tmp_path):
     page = tmp_path / "summary.html"
     page.write_text(
@@ -218,13 +221,33 @@ def cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+@pytest.fixture(scope="session")
+def _filled_sqlite(tmp_path_factory):
+    """The filled store as a SQLite file, built once per run (each test gets a copy)."""
+    where = tmp_path_factory.mktemp("reports")
+    with Store(where / "filled.db") as s:
+        fill(s, where, load_rules())
+    return where / "filled.db"
+
+
+@pytest.fixture(scope="module")
+def _filled_pg(tmp_path_factory):
+    """The filled store in a PostgreSQL schema, built once for this module's report commands,
+    which only read it."""
+    with pg_schema() as url:
+        with Store(url) as s:
+            fill(s, tmp_path_factory.mktemp("reports-pg"), load_rules())
+        yield url
+
+
 @pytest.fixture
-def db(db_target, tmp_path, rules):
-    """A store on each engine (a SQLite file, or a PostgreSQL URL)."""
-    path = db_target
-    with Store(path) as s:
-        fill(s, tmp_path, load_rules())
-    return path
+def db(engine, tmp_path, request):
+    """The filled store on each engine: a copy of the SQLite file, or the PostgreSQL URL."""
+    if engine == "postgresql":
+        return request.getfixturevalue("_filled_pg")
+    path = tmp_path / "test.db"
+    shutil.copyfile(request.getfixturevalue("_filled_sqlite"), path)
+    return str(path)
 
 
 @pytest.mark.parametrize("kind", reports.KINDS)
@@ -235,8 +258,33 @@ def test_cli_report_every_kind_and_format(db, kind, fmt, monkeypatch):
     assert r.exit_code == 0, r.stderr
     if fmt == "json":
         assert json.loads(r.stdout)["report"] == kind
-    if fmt == "csv":
+    elif fmt == "csv":
         assert r.stdout.count("\n") >= 2
+    elif fmt == "table":
+        # One row each kind must show, hand-computed from the fixture (see remits()).
+        assert KIND_ROW[kind] in [line.split() for line in r.stdout.splitlines()], r.stdout
+    else:
+        assert r.stdout.startswith("<!DOCTYPE html>") and r.stdout.rstrip().endswith("</html>")
+        assert f"<h1>Denial management: {kind}</h1>" in r.stdout
+        assert KIND_HTML[kind] in r.stdout
+
+
+KIND_ROW = {
+    "tracking": ["open", "all", "7", "850.00"],
+    "patterns": "ACME HEALTH PLAN 99213 197 6 600.00 60.0% 200.0% FLAG".split(),
+    "team": ["maria", "1", "0", "2", "1", "100.0%", "100.00"],
+    "roi": ["total", "10", "1090.00", "2", "100.00", "0.00", "52.50"],
+    "trend": ["2026-11", "11", "7", "63.6%", "63.6%", "1250.00", "850.00"],
+    "summary": ["open", "amount", "850.00"],
+}
+KIND_HTML = {
+    "tracking": "<h2>Open denials against their deadlines</h2>",
+    "patterns": "<h2>Top denial patterns (payer × procedure × reason), 2026-08-30 to 2026-11-27</h2>",
+    "team": "<h2>Team</h2>",
+    "roi": "<h2>Return on appeals, by month</h2>",
+    "trend": "<h2>Initial denial rate by month (each claim once, at its first adjudication)</h2>",
+    "summary": "<h2>Denied dollars per month, by category</h2>",
+}
 
 
 def test_cli_report_csv_patterns_and_out_file(db, tmp_path, monkeypatch):
@@ -324,6 +372,7 @@ actions = st.lists(
 )
 @given(lines=st.lists(denied_line, min_size=1, max_size=25), ops=actions,
        month=st.sampled_from(["20260815", "20261002", "20261102"]))  # fmt: skip
+@pytest.mark.slow
 def test_report_money_balances_to_the_cent(tmp_path, rules, lines, ops, month):
     store = Store.memory()
     claims = [claim(f"P{i}", proc, carc, f"{Decimal(c) / 100:.2f}")

@@ -297,6 +297,7 @@ def test_history_older_than_history_days_is_not_read(store, rules, tmp_path, his
     assert "authorization" not in rules_of(scrub(store, rules, tmp_path, new("72148")))
 
 
+@pytest.mark.slow
 def test_backtest_meets_its_targets():
     import subprocess
     import sys

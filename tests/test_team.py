@@ -103,6 +103,7 @@ def _race(target: str, workers: int) -> dict[str, list[int]]:
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.slow
 def test_several_processes_take_every_denial_exactly_once(db_target, engine, write835, rules):
     n = 2000 if engine == "postgresql" else 300
     with Store(db_target) as store:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from . import __version__, choices, output, settings
-from .errors import DenialkitError, UsageError
+from .errors import DenialkitError, MissingFields, NoDatabase, UsageError
 from .files import check_new_file, private_dir, private_open, write_private
 from .vocabulary import Action, Category, Status, Tier, money_cents
 
@@ -91,6 +91,21 @@ def _root(
     """denialkit: claim-denial management for healthcare billing (see the app's help)."""
 
 
+def worded(exc: DenialkitError) -> str:
+    """A library error in the command line's words: the library says what is wrong, with the
+    facts as fields; only here is it told which option or command fixes it."""
+    if isinstance(exc, MissingFields):
+        return exc.worded(
+            " (fill them with --set NAME=VALUE or --fields FILE, or render with --draft)",
+            " (denialkit config set KEY VALUE)",
+        )
+    if isinstance(exc, NoDatabase) and exc.engine == "postgresql":
+        return f"{exc} (run 'denialkit ingest' or 'denialkit migrate' first)"
+    if isinstance(exc, NoDatabase):
+        return f"{exc} (run 'denialkit ingest' first, or set --db / DENIALKIT_DB / db in config)"
+    return str(exc)
+
+
 def handle_errors(func: F) -> F:
     """Turn denialkit's own errors into a message on stderr and an exit code.
 
@@ -103,7 +118,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DenialkitError as exc:
-            output.message(f"error: {exc}", style="bold red")
+            output.message(f"error: {worded(exc)}", style="bold red")
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -838,12 +853,12 @@ def appeal(
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
             overwrite=force,
         )  # fmt: skip
-    failed = [r for r in results if r.error]
+    failed = [r for r in results if r.error is not None]
     skipped = [r for r in results if r.skipped]
     for r in skipped:
         output.message(f"skipped: {r.skipped}", style="yellow")
     for r in failed:
-        output.message(f"denial {r.denial_id}: {r.error}", style="red")
+        output.message(f"denial {r.denial_id}: {worded(r.error)}", style="red")
     written = len(results) - len(failed) - len(skipped)
     output.message(
         f"wrote {written} letter(s) to {out}; {len(skipped)} skipped, {len(failed)} failed"

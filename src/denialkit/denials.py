@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from .era import ZERO, Adjustment, Claim, ServiceLine
-from .rules import Rules
+from .era import ZERO, Adjustment, Claim, Remark, ServiceLine
+from .rules import Resolved, Rules
 from .vocabulary import Category
 
 REVERSAL = "22"
@@ -47,11 +48,11 @@ class Candidate:
 
 
 # The contractual reason that, taking the whole charge with nothing paid, means zero allowed.
-ZERO_ALLOWED_CARC = "45"
+ZERO_ALLOWED_GROUP, ZERO_ALLOWED_CARC = "CO", "45"
 ZERO_ALLOWED_NOTE = "zero allowed: the contractual adjustment took the whole charge"
 
 
-def _remark_codes(remarks) -> tuple[str, ...]:
+def _remark_codes(remarks: list[Remark]) -> tuple[str, ...]:
     return tuple(r.code for r in remarks if r.qualifier == "HE")
 
 
@@ -60,8 +61,8 @@ def _collect(
     adjustments: list[Adjustment],
     remarks: tuple[str, ...],
     modifiers: tuple[str, ...] | list[str] = (),
-) -> list[tuple[Adjustment, object]]:
-    found = []
+) -> list[tuple[Adjustment, Resolved]]:
+    found: list[tuple[Adjustment, Resolved]] = []
     for a in adjustments:
         if a.amount <= ZERO:
             continue  # negative CAS amounts are increases, not money withheld
@@ -75,13 +76,17 @@ def _zero_allowed(charge: Decimal, paid: Decimal, adjustments: list[Adjustment])
     if charge <= ZERO or paid != ZERO:
         return False
     took = sum(
-        (a.amount for a in adjustments if a.group == "CO" and a.reason == ZERO_ALLOWED_CARC),
+        (
+            a.amount
+            for a in adjustments
+            if a.group == ZERO_ALLOWED_GROUP and a.reason == ZERO_ALLOWED_CARC
+        ),
         ZERO,
     )
     return took >= charge
 
 
-def _where(line: ServiceLine | None, first: ServiceLine | None, date: str | None) -> dict:
+def _where(line: ServiceLine | None, first: ServiceLine | None, date: str | None) -> dict[str, Any]:
     """The line a denial names (a claim-level one shows the claim's first line's procedure)."""
     shown = line or first
     return {
@@ -95,7 +100,7 @@ def _where(line: ServiceLine | None, first: ServiceLine | None, date: str | None
 def _candidate(
     claim_id: int,
     line: ServiceLine | None,
-    found,
+    found: list[tuple[Adjustment, Resolved]],
     remarks: tuple[str, ...],
     service_date: str | None,
     first_line: ServiceLine | None,
@@ -119,7 +124,12 @@ def _candidate(
 
 
 def _review(
-    claim_id: int, line: ServiceLine | None, adjustments: list[Adjustment], remarks, date, first
+    claim_id: int,
+    line: ServiceLine | None,
+    adjustments: list[Adjustment],
+    remarks: tuple[str, ...],
+    date: str | None,
+    first: ServiceLine | None,
 ) -> Candidate:
     """A zero-allowed line (or claim): not a denial the payer named, but money not paid."""
     return Candidate(
@@ -127,9 +137,9 @@ def _review(
         line_id=None,
         **_where(line, first, date),
         carc=ZERO_ALLOWED_CARC,
-        group="CO",
+        group=ZERO_ALLOWED_GROUP,
         rarcs=list(remarks),
-        category="administrative",
+        category=Category.ADMINISTRATIVE,
         amount=sum((a.amount for a in adjustments if a.reason == ZERO_ALLOWED_CARC), ZERO),
         reasons=[(a.group, a.reason, a.amount) for a in adjustments if a.amount > ZERO],
         prior=0.3,
@@ -158,10 +168,27 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
     """The denials in one claim (none for a reversal: it negates an earlier claim)."""
     if claim.status == REVERSAL:
         return []
-    out: list[Candidate] = []
-    claim_remarks: tuple[str, ...] | None = None
-    service_date = None
     first_line = claim.lines[0] if claim.lines else None
+    out = _line_denials(claim, rules, claim_id, line_ids, first_line)
+    if claim.adjustments and (_may_deny(rules, claim.adjustments) or not claim.lines):
+        found = _claim_level_denial(claim, rules, claim_id, first_line)
+        if found is not None:
+            out.append(found)
+    if not out and claim.status == DENIED and claim.charge - claim.paid > ZERO:
+        found = _unexplained_denial(claim, rules, claim_id, first_line)
+        if found is not None:
+            out.append(found)
+    when = claim_date(claim)
+    for c in out:
+        c.claim_date = when
+    return out
+
+
+def _line_denials(
+    claim: Claim, rules: Rules, claim_id: int, line_ids: list[int], first_line: ServiceLine | None
+) -> list[Candidate]:
+    out: list[Candidate] = []
+    claim_remarks: tuple[str, ...] | None = None  # read once, only if a line needs them
     seen: dict[tuple[str, tuple[str, ...], str | None], int] = {}
     for line, line_id in zip(claim.lines, line_ids, strict=True):
         # Position among identical lines (two J9035 on one date): part of the line's identity.
@@ -171,49 +198,67 @@ def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int])
         if not may_deny and line.paid != ZERO:  # the usual paid line: nothing more to look at
             continue
         if claim_remarks is None:
-            claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
+            claim_remarks = _remark_codes(claim.remarks)
         remarks = tuple(dict.fromkeys(_remark_codes(line.remarks) + claim_remarks))
         found = _collect(rules, line.adjustments, remarks, line.modifiers) if may_deny else []
         if found:
-            c = _candidate(claim_id, line, found, remarks, service_date, first_line)
+            c = _candidate(claim_id, line, found, remarks, claim.service_date, first_line)
         elif _zero_allowed(line.charge, line.paid, line.adjustments):
-            c = _review(claim_id, line, line.adjustments, remarks, service_date, first_line)
+            c = _review(claim_id, line, line.adjustments, remarks, claim.service_date, first_line)
         else:
             continue
         c.line_id = line_id
         c.position = position
         out.append(c)
-    if claim.adjustments and (_may_deny(rules, claim.adjustments) or not claim.lines):
-        if claim_remarks is None:
-            claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
-        found = _collect(rules, claim.adjustments, claim_remarks)
-        if found:
-            out.append(_candidate(claim_id, None, found, claim_remarks, service_date, first_line))
-        elif not claim.lines and _zero_allowed(claim.charge, claim.paid, claim.adjustments):
-            out.append(
-                _review(claim_id, None, claim.adjustments, claim_remarks, service_date, None)
-            )
-    if not out and claim.status == DENIED and claim.charge - claim.paid > ZERO:
-        claim_remarks, service_date = _remark_codes(claim.remarks), claim.service_date
-        adjustments = claim.adjustments + [a for ln in claim.lines for a in ln.adjustments]
-        # Denied as a whole, but no adjustment the rules call a denial. When every adjustment
-        # is a known non-denial (capitation CO-24, prior payer OA-23, PR-1/2/3), the payer
-        # explained the money: nothing to work. Otherwise keep it, uncategorized.
-        explained = adjustments and all(
-            a.amount <= ZERO
-            or (a.reason in rules.carc and not rules.resolve(a.group, a.reason).is_denial)
-            for a in adjustments
-        )
-        if not explained:
-            out.append(_whole_claim(claim, claim_id, rules, adjustments, claim_remarks,
-                                    service_date, first_line))  # fmt: skip
-    when = claim_date(claim)
-    for c in out:
-        c.claim_date = when
     return out
 
 
-def _whole_claim(claim, claim_id, rules, adjustments, claim_remarks, service_date, first_line):
+def _claim_level_denial(
+    claim: Claim, rules: Rules, claim_id: int, first_line: ServiceLine | None
+) -> Candidate | None:
+    remarks = _remark_codes(claim.remarks)
+    found = _collect(rules, claim.adjustments, remarks)
+    if found:
+        return _candidate(claim_id, None, found, remarks, claim.service_date, first_line)
+    if not claim.lines and _zero_allowed(claim.charge, claim.paid, claim.adjustments):
+        return _review(claim_id, None, claim.adjustments, remarks, claim.service_date, None)
+    return None
+
+
+def _unexplained_denial(
+    claim: Claim, rules: Rules, claim_id: int, first_line: ServiceLine | None
+) -> Candidate | None:
+    """Denied as a whole, but no adjustment the rules call a denial. When every adjustment is
+    a known non-denial (capitation CO-24, prior payer OA-23, PR-1/2/3), the payer explained
+    the money: nothing to work. Otherwise keep it, uncategorized."""
+    adjustments = claim.adjustments + [a for ln in claim.lines for a in ln.adjustments]
+    explained = adjustments and all(
+        a.amount <= ZERO
+        or (a.reason in rules.carc and not rules.resolve(a.group, a.reason).is_denial)
+        for a in adjustments
+    )
+    if explained:
+        return None
+    return _whole_claim(
+        claim,
+        claim_id,
+        rules,
+        adjustments,
+        _remark_codes(claim.remarks),
+        claim.service_date,
+        first_line,
+    )
+
+
+def _whole_claim(
+    claim: Claim,
+    claim_id: int,
+    rules: Rules,
+    adjustments: list[Adjustment],
+    claim_remarks: tuple[str, ...],
+    service_date: str | None,
+    first_line: ServiceLine | None,
+) -> Candidate:
     largest = max(adjustments, key=lambda a: a.amount, default=None)
     resolved = rules.resolve(largest.group, largest.reason, claim_remarks) if largest else None
     category = resolved.category if resolved and resolved.is_denial else Category.UNCATEGORIZED

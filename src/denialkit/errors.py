@@ -55,8 +55,41 @@ class TemplateError(DenialkitError):
     """An appeal template is missing, invalid, or needs a value that was not given."""
 
 
+class MissingFields(TemplateError):
+    """A finished letter needs values nobody supplied: staff fields, or practice details.
+
+    The fields say which; how to supply them is the caller's to word (the CLI names its
+    options)."""
+
+    def __init__(
+        self, denial_id: int, template: str, staff: list[str], practice: list[str]
+    ) -> None:
+        self.denial_id, self.template = denial_id, template
+        self.staff, self.practice = staff, practice
+        super().__init__(self.worded())
+
+    def worded(self, staff_remedy: str = "", practice_remedy: str = "") -> str:
+        """The message, with how to fill each kind of value appended when given."""
+        parts = []
+        if self.staff:
+            parts.append(f"required fields not filled: {', '.join(self.staff)}{staff_remedy}")
+        if self.practice:
+            parts.append(
+                f"practice details not configured: {', '.join(self.practice)}{practice_remedy}"
+            )
+        return f"denial {self.denial_id} ({self.template}): " + "; ".join(parts)
+
+
 class StoreError(DenialkitError):
     """The database cannot be opened or is not a denialkit database."""
+
+
+class NoDatabase(StoreError):
+    """No denialkit database where one must exist (only creating commands make one)."""
+
+    def __init__(self, where: str, *, engine: str = "sqlite") -> None:
+        self.where, self.engine = where, engine
+        super().__init__(f"no denialkit database at {where}")
 
 
 class NotFound(DenialkitError):

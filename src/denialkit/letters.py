@@ -36,7 +36,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
 from .config import Config
-from .errors import DenialkitError, InvalidTransition, TemplateError, UsageError
+from .errors import DenialkitError, InvalidTransition, MissingFields, TemplateError, UsageError
 from .files import check_new_file, private_dir, write_private
 from .lifecycle import mark_drafted
 from .payers import policy
@@ -107,6 +107,7 @@ def candidates(ctx: dict[str, Any]) -> list[str]:
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _MARK = re.compile(r"\[\[(.+?)\]\]")
+_HEADING = re.compile(r"(#{1,2}) (.*)")  # "# " a title, "## " a section
 
 _CSS = """
 body { font: 11pt/1.45 Georgia, 'Times New Roman', serif; max-width: 7in; margin: 0.8in auto;
@@ -138,14 +139,13 @@ def markdown_to_html(text: str, title: str) -> str:
 
     for raw in text.splitlines():
         line = raw.rstrip()
+        heading = _HEADING.match(line)
         if not line.strip():
             flush()
-        elif line.startswith("## "):
+        elif heading:
             flush()
-            out.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("# "):
-            flush()
-            out.append(f"<h1>{inline(line[2:])}</h1>")
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{inline(heading.group(2))}</h{level}>")
         elif line.startswith("- "):
             if para:
                 flush()
@@ -342,44 +342,42 @@ class LetterWriter:
                 return known[name_]
             return Required(name_, hint or name_.replace("_", " ")) if required else None
 
-        env = self.md if fmt == "md" else self.html
         self._missing, self._draft = [], draft
-        try:
-            text = _bounded_render(env.get_template(name), {**ctx, "field": field_})
-        except SecurityError as exc:
-            raise TemplateError(f"template {name}: not allowed in a template: {exc}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"template {name}: {exc.message}") from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template {exc.name or name}, line {exc.lineno}: {exc}") from None
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"template {name}: {exc}") from None
-        except DenialkitError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a user template can raise anything
-            raise TemplateError(
-                f"template {name}: {type(exc).__name__} while rendering: {str(exc)[:200]}"
-            ) from None
+        text = _guarded_render(
+            self.md if fmt == "md" else self.html, name, {**ctx, "field": field_}
+        )
         missing = list(self._missing)
         if missing and not draft:
-            practice = [m for m in missing if m.startswith("practice.")]
-            staff = [m for m in missing if not m.startswith("practice.")]
-            parts = []
-            if staff:
-                parts.append(
-                    "required fields not filled: " + ", ".join(staff) + " (fill them with "
-                    "--set NAME=VALUE or --fields FILE, or render with --draft)"
-                )
-            if practice:
-                parts.append(
-                    "practice details not configured: " + ", ".join(practice) + " (denialkit "
-                    "config set KEY VALUE)"
-                )
-            raise TemplateError(f"denial {ctx['denial']['id']} ({name}): " + "; ".join(parts))
+            raise MissingFields(
+                ctx["denial"]["id"],
+                name,
+                staff=[m for m in missing if not m.startswith("practice.")],
+                practice=[m for m in missing if m.startswith("practice.")],
+            )
         if fmt != "md":
             title = f"Appeal: claim {escape(ctx['claim']['payer_claim_id'] or ctx['claim']['id'])}"
             text = markdown_to_html(text, title)
         return Letter(ctx["denial"]["id"], name, text, fmt, draft, missing)
+
+
+def _guarded_render(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> str:
+    """Render template ``name``; whatever goes wrong is a ``TemplateError`` naming it."""
+    try:
+        return _bounded_render(env.get_template(name), ctx)
+    except SecurityError as exc:
+        raise TemplateError(f"template {name}: not allowed in a template: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template {name}: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {exc.name or name}, line {exc.lineno}: {exc}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template {name}: {exc}") from None
+    except DenialkitError:
+        raise
+    except Exception as exc:  # a user template can raise anything
+        raise TemplateError(
+            f"template {name}: {type(exc).__name__} while rendering: {str(exc)[:200]}"
+        ) from None
 
 
 def _bounded_render(template: jinja2.Template, ctx: dict[str, Any]) -> str:
@@ -748,7 +746,7 @@ class AppealResult:
     denial_id: int
     path: Path | None = None
     letter: Letter | None = None
-    error: str | None = None
+    error: DenialkitError | None = None
     drafted: bool = False
     skipped: str | None = None  # why no letter was written, when that is not an error
 
@@ -860,7 +858,7 @@ def appeal_many(
         except InvalidTransition as exc:  # no appeal rights: skip it, it is not a failure
             result = AppealResult(denial_id, skipped=str(exc))
         except DenialkitError as exc:
-            result = AppealResult(denial_id, error=str(exc))
+            result = AppealResult(denial_id, error=exc)
         results.append(result)
         if progress is not None:
             progress(denial_id)

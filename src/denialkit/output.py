@@ -10,7 +10,7 @@ import itertools
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -727,82 +727,106 @@ def report(data: dict[str, Any], fmt: str) -> None:
     kind = data["report"]
     if fmt == "json":
         emit_json(data)
-        return
-    if kind == "practices":  # summary --by practice: one row per client practice
-        columns = list(data["practices"][0]) if data["practices"] else ["practice"]
-        if fmt == "csv":
-            emit_csv(data["practices"], columns)
-            return
-        shown = ["practice", "npi", "tax_id", "open_denials", "open_amount", "high_tier_open",
-                 "past_deadline", "unassigned", "denied", "recovered", "recovery_rate"]  # fmt: skip
-        rows([{**r, "recovery_rate": _pct(r.get("recovery_rate"))} for r in data["practices"]],
-             "table", shown, title="Summary by practice")  # fmt: skip
-        return
-    if fmt == "csv":
-        if kind == "tracking":
-            emit_csv(_tracking_rows(data), ["section", "key", "count", "amount"])
-        elif kind == "patterns":
-            emit_csv(data["patterns"], PATTERN_COLUMNS)
-        elif kind == "team":
-            emit_csv(data["team"], TEAM_COLUMNS)
-        elif kind == "roi":
-            emit_csv(data["months"], ROI_COLUMNS)
-        elif kind == "trend":
-            emit_csv(data["months"], TREND_COLUMNS)
-        elif kind == "unanswered":
-            emit_csv(data["claims"], UNANSWERED_COLUMNS)
-        else:
-            emit_csv([{"metric": k, "value": v} for k, v in data["headline"].items()])
-        return
-    if kind == "unanswered":
+    elif kind == "practices":  # summary --by practice: one row per client practice
+        _practices(data, fmt)
+    elif fmt == "csv":
+        rows_of, columns = REPORT_CSV.get(kind, _headline_csv)
+        emit_csv(rows_of(data), columns)
+    elif kind == "unanswered":
         rows(data["by_payer"], "table", ["payer", "count", "amount", "oldest"],
              title=f"Submitted claims with no remittance after {data['days']} days, by payer")  # fmt: skip
         rows(data["claims"], "table", UNANSWERED_COLUMNS, title="Unanswered claims")
+    else:
+        sections = data.get("sections", {kind: data})
+        if kind == "summary":
+            rows([{"metric": k.replace("_", " "), "value": _pct(v) if k.endswith("rate") else v}
+                  for k, v in data["headline"].items()], "table", ["metric", "value"],
+                 title="Summary")  # fmt: skip
+        for name, show in REPORT_TABLES.items():  # in this order, each section present
+            if name in sections:
+                show(sections[name], kind)
+
+
+def _practices(data: dict[str, Any], fmt: str) -> None:
+    if fmt == "csv":
+        emit_csv(
+            data["practices"], list(data["practices"][0]) if data["practices"] else ["practice"]
+        )
         return
-    sections = data.get("sections", {kind: data})
-    if kind == "summary":
-        rows([{"metric": k.replace("_", " "), "value": _pct(v) if k.endswith("rate") else v}
-              for k, v in data["headline"].items()], "table", ["metric", "value"],
-             title="Summary")  # fmt: skip
-    if "tracking" in sections:
-        rows(_tracking_rows(sections["tracking"]), "table", ["section", "key", "count", "amount"],
-             title="Open denials (tracking)")  # fmt: skip
-        late = sections["tracking"]["past_deadline"]["denials"]
-        if late:
-            rows(late, "table", ["id", "claim", "payer", "reason", "amount", "deadline",
-                                 "days_over", "assignee"], title="PAST DEADLINE (should be empty)")  # fmt: skip
-    if "patterns" in sections:
-        p = sections["patterns"]
-        shown = [{**r, "denial_rate": _pct(r["denial_rate"]), "trend": _pct(r["trend"]),
-                  "flagged": "FLAG" if r["flagged"] else ""} for r in p["patterns"][:20]]  # fmt: skip
-        rows(shown, "table", ["payer", "procedure", "carc", "count", "amount", "denial_rate",
-                              "trend", "flagged"], title="Patterns (payer x procedure x reason)")  # fmt: skip
-        if kind == "patterns":
-            prov = [{**r, "denial_rate": _pct(r["denial_rate"]),
-                     "flagged": "FLAG" if r["flagged"] else ""} for r in p["providers"]]  # fmt: skip
-            rows(prov, "table", ["provider", "npi", "lines_billed", "denied", "denial_rate",
-                                 "flagged"],
-                 title=f"Rendering providers (practice rate {_pct(p['practice_denial_rate'])})")  # fmt: skip
-            rows(p["authorization_by_month"], "table", ["month", "count", "amount"],
-                 title="Authorization denials by month")  # fmt: skip
-    if "team" in sections:
-        shown = [{**r, "overturn_rate": _pct(r["overturn_rate"])} for r in sections["team"]["team"]]
-        rows(shown, "table", TEAM_COLUMNS, title="Team")
-    if "roi" in sections:
-        r = sections["roi"]
-        shown = [{**m, "recovery_rate": _pct(m["recovery_rate"])} for m in r["months"]]
-        if r["months"]:
-            shown.append({**r["total"], "month": "total",
-                          "recovery_rate": _pct(r["total"]["recovery_rate"])})  # fmt: skip
-        rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
-    if "trend" in sections:
-        shown = [{**m, **{k: _pct(m[k]) for k in ("claim_denial_rate", "line_denial_rate",
-                                                  "dollar_denial_rate")}}
-                 for m in sections["trend"]["months"]]  # fmt: skip
-        rows(shown, "table", ["month", "claims", "denied_claims", "claim_denial_rate",
-                              "line_denial_rate", "billed", "denied_amount",
-                              "dollar_denial_rate"],
-             title="Initial denial rate by month (first adjudication)")  # fmt: skip
+    shown = ["practice", "npi", "tax_id", "open_denials", "open_amount", "high_tier_open",
+             "past_deadline", "unassigned", "denied", "recovered", "recovery_rate"]  # fmt: skip
+    rows([{**r, "recovery_rate": _pct(r.get("recovery_rate"))} for r in data["practices"]],
+         "table", shown, title="Summary by practice")  # fmt: skip
+
+
+# Each report's CSV: its main table (the summary's headline figures for the others).
+_headline_csv: tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], list[str] | None] = (
+    lambda d: [{"metric": k, "value": v} for k, v in d["headline"].items()],
+    None,
+)
+REPORT_CSV: dict[str, tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], list[str] | None]] = {
+    "tracking": (_tracking_rows, ["section", "key", "count", "amount"]),
+    "patterns": (lambda d: d["patterns"], PATTERN_COLUMNS),
+    "team": (lambda d: d["team"], TEAM_COLUMNS),
+    "roi": (lambda d: d["months"], ROI_COLUMNS),
+    "trend": (lambda d: d["months"], TREND_COLUMNS),
+    "unanswered": (lambda d: d["claims"], UNANSWERED_COLUMNS),
+}
+
+
+def _tracking_tables(t: dict[str, Any], kind: str) -> None:
+    rows(_tracking_rows(t), "table", ["section", "key", "count", "amount"],
+         title="Open denials (tracking)")  # fmt: skip
+    late = t["past_deadline"]["denials"]
+    if late:
+        rows(late, "table", ["id", "claim", "payer", "reason", "amount", "deadline",
+                             "days_over", "assignee"], title="PAST DEADLINE (should be empty)")  # fmt: skip
+
+
+def _patterns_tables(p: dict[str, Any], kind: str) -> None:
+    shown = [{**r, "denial_rate": _pct(r["denial_rate"]), "trend": _pct(r["trend"]),
+              "flagged": "FLAG" if r["flagged"] else ""} for r in p["patterns"][:20]]  # fmt: skip
+    rows(shown, "table", ["payer", "procedure", "carc", "count", "amount", "denial_rate",
+                          "trend", "flagged"], title="Patterns (payer x procedure x reason)")  # fmt: skip
+    if kind != "patterns":
+        return  # the summary shows the patterns only
+    prov = [{**r, "denial_rate": _pct(r["denial_rate"]),
+             "flagged": "FLAG" if r["flagged"] else ""} for r in p["providers"]]  # fmt: skip
+    rows(prov, "table", ["provider", "npi", "lines_billed", "denied", "denial_rate", "flagged"],
+         title=f"Rendering providers (practice rate {_pct(p['practice_denial_rate'])})")  # fmt: skip
+    rows(p["authorization_by_month"], "table", ["month", "count", "amount"],
+         title="Authorization denials by month")  # fmt: skip
+
+
+def _team_tables(t: dict[str, Any], kind: str) -> None:
+    shown = [{**r, "overturn_rate": _pct(r["overturn_rate"])} for r in t["team"]]
+    rows(shown, "table", TEAM_COLUMNS, title="Team")
+
+
+def _roi_tables(r: dict[str, Any], kind: str) -> None:
+    shown = [{**m, "recovery_rate": _pct(m["recovery_rate"])} for m in r["months"]]
+    if r["months"]:
+        shown.append({**r["total"], "month": "total",
+                      "recovery_rate": _pct(r["total"]["recovery_rate"])})  # fmt: skip
+    rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
+
+
+def _trend_tables(t: dict[str, Any], kind: str) -> None:
+    rates = ("claim_denial_rate", "line_denial_rate", "dollar_denial_rate")
+    shown = [{**m, **{k: _pct(m[k]) for k in rates}} for m in t["months"]]
+    rows(shown, "table", ["month", "claims", "denied_claims", "claim_denial_rate",
+                          "line_denial_rate", "billed", "denied_amount", "dollar_denial_rate"],
+         title="Initial denial rate by month (first adjudication)")  # fmt: skip
+
+
+# The terminal tables of each report section, in the order the summary prints them.
+REPORT_TABLES: dict[str, Callable[[dict[str, Any], str], None]] = {
+    "tracking": _tracking_tables,
+    "patterns": _patterns_tables,
+    "team": _team_tables,
+    "roi": _roi_tables,
+    "trend": _trend_tables,
+}
 
 
 @contextmanager

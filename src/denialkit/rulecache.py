@@ -39,7 +39,7 @@ def _key(user_dir: Path | None) -> str:
         h.update(str(user_dir.resolve()).encode())
         files += sorted(user_dir.glob("*.y*ml"))
     # The code that validates them: a changed model must not read an old pickle.
-    files += [Path(__file__).with_name("rules.py"), Path(__file__).with_name("choices.py")]
+    files += [Path(__file__).with_name(n) for n in ("rules.py", "vocabulary.py")]
     for f in files:
         try:
             st = f.stat()
@@ -61,10 +61,10 @@ def cached_rules(user_dir: str | os.PathLike[str] | None = None) -> Rules:
         return load_rules(user)
     try:
         with open(path, "rb") as f:
-            rules = pickle.load(f)  # noqa: S301 - our own file, in the user's own cache dir
+            rules = pickle.load(f)  # our own file, in the user's own cache dir
         if isinstance(rules, Rules):
             return rules
-    except Exception:  # noqa: BLE001, S110 - any broken cache entry: rebuild it
+    except Exception:  # any broken cache entry: rebuild it
         pass
     rules = load_rules(user)
     _store(path, rules)

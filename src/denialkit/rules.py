@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -620,57 +620,13 @@ def check_rules(
     """Load and validate; returns the rules (None when invalid) and every problem found."""
     base = Path(packaged_dir) if packaged_dir else packaged_rules_dir()
     user = Path(user_dir) if user_dir else None
-    problems: list[Problem] = []
     if user is not None and not user.is_dir():
         return None, [Problem(str(user), None, "", "rules directory does not exist")]
-    if user is not None:
-        for extra in sorted(user.glob("*.y*ml")):
-            if extra.name not in FILES:
-                problems.append(
-                    Problem(
-                        str(extra),
-                        None,
-                        "",
-                        f"unknown rules file (expected one of {', '.join(FILES)})",
-                    )
-                )
+    problems = _unknown_files(user)
     models: dict[str, BaseModel] = {}
     sources: list[str] = []
     for name in FILES:
-        merged: dict[str, Any] = {}
-        files: list[tuple[Path, Any]] = []
-        for folder in (base, user):
-            if folder is None or not (folder / name).exists():
-                continue
-            data, index = _read(folder / name, problems)
-            if data is None:
-                continue
-            sources.append(str(folder / name))
-            if name in ("carc.yaml", "rarc.yaml") and merged:
-                # Code-by-code override: the user's entry replaces the packaged one.
-                codes = data.get("codes")
-                if not isinstance(codes, dict):
-                    problems.append(
-                        Problem(
-                            str(folder / name),
-                            index.get(("codes",), 1),
-                            "codes",
-                            "must be a mapping of code to rule",
-                        )
-                    )
-                    continue
-                merged["codes"] = {
-                    **merged.get("codes", {}),
-                    **{str(k): v for k, v in codes.items()},
-                }
-                extra = {k: v for k, v in data.items() if k != "codes"}
-                merged.update(extra)
-            else:
-                merged = dict(data)
-                if name in ("carc.yaml", "rarc.yaml") and isinstance(merged.get("codes"), dict):
-                    merged["codes"] = {str(k): v for k, v in merged["codes"].items()}
-                files = []
-            files.append((folder / name, index))
+        merged, files = _merged(name, (base, user), problems, sources)
         if not merged:
             if not any(p.file.endswith(name) for p in problems):
                 problems.append(Problem(str(base / name), None, "", "rules file is missing"))
@@ -681,26 +637,77 @@ def check_rules(
     if problems:
         return None, problems
     rules = Rules(
-        models["carc.yaml"],
-        models["rarc.yaml"],
-        models["payers.yaml"],  # type: ignore[arg-type]
-        models["triage.yaml"],
-        models["routing.yaml"],
+        _model(models, "carc.yaml", CarcFile),
+        _model(models, "rarc.yaml", RarcFile),
+        _model(models, "payers.yaml", PayersFile),
+        _model(models, "triage.yaml", TriageFile),
+        _model(models, "routing.yaml", RoutingFile),
         sources,
-    )  # type: ignore[arg-type]
-    routing = rules.routing
-    for category, team in routing.categories.items():
-        if team not in routing.teams:
-            line = None
-            problems.append(
-                Problem(
-                    sources[-1],
-                    line,
-                    f"categories.{category}",
-                    f"team {team!r} is not defined under teams",
-                )
-            )
+    )
+    problems = [
+        Problem(sources[-1], None, f"categories.{category}",
+                f"team {team!r} is not defined under teams")
+        for category, team in rules.routing.categories.items()
+        if team not in rules.routing.teams
+    ]  # fmt: skip
     return (None, problems) if problems else (rules, [])
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _model(models: dict[str, BaseModel], name: str, kind: type[M]) -> M:
+    model = models[name]
+    assert isinstance(model, kind), name  # _MODELS[name] made it
+    return model
+
+
+def _unknown_files(user: Path | None) -> list[Problem]:
+    """The user's YAML files that are not rules files (a misspelled name would be ignored)."""
+    if user is None:
+        return []
+    expected = f"unknown rules file (expected one of {', '.join(FILES)})"
+    return [
+        Problem(str(extra), None, "", expected)
+        for extra in sorted(user.glob("*.y*ml"))
+        if extra.name not in FILES
+    ]
+
+
+def _merged(
+    name: str,
+    folders: tuple[Path, Path | None],
+    problems: list[Problem],
+    sources: list[str],
+) -> tuple[dict[str, Any], list[tuple[Path, Any]]]:
+    """One rules file, the packaged one with the user's on top, and where each came from."""
+    merged: dict[str, Any] = {}
+    files: list[tuple[Path, Any]] = []
+    for folder in folders:
+        if folder is None or not (folder / name).exists():
+            continue
+        data, index = _read(folder / name, problems)
+        if data is None:
+            continue
+        sources.append(str(folder / name))
+        if name in ("carc.yaml", "rarc.yaml") and merged:
+            # Code-by-code override: the user's entry replaces the packaged one.
+            codes = data.get("codes")
+            if not isinstance(codes, dict):
+                problems.append(
+                    Problem(str(folder / name), index.get(("codes",), 1), "codes",
+                            "must be a mapping of code to rule")
+                )  # fmt: skip
+                continue
+            merged["codes"] = {**merged.get("codes", {}), **{str(k): v for k, v in codes.items()}}
+            merged.update({k: v for k, v in data.items() if k != "codes"})
+        else:
+            merged = dict(data)
+            if name in ("carc.yaml", "rarc.yaml") and isinstance(merged.get("codes"), dict):
+                merged["codes"] = {str(k): v for k, v in merged["codes"].items()}
+            files = []
+        files.append((folder / name, index))
+    return merged, files
 
 
 def load_rules(user_dir: str | Path | None = None, packaged_dir: str | Path | None = None) -> Rules:

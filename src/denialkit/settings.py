@@ -190,7 +190,7 @@ def actor(flag: str | None = None) -> str:
         return env
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:  # no passwd entry in some containers
         return "unknown"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..claims837_store import ClaimsStore
-from ..errors import StoreError
+from ..errors import NoDatabase, StoreError
 from .connection import (
     BUSY_TIMEOUT_MS,
     PgConnection,
@@ -47,10 +47,7 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin, Cla
             self._errors: tuple[type[BaseException], ...] = (self.conn.Error,)
             if not create and not self._has_tables():
                 self.conn.close()
-                raise StoreError(
-                    f"no denialkit database at {self.url} (run 'denialkit ingest' or "
-                    "'denialkit migrate' first)"
-                )
+                raise NoDatabase(str(self.url), engine="postgresql")
             self.migrate()
             return
         self.dialect = SQLITE
@@ -101,10 +98,7 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin, Cla
             return cls(path, create=False)
         p = Path(path)
         if not p.is_file():
-            raise StoreError(
-                f"no denialkit database at {os.fspath(p)} (run 'denialkit ingest' first, "
-                "or set --db / DENIALKIT_DB / db in config)"
-            )
+            raise NoDatabase(os.fspath(p))
         return cls(p)
 
     def close(self) -> None:

@@ -30,10 +30,11 @@ class DenialsMixin:
         """A CLP02=22 reversal: the payer withdrew the earlier adjudication of this claim, so
         its denials in a status ``moves`` names move as it says (``Status.ON_REVERSAL``: the
         open ones leave the queue; the corrected claim is judged on its own)."""
-        params: list[Any] = [payer_id, patient_control, *moves]
+        statuses = tuple(moves)
+        params: list[Any] = [payer_id, patient_control, *statuses]
         sql = (
             "SELECT id, status FROM denials WHERE payer_id = ? AND patient_control = ? "  # noqa: S608
-            f"AND status IN ({_marks(moves)})"
+            f"AND status IN ({_marks(statuses)})"
         )
         if payer_claim_id:
             sql += " AND payer_claim_id = ?"
@@ -271,7 +272,7 @@ class DenialsMixin:
         """Denials in a status ``moves`` names, past their deadline, move as it says
         (``Status.ON_DEADLINE``: not yet appealed becomes 'expired')."""
         rows = self.conn.execute(
-            f"SELECT id, status FROM denials WHERE status IN ({_marks(moves)}) "  # noqa: S608
+            f"SELECT id, status FROM denials WHERE status IN ({_marks(tuple(moves))}) "  # noqa: S608
             "AND deadline < ?",
             [*moves, today],
         ).fetchall()

@@ -1,5 +1,6 @@
-"""Imports flow one way (cli → output/letters/reports/intake → store → triage → rules → era →
-x12 → errors), SQL lives only in the store, typer only in the cli, jinja2 only in letters."""
+"""The layers: ``LAYERS`` is the one list of them, bottom first (README "Architecture" says
+what each band is for). A module imports only modules below it; SQL lives only in the store,
+typer only in the cli, jinja2 only in letters and reports, YAML only through safe_load."""
 
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ Library first; the ``denialkit`` command is a thin layer over these::
     store = Store("denials.db")
     report = ingest_paths(store, ["examples/"])
 
+The modules are layers, imports pointing down: README "Architecture" describes them and
+``tests/test_architecture.py`` holds their order.
+
 The names below are imported on first use (PEP 562), so that ``import denialkit`` (and every
 ``denialkit`` command) pays only for the modules it touches: jinja2 and the letters, for
 example, load only for commands that write letters.

@@ -50,14 +50,14 @@ def _plain_placeholders() -> None:
 
     def option_type(self: Any, ctx: Any) -> str | None:
         if self.metavar is not None:
-            return self.metavar
+            return str(self.metavar)
         if self.is_flag or self.count:
             return None
         label = opt.display_type(self, ctx).strip("<>")
         return words.get(label, label) if label in words else label
 
     def argument_name(self: Any) -> str:
-        name = self.metavar or self.name.upper()
+        name = str(self.metavar or self.name.upper())
         return name + ("..." if self.nargs != 1 else "")
 
     def argument_usage(self: Any) -> str:
@@ -73,7 +73,7 @@ def _plain_placeholders() -> None:
 _plain_placeholders()
 
 
-def _version(value: bool) -> None:
+def _version(value: bool | str) -> None:
     if value is True or value == "True":  # typer 0.12 hands an eager callback the text "False"
         output.write_text(f"denialkit {__version__}")
         raise typer.Exit(0)
@@ -836,14 +836,14 @@ def appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
             draft=draft, today=today, actor=who, out=out, force=force, overwrite=force,
         )  # fmt: skip
+        letter = result.letter
+        assert letter is not None  # one denial: rendered, or an error raised
         if out is None:
-            output.write_text(result.letter.text)
+            output.write_text(letter.text)
         else:
-            output.message(f"wrote {result.path or out} ({result.letter.template})")
-        if result.letter.missing:
-            output.message(
-                "placeholders to fill: " + ", ".join(result.letter.missing), style="yellow"
-            )
+            output.message(f"wrote {result.path or out} ({letter.template})")
+        if letter.missing:
+            output.message("placeholders to fill: " + ", ".join(letter.missing), style="yellow")
         return
     if out is None:
         raise UsageError("several letters need --out DIR")
@@ -853,12 +853,12 @@ def appeal(
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
             overwrite=force,
         )  # fmt: skip
-    failed = [r for r in results if r.error is not None]
+    failed = [(r.denial_id, r.error) for r in results if r.error is not None]
     skipped = [r for r in results if r.skipped]
     for r in skipped:
         output.message(f"skipped: {r.skipped}", style="yellow")
-    for r in failed:
-        output.message(f"denial {r.denial_id}: {worded(r.error)}", style="red")
+    for denial_id, error in failed:
+        output.message(f"denial {denial_id}: {worded(error)}", style="red")
     written = len(results) - len(failed) - len(skipped)
     output.message(
         f"wrote {written} letter(s) to {out}; {len(skipped)} skipped, {len(failed)} failed"

@@ -25,14 +25,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from .config import Config
@@ -834,7 +835,7 @@ def appeal_many(
     draft: bool = False,
     today: dt.date,
     actor: str,
-    progress=None,
+    progress: Callable[[int], object] | None = None,
     force: bool = False,
     overwrite: bool = False,
 ) -> list[AppealResult]:
@@ -868,7 +869,7 @@ def appeal_many(
 def check_templates(rules: Rules, writer: LetterWriter) -> list[tuple[str, str | None]]:
     """Render every letter template against a sample denial, as Markdown and as HTML;
     (name, error or None) for each."""
-    results = []
+    results: list[tuple[str, str | None]] = []
     for name in writer.names():
         try:
             for fmt in ("md", "html"):

@@ -108,8 +108,8 @@ def _move(
     actor: str,
     detail: str,
     source: str,
-    check=None,
-    describe=None,
+    check: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    describe: Callable[[dict[str, Any], dict[str, Any], str], str] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Check and move in one write transaction; ``check(state)`` may refuse (raise) or add
@@ -268,7 +268,7 @@ def outcome(
                 "follow_up": None,
             }
         if result == "overturned":
-            cents = at_risk if recovered is None else to_cents(recovered)
+            cents = at_risk if recovered is None else to_cents(recovered) or 0
             if cents > at_risk and not force:
                 raise UsageError(
                     f"recovered {recovered} is more than the amount at risk "
@@ -277,7 +277,7 @@ def outcome(
         else:
             if recovered is None:
                 raise UsageError("a partial overturn needs --recovered AMOUNT")
-            cents = to_cents(recovered)
+            cents = to_cents(recovered) or 0
             if not 0 < cents < at_risk:
                 raise UsageError(
                     f"a partial overturn recovers more than 0 and less than the amount at risk "
@@ -416,7 +416,7 @@ def same_line(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     """(REF*6R, procedure, modifiers, date, position): the control number when both sides have
     one, else procedure + modifiers + date of service + position among identical lines."""
     if a[0] and b[0]:
-        return a[0] == b[0]
+        return bool(a[0] == b[0])
     return (a[1], a[2] or "", a[3], a[4] or 1) == (b[1], b[2] or "", b[3], b[4] or 1)
 
 
@@ -429,7 +429,10 @@ def _positions(lines: list[dict[str, Any]]) -> None:
 
 def _claim_date(m: dict[str, Any], lines: list[dict[str, Any]]) -> str | None:
     dates = [ln["date_from"] for ln in lines if ln["date_from"]]
-    return min(dates) if dates else (m["paid_service_date"] or m["paid_statement_from"])
+    if dates:
+        return str(min(dates))
+    when: str | None = m["paid_service_date"] or m["paid_statement_from"]
+    return when
 
 
 def _same_claim(m: dict[str, Any], lines: list[dict[str, Any]]) -> bool:

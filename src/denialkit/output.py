@@ -10,7 +10,7 @@ import itertools
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +24,8 @@ from .vocabulary import GROUP_CODES, Action, Category, Status, Tier, money, mone
 
 if TYPE_CHECKING:
     from .intake import IngestReport
+    from .views import DenialView
+    from .worklist import QueueRow
 
 MAX_MESSAGES = 20
 
@@ -46,7 +48,7 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
 
 
-def emit_json_rows(rows: Iterable[dict[str, Any]]) -> None:
+def emit_json_rows(rows: Iterable[Mapping[str, Any]]) -> None:
     """A JSON array written row by row (flat memory); the same text as ``emit_json(list)``."""
     out = sys.stdout
     first = True
@@ -73,7 +75,7 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+def emit_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
     """CSV to stdout, row by row (flat memory), every cell neutralised (``csv_cell``)."""
     it = iter(rows)
     first = next(it, None)
@@ -154,7 +156,7 @@ class _Progress:
         self.label = label
         self.bar: Any = None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[str], None]:
         if self.total > 1:
             from rich.progress import (
                 BarColumn,
@@ -379,7 +381,7 @@ def count(n: int) -> str:
 
 
 def queue(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[QueueRow],
     fmt: str,
     *,
     total: int | None = None,
@@ -435,7 +437,7 @@ def queue(
             message(f"{Action.TEXT[action]}: {', '.join(ids)}")
 
 
-def _days_left(row: dict[str, Any]) -> str:
+def _days_left(row: QueueRow) -> str:
     """Days to the deadline, for open work only: a decided denial has no clock running."""
     if row["days_left"] is None or row["status"] not in Status.OPEN:
         return "-"
@@ -495,7 +497,7 @@ def _submitted_claim(con: Any, s: dict[str, Any] | None) -> None:
     )
 
 
-def denial_detail(detail: dict[str, Any], fmt: str) -> None:
+def denial_detail(detail: DenialView, fmt: str) -> None:
     if fmt == "json":
         emit_json(detail)
         return

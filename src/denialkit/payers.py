@@ -96,7 +96,7 @@ def policy_for(
     tf_days, tf_months = base.timely_filing_days, base.timely_filing_months
     tf_source = base.timely_filing_source
     receipt, reopen, review = base.receipt_days, base.reopen_days, base.review_days
-    actions = dict(base.actions)
+    actions: dict[str, str] = dict(base.actions)
     appeals = None
     name = base.label
     if entry is not None:

@@ -9,6 +9,7 @@ the line and the field, and invalid rules never load.
 from __future__ import annotations
 
 import re
+from collections.abc import ItemsView
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -457,7 +458,8 @@ class Rules:
                 "unknown reason code",
             )
         ranked = self.ranked(remarks)
-        category, likelihood = rule.category, rule.likelihood
+        category: str = rule.category
+        likelihood = rule.likelihood
         template = rule.template or category
         prevention = rule.prevention
         # A generic CARC (A1, 16, 96 ...): the most specific remark with a denial category
@@ -531,7 +533,7 @@ class _Lines:
     def get(self, key: tuple[str, ...], default: int | None = None) -> int | None:
         return self._get().get(key, default)
 
-    def items(self):
+    def items(self) -> ItemsView[tuple[str, ...], int]:
         return self._get().items()
 
 
@@ -558,7 +560,7 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     return index
 
 
-def _read(path: Path, problems: list[Problem]) -> tuple[Any, _Lines | dict]:
+def _read(path: Path, problems: list[Problem]) -> tuple[Any, _Lines | dict[tuple[str, ...], int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

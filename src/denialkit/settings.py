@@ -12,7 +12,10 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 DB_ENV = "DENIALKIT_DB"
 DEFAULT_DB = "denialkit.db"
@@ -113,7 +116,7 @@ def redact(url: str) -> str:
 
 def shown_db(value: object) -> str:
     """A database as messages may show it: a file's path, a URL without its password."""
-    return redact(value) if is_url(value) else str(value)
+    return redact(value) if isinstance(value, str) and is_url(value) else str(value)
 
 
 def resolve_db(flag: str | os.PathLike[str] | None = None) -> Setting:
@@ -197,7 +200,7 @@ def actor(flag: str | None = None) -> str:
 TODAY_ENV = "DENIALKIT_TODAY"
 
 
-def today():
+def today() -> dt.date:
     """Today's date, or ``$DENIALKIT_TODAY`` (ISO) to replay a day (demos, tests)."""
     import datetime as dt
 

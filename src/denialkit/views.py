@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from .payers import policy
 from .rules import Rules
@@ -13,7 +13,111 @@ from .store import Store
 from .vocabulary import money_cents_or_none as _money
 
 
-def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> dict[str, Any]:
+class Code(TypedDict):
+    code: str
+    description: str
+
+
+class Reason(TypedDict):
+    group: str
+    carc: str
+    amount: str
+    description: str
+
+
+class DenialFacts(TypedDict):
+    """The denial itself: its reason, money, deadline, triage and where it stands."""
+
+    id: int
+    status: str
+    category: str
+    tier: str | None
+    score: float | None
+    team: str | None
+    assignee: str | None
+    carc: str
+    group: str
+    carc_description: str
+    rarc: list[Code]
+    reasons: list[Reason]
+    amount_at_risk: str | None
+    received: str
+    deadline: str | None
+    deadline_basis: str | None
+    days_left: int | None
+    follow_up: str | None
+    due: bool
+    level: int
+    level_name: str | None
+    payer_class: str | None
+    class_basis: str | None
+    note: str
+    payer_rule: str | None
+    prior: float | None
+    likelihood: float | None
+    breakdown: dict[str, Any]  # Score.breakdown(), as stored
+    template: str | None
+    procedure: str | None
+    line_control: str | None
+    appealed_on: str | None
+    action: str
+    recovered: str | None
+    outcome_date: str | None
+
+
+class ClaimFacts(TypedDict):
+    patient_control: str
+    payer_claim_id: str | None
+    payer: str | None
+    status: str | None
+    charge: str | None
+    paid: str | None
+    patient: str
+    member_id: str | None
+    filing_indicator: str | None
+    remittance: dict[str, str | None]  # trace, date, file
+
+
+class LineFacts(TypedDict):
+    id: int
+    procedure: str | None
+    modifiers: list[str]
+    charge: str | None
+    paid: str | None
+    service_date: str | None
+    line_control: str | None
+    denied: bool
+
+
+class AdjustmentFacts(TypedDict):
+    line_id: int | None
+    group: str
+    carc: str
+    amount: str | None
+    description: str
+    category: str
+
+
+class RemarkFacts(TypedDict):
+    line_id: int | None
+    source: str
+    code: str
+    description: str
+
+
+class DenialView(TypedDict):
+    """One denial as ``denialkit show --format json`` prints it (the documented shape)."""
+
+    denial: DenialFacts
+    claim: ClaimFacts
+    lines: list[LineFacts]
+    adjustments: list[AdjustmentFacts]
+    remarks: list[RemarkFacts]
+    history: list[dict[str, Any]]  # the events, as the store keeps them
+    submitted: dict[str, Any] | None  # the linked 837 claim (``submitted_claim``)
+
+
+def show(store: Store, rules: Rules, denial_id: int, today: dt.date) -> DenialView:
     """Everything about one denial: claim, lines, adjustments and remarks described,
     deadline, score breakdown, history."""
     d = store.denial(denial_id)

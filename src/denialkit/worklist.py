@@ -1,7 +1,7 @@
 """The work queue and finding denials: read-only views of the stored denials, in the JSON shape
 ``denialkit queue`` prints.
 
-Kept apart from ``workflow`` (which finds and triages denials with the rules) so that reading
+Kept apart from ``detection`` (which finds and triages denials with the rules) so that reading
 the queue loads neither the rules nor pydantic: ``denialkit queue`` starts in a fraction of a
 second.
 """
@@ -9,8 +9,8 @@ second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, TypedDict, overload
 
 from . import choices
 from .errors import UsageError
@@ -19,6 +19,43 @@ from .vocabulary import Action, Status
 from .vocabulary import money_cents_or_none as _money
 
 QUEUE_ACTIONS = tuple(a for a in Action.ALL if a != Action.BILL_PATIENT)
+
+
+class QueueRow(TypedDict):
+    """One denial as ``denialkit queue --format json`` prints it (the documented shape)."""
+
+    id: int
+    claim: str
+    payer_claim_id: str | None
+    payer: str | None
+    patient: str
+    service_date: str | None
+    procedure: str | None
+    modifiers: list[str]
+    carc: str
+    group: str
+    rarc: list[str]
+    category: str
+    amount_at_risk: str | None
+    received: str
+    deadline: str | None
+    deadline_basis: str | None
+    follow_up: str | None
+    next_date: str | None
+    days_left: int | None
+    due: bool
+    payer_class: str | None
+    level: int
+    likelihood: float | None
+    score: float | None
+    tier: str | None
+    status: str
+    team: str | None
+    assignee: str | None
+    recovered: str | None
+    outcome_date: str | None
+    action: str
+    note: str
 
 
 def _filters(
@@ -59,6 +96,46 @@ def _filters(
     }
 
 
+@overload
+def queue(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
+    stream: Literal[False] = False,
+    **find: str | None,
+) -> list[QueueRow]: ...
+
+
+@overload
+def queue(
+    store: Store,
+    today: dt.date,
+    *,
+    status: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    team: str | None = None,
+    assignee: str | None = None,
+    payer: str | None = None,
+    due_within: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
+    stream: Literal[True],
+    **find: str | None,
+) -> Iterator[QueueRow]: ...
+
+
 def queue(
     store: Store,
     today: dt.date,
@@ -75,7 +152,7 @@ def queue(
     sort: str | None = None,
     stream: bool = False,
     **find: str | None,
-) -> Any:
+) -> list[QueueRow] | Iterator[QueueRow]:
     """Rows of the work queue in the documented JSON shape (a list; with ``stream``, an
     iterator that reads rows as it is consumed, for exports in flat memory).
 
@@ -127,7 +204,7 @@ def find(
     limit: int | None = None,
     offset: int = 0,
     practice: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[QueueRow]:
     """Denials of any status whose patient name, member id, claim number (CLP01 or CLP07) or
     denial id matches ``text`` (the phone call: "I am calling about my bill"), most urgent
     first; rows in the queue's JSON shape. ``practice`` narrows to one client practice."""
@@ -164,7 +241,7 @@ def elsewhere(
     return out
 
 
-def _queue_row(r: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def _queue_row(r: dict[str, Any], today: dt.date) -> QueueRow:
     patient = ", ".join(x for x in (r["patient_last"], r["patient_first"]) if x)
     due = r["deadline"]
     # Once appealed, the date that matters is when the payer's decision is due.

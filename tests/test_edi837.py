@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from denialkit import letters
+from denialkit import letter_context, letters
 from denialkit.cli import app
 from denialkit.config import Config
 from denialkit.edi837 import parse_837
@@ -221,7 +221,7 @@ def test_show_and_letter_use_the_837(store, write837, write835, rules):
     s = detail["submitted"]
     assert s["prior_authorization"] == "AUTH77" and s["diagnoses"] == ["M1711", "Z96651"]
     assert s["lines"][0]["diagnoses"] == ["M1711", "Z96651"]
-    ctx = letters.letter_context(store, rules, Config(), denial_id, TODAY)
+    ctx = letter_context.letter_context(store, rules, Config(), denial_id, TODAY)
     letter = letters.LetterWriter().render(ctx, draft=True)
     assert "AUTH77" in letter.text and "authorization_number" not in letter.missing
     assert "**Date of birth:** 2010-03-04" in letter.text
@@ -229,7 +229,7 @@ def test_show_and_letter_use_the_837(store, write837, write835, rules):
 
 def test_letter_without_837_keeps_placeholders(store, write835, rules):
     ingest_paths(store, [write835(_remit(carc="197"))], rules=rules, today=TODAY)
-    ctx = letters.letter_context(store, rules, Config(), 1, TODAY)
+    ctx = letter_context.letter_context(store, rules, Config(), 1, TODAY)
     letter = letters.LetterWriter().render(ctx, draft=True)
     assert "[[REQUIRED: authorization_number" in letter.text
     assert "Date of birth" not in letter.text

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from denialkit import letters, lifecycle, nightly, reports, worklist
+from denialkit import appeals, letter_context, letters, lifecycle, nightly, reports, worklist
 from denialkit.cli import app
 from denialkit.errors import TemplateError, UsageError
 from denialkit.intake import ingest_file, ingest_paths
@@ -521,7 +521,7 @@ def test_markdown_letter_escapes_835_data(tmp_path, rules):
         ingest_file(s, p, rules, TODAY)
         [row] = worklist.queue(s, TODAY)
         writer = letters.LetterWriter()
-        result = letters.appeal(
+        result = appeals.appeal(
             s, rules, CONFIG, writer, row["id"], draft=True, today=TODAY, actor="t"
         )
     assert "<script>" not in result.letter.text and "[x](y)" not in result.letter.text
@@ -537,7 +537,7 @@ def test_user_template_limits_are_clear_errors(tmp_path, rules, body):
     (user / "default.md.j2").write_text(body)
     writer = letters.LetterWriter(tmp_path / "tpl")
     with pytest.raises(TemplateError, match="default.md.j2"):
-        writer.render(letters.sample_context(rules), draft=True, template="default.md.j2")
+        writer.render(letter_context.sample_context(rules), draft=True, template="default.md.j2")
 
 
 def test_queue_csv_and_json_stream(tmp_path, rules, monkeypatch):

@@ -479,7 +479,7 @@ def test_trend_counts_each_claim_once_at_first_adjudication(store, write835, rul
 
 
 def _letter(store, rules, denial_id, config=None):
-    from denialkit import letters
+    from denialkit import letter_context, letters
     from denialkit.config import Config, Practice, Signer
 
     config = config or Config(
@@ -487,7 +487,7 @@ def _letter(store, rules, denial_id, config=None):
                           phone="555-0100", contact="Dana Reyes"),
         signer=Signer(name="Dana Reyes", credentials="CPC", title="Billing Manager"),
     )  # fmt: skip
-    ctx = letters.letter_context(store, rules, config, denial_id, TODAY)
+    ctx = letter_context.letter_context(store, rules, config, denial_id, TODAY)
     return letters.LetterWriter().render(ctx, draft=True).text
 
 
@@ -621,7 +621,7 @@ def test_rate_chart_has_round_ticks_and_needs_two_months():
     (LineSpec("99213", D("100.00"), adjustments=[Adj("CO", "45", D("100.00"))]), False),  # review
 ])  # fmt: skip
 def test_letters_only_for_appeals_and_reopenings(store, write835, rules, line, letter):
-    from denialkit import letters
+    from denialkit import appeals, letters
     from denialkit.config import Config, Practice
     from denialkit.errors import InvalidTransition
 
@@ -629,8 +629,8 @@ def test_letters_only_for_appeals_and_reopenings(store, write835, rules, line, l
     config = Config(practice=Practice(name="R", address="A", npi="1", phone="5", contact="D"))
     writer = letters.LetterWriter()
     if letter:
-        letters.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY, actor="t")
+        appeals.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY, actor="t")
     else:
         with pytest.raises(InvalidTransition, match="--force"):
-            letters.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY,
+            appeals.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY,
                            actor="t")  # fmt: skip

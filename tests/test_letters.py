@@ -10,7 +10,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from denialkit import letters
+from denialkit import appeals, letter_context, letters
 from denialkit.cli import app
 from denialkit.config import Config, Practice, load_config, set_value
 from denialkit.errors import InvalidTransition, TemplateError, UsageError
@@ -76,7 +76,7 @@ def golden(name: str, text: str) -> None:
 
 def test_medical_necessity_letter_matches_golden_markdown_and_html(store, write835, rules):
     denial_id = stored_denial(store, write835, rules)
-    ctx = letters.letter_context(store, rules, CONFIG, denial_id, TODAY)
+    ctx = letter_context.letter_context(store, rules, CONFIG, denial_id, TODAY)
     writer = letters.LetterWriter()
     md = writer.render(ctx, FIELDS)
     assert md.template == "medical-necessity.md.j2" and md.missing == []
@@ -86,7 +86,7 @@ def test_medical_necessity_letter_matches_golden_markdown_and_html(store, write8
 
 def test_draft_letter_marks_placeholders_matches_golden(store, write835, rules):
     denial_id = stored_denial(store, write835, rules, carc="197")
-    ctx = letters.letter_context(store, rules, Config(), denial_id, TODAY)
+    ctx = letter_context.letter_context(store, rules, Config(), denial_id, TODAY)
     letter = letters.LetterWriter().render(ctx, draft=True)
     assert "[[REQUIRED: authorization_number" in letter.text
     assert "practice.phone" in letter.missing  # nothing configured, not in the 835 either
@@ -119,7 +119,7 @@ def test_draft_letter_marks_placeholders_matches_golden(store, write835, rules):
     ],
 )
 def test_common_reasons_have_their_own_template(rules, carc, template):
-    ctx = letters.sample_context(rules, carc)
+    ctx = letter_context.sample_context(rules, carc)
     assert letters.LetterWriter().choose(ctx) == f"{template}.md.j2"
 
 
@@ -127,9 +127,9 @@ def test_every_shipped_template_renders_complete_when_fields_are_given(rules):
     writer = letters.LetterWriter()
     names = writer.names()
     assert len(names) >= 18 and "level-of-care.md.j2" in names
-    assert letters.check_templates(rules, writer) == [(n, None) for n in names]
+    assert appeals.check_templates(rules, writer) == [(n, None) for n in names]
     for name in names:
-        ctx = letters.sample_context(rules)
+        ctx = letter_context.sample_context(rules)
         draft = writer.render(ctx, draft=True, template=name)
         values = {m: f"value of {m}" for m in draft.missing}
         for fmt in ("md", "html"):
@@ -141,7 +141,7 @@ def test_every_shipped_template_renders_complete_when_fields_are_given(rules):
 def test_missing_required_field_is_an_error_naming_it(rules):
     writer = letters.LetterWriter()
     with pytest.raises(TemplateError, match="clinical_summary") as err:
-        writer.render(letters.sample_context(rules, "50"), {"policy": "x"})
+        writer.render(letter_context.sample_context(rules, "50"), {"policy": "x"})
     assert "policy" not in str(err.value).split("not filled:")[1].split("(")[0]
 
 
@@ -154,7 +154,7 @@ def user_templates(tmp_path, files: dict[str, str]):
 
 
 def test_lookup_chain_payer_then_carc_then_family_then_category_then_default(tmp_path, rules):
-    ctx = letters.sample_context(rules, "50")  # payer "Sample Health Plan", id 00000
+    ctx = letter_context.sample_context(rules, "50")  # payer "Sample Health Plan", id 00000
     files = {
         "payers/sample-health-plan/50.md.j2": "payer+carc",
         "carc/50.md.j2": "carc",
@@ -174,7 +174,7 @@ def test_lookup_chain_payer_then_carc_then_family_then_category_then_default(tmp
 
 
 def test_payer_id_directory_and_unsafe_payer_names(tmp_path, rules):
-    ctx = letters.sample_context(rules, "50")
+    ctx = letter_context.sample_context(rules, "50")
     writer = letters.LetterWriter(user_templates(tmp_path, {"payers/00000/50.md.j2": "by id"}))
     assert writer.render(ctx).text == "by id"
     ctx["payer"]["name"] = "../../etc"
@@ -183,7 +183,7 @@ def test_payer_id_directory_and_unsafe_payer_names(tmp_path, rules):
 
 def test_strict_undefined_fails_loudly(tmp_path, rules):
     writer = letters.LetterWriter(user_templates(tmp_path, {"default.md.j2": "{{ claim.nope }}"}))
-    ctx = letters.sample_context(rules, "ZZ9")
+    ctx = letter_context.sample_context(rules, "ZZ9")
     with pytest.raises(TemplateError, match="nope"):
         writer.render(ctx, template="default.md.j2")
 
@@ -192,12 +192,12 @@ def test_user_templates_cannot_run_code(tmp_path, rules):
     evil = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     writer = letters.LetterWriter(user_templates(tmp_path, {"default.md.j2": evil}))
     with pytest.raises(TemplateError, match="not allowed|unsafe"):
-        writer.render(letters.sample_context(rules), template="default.md.j2")
+        writer.render(letter_context.sample_context(rules), template="default.md.j2")
 
 
 def test_html_escapes_every_value(store, write835, rules):
     denial_id = stored_denial(store, write835, rules, patient=("<B>O'NEIL", "JO&AN", "M1"))
-    ctx = letters.letter_context(store, rules, CONFIG, denial_id, TODAY)
+    ctx = letter_context.letter_context(store, rules, CONFIG, denial_id, TODAY)
     values = {**FIELDS, "clinical_summary": "<script>alert(1)</script> [[x]] **y**"}
     text = letters.LetterWriter().render(ctx, values, fmt="html").text
     assert "<script>" not in text and "&lt;script&gt;" in text
@@ -208,12 +208,12 @@ def test_html_escapes_every_value(store, write835, rules):
 def test_fields_file_and_set_values(tmp_path):
     f = tmp_path / "fields.yaml"
     f.write_text("policy: LCD L1\nrecords: notes\n")
-    assert letters.parse_values(["records=chart"], f) == {"policy": "LCD L1", "records": "chart"}
+    assert appeals.parse_values(["records=chart"], f) == {"policy": "LCD L1", "records": "chart"}
     with pytest.raises(UsageError, match="NAME=VALUE"):
-        letters.parse_values(["oops"])
+        appeals.parse_values(["oops"])
     f.write_text("- a list\n")
     with pytest.raises(UsageError, match="mapping"):
-        letters.parse_values([], f)
+        appeals.parse_values([], f)
 
 
 def test_config_set_show_and_unknown_key(tmp_path):
@@ -348,8 +348,8 @@ def test_no_appeal_rights_refused_unless_forced(store, write835, rules):
     [denial_id] = [r["id"] for r in store.query("SELECT id FROM denials")]
     writer = letters.LetterWriter()
     with pytest.raises(InvalidTransition, match="no appeal rights"):
-        letters.appeal(store, rules, CONFIG, writer, denial_id, draft=True, today=TODAY, actor="t")
-    result = letters.appeal(
+        appeals.appeal(store, rules, CONFIG, writer, denial_id, draft=True, today=TODAY, actor="t")
+    result = appeals.appeal(
         store, rules, CONFIG, writer, denial_id, draft=True, today=TODAY, actor="t", force=True
     )
     assert result.letter.template == "timely-filing.md.j2"

@@ -36,7 +36,16 @@ _NAMES = {
     "load_rules": "rules",
     "Store": "store",
 }
-_MODULES = ("assignment", "detection", "letters", "lifecycle", "reports", "views", "worklist")
+_MODULES = (
+    "appeals",
+    "assignment",
+    "detection",
+    "letters",
+    "lifecycle",
+    "reports",
+    "views",
+    "worklist",
+)
 
 __all__ = [
     "DenialkitError",
@@ -46,6 +55,7 @@ __all__ = [
     "Rules",
     "Store",
     "X12Error",
+    "appeals",
     "assignment",
     "detection",
     "ingest_file",
@@ -78,7 +88,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
-    from . import assignment, detection, letters, lifecycle, reports, views, worklist
+    from . import appeals, assignment, detection, letters, lifecycle, reports, views, worklist
     from .edi837 import parse_837
     from .era import EraStream, Remittance, parse_835
     from .errors import DenialkitError, X12Error

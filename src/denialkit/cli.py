@@ -817,22 +817,22 @@ def appeal(
 
     Example: `denialkit appeal --tier high --draft --out letters/`
     """
+    from . import appeals, letters
     from . import config as config_mod
-    from . import letters
 
     sess = session(ctx, db, rules_dir)
     store = sess.store
     rules = sess.rules
     cfg = config_mod.load_config()
     writer = letters.LetterWriter(templates_dir)
-    values = letters.parse_values(set_, fields)
+    values = appeals.parse_values(set_, fields)
     today, who = settings.today(), settings.actor(actor)
-    ids, single = letters.select(
+    ids, single = appeals.select(
         store, today, denial_ids, tier=choices.tier(tier), category=choices.category(category),
         assignee=assignee, limit=limit,
     )  # fmt: skip
     if single:
-        result = letters.appeal(
+        result = appeals.appeal(
             store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
             draft=draft, today=today, actor=who, out=out, force=force, overwrite=force,
         )  # fmt: skip
@@ -848,7 +848,7 @@ def appeal(
     if out is None:
         raise UsageError("several letters need --out DIR")
     with output.progress(len(ids), "Writing letters") as advance:
-        results = letters.appeal_many(
+        results = appeals.appeal_many(
             store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
             today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
             overwrite=force,
@@ -1070,10 +1070,10 @@ def templates_list(
 
     Example: `denialkit templates list --templates my-templates/`
     """
-    from . import letters
+    from . import appeals, letters
 
     sess = session(ctx, None, rules_dir)
-    rows = letters.template_usage(sess.rules, letters.LetterWriter(templates_dir))
+    rows = appeals.template_usage(sess.rules, letters.LetterWriter(templates_dir))
     output.rows(rows, fmt.value, ["template", "source", "carcs"])
 
 
@@ -1087,10 +1087,10 @@ def templates_check(
 
     Example: `denialkit templates check --templates my-templates/`
     """
-    from . import letters
+    from . import appeals, letters
 
     sess = session(ctx, None, rules_dir)
-    results = letters.check_templates(sess.rules, letters.LetterWriter(templates_dir))
+    results = appeals.check_templates(sess.rules, letters.LetterWriter(templates_dir))
     for name, error in results:
         if error:
             output.message(f"{name}: {error}", style="red")

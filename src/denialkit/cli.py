@@ -45,8 +45,16 @@ def _plain_placeholders() -> None:
     arg, opt = getattr(core, "TyperArgument", None), getattr(core, "TyperOption", None)
     if arg is None or opt is None or not hasattr(opt, "display_type"):
         return
-    words = {"str": "TEXT", "int": "N", "int range": "N", "file": "FILE", "dir": "DIR",
-             "path": "PATH", "float": "NUMBER", "bool": None}  # fmt: skip
+    words = {
+        "str": "TEXT",
+        "int": "N",
+        "int range": "N",
+        "file": "FILE",
+        "dir": "DIR",
+        "path": "PATH",
+        "float": "NUMBER",
+        "bool": None,
+    }
 
     def option_type(self: Any, ctx: Any) -> str | None:
         if self.metavar is not None:
@@ -484,13 +492,25 @@ def queue(
     store = sess.store
     today = settings.today()
     filters: dict[str, Any] = dict(
-        status=status, tier=tier, category=category, team=team, assignee=assignee, payer=payer,
-        due_within=due_within, patient=patient, member=member, claim=claim, carc=carc,
-        procedure=procedure, action=action, practice=practice,
-    )  # fmt: skip
+        status=status,
+        tier=tier,
+        category=category,
+        team=team,
+        assignee=assignee,
+        payer=payer,
+        due_within=due_within,
+        patient=patient,
+        member=member,
+        claim=claim,
+        carc=carc,
+        procedure=procedure,
+        action=action,
+        practice=practice,
+    )
     if fmt != QueueFormat.table:  # CSV and JSON exports stream in flat memory
-        rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort,
-                              stream=True, **filters)  # fmt: skip
+        rows = worklist.queue(
+            store, today, limit=limit or None, offset=offset, sort=sort, stream=True, **filters
+        )
         output.queue(rows, fmt.value)
         return
     rows = worklist.queue(store, today, limit=limit or None, offset=offset, sort=sort, **filters)
@@ -828,14 +848,30 @@ def appeal(
     values = appeals.parse_values(set_, fields)
     today, who = settings.today(), settings.actor(actor)
     ids, single = appeals.select(
-        store, today, denial_ids, tier=choices.tier(tier), category=choices.category(category),
-        assignee=assignee, limit=limit,
-    )  # fmt: skip
+        store,
+        today,
+        denial_ids,
+        tier=choices.tier(tier),
+        category=choices.category(category),
+        assignee=assignee,
+        limit=limit,
+    )
     if single:
         result = appeals.appeal(
-            store, rules, cfg, writer, ids[0], values=values, fmt=fmt.value,
-            draft=draft, today=today, actor=who, out=out, force=force, overwrite=force,
-        )  # fmt: skip
+            store,
+            rules,
+            cfg,
+            writer,
+            ids[0],
+            values=values,
+            fmt=fmt.value,
+            draft=draft,
+            today=today,
+            actor=who,
+            out=out,
+            force=force,
+            overwrite=force,
+        )
         letter = result.letter
         assert letter is not None  # one denial: rendered, or an error raised
         if out is None:
@@ -849,10 +885,21 @@ def appeal(
         raise UsageError("several letters need --out DIR")
     with output.progress(len(ids), "Writing letters") as advance:
         results = appeals.appeal_many(
-            store, rules, cfg, writer, ids, out, values=values, fmt=fmt.value, draft=draft,
-            today=today, actor=who, progress=lambda i: advance(f"denial {i}"), force=force,
+            store,
+            rules,
+            cfg,
+            writer,
+            ids,
+            out,
+            values=values,
+            fmt=fmt.value,
+            draft=draft,
+            today=today,
+            actor=who,
+            progress=lambda i: advance(f"denial {i}"),
+            force=force,
             overwrite=force,
-        )  # fmt: skip
+        )
     failed = [(r.denial_id, r.error) for r in results if r.error is not None]
     skipped = [r for r in results if r.skipped]
     for r in skipped:
@@ -937,8 +984,15 @@ def outcome(
     """
     from . import lifecycle
 
-    chosen = [n for n, on in (("overturned", overturned), ("partially_overturned", partial),
-                              ("upheld", upheld)) if on]  # fmt: skip
+    chosen = [
+        n
+        for n, on in (
+            ("overturned", overturned),
+            ("partially_overturned", partial),
+            ("upheld", upheld),
+        )
+        if on
+    ]
     if len(chosen) != 1:
         raise UsageError("give exactly one of --overturned, --partial, --upheld")
     amount = lifecycle.parse_amount(recovered) if recovered is not None else None
@@ -957,7 +1011,7 @@ def outcome(
             today=today,
             rules=rules,
             force=force,
-        ),  # fmt: skip
+        ),
     )
     _each(done, _outcome_words)
 
@@ -1288,11 +1342,23 @@ def report(
     if by is not None:
         if by != "practice" or kind.value != "summary":
             raise UsageError("--by takes 'practice', with the summary report")
-        output.report(reports.by_practice(store, rules, today, since=first, until=last,
-                                          payer=payer), fmt.value)  # fmt: skip
+        output.report(
+            reports.by_practice(store, rules, today, since=first, until=last, payer=payer),
+            fmt.value,
+        )
         return
-    data = reports.build(kind.value, store, rules, today, since=first, until=last, payer=payer,
-                         redact=redact, days=days, practice=practice)  # fmt: skip
+    data = reports.build(
+        kind.value,
+        store,
+        rules,
+        today,
+        since=first,
+        until=last,
+        payer=payer,
+        redact=redact,
+        days=days,
+        practice=practice,
+    )
     if fmt == ReportFormat.html:
         text = reports.render_html(data, store, today)
         if out is None:
@@ -1345,10 +1411,16 @@ def migrate(
     if fmt == IngestFormat.json:
         output.emit_json({"verified": True, "figures": done})
     else:
-        output.rows([{"figure": k, "both": v} for k, v in done.items()], "table",
-                    ["figure", "both"], title="Copied and verified")  # fmt: skip
-    output.message(f"copied {settings.shown_db(source)} to {settings.shown_db(target)}: "
-                   "counts and money totals match")  # fmt: skip
+        output.rows(
+            [{"figure": k, "both": v} for k, v in done.items()],
+            "table",
+            ["figure", "both"],
+            title="Copied and verified",
+        )
+    output.message(
+        f"copied {settings.shown_db(source)} to {settings.shown_db(target)}: "
+        "counts and money totals match"
+    )
 
 
 @app.command("nightly")
@@ -1419,10 +1491,19 @@ def nightly_cmd(
             output.message(line)
 
         result = nightly.run(
-            store, rules, settings.today(), inbox=inbox, reports_dir=reports_dir, archive=archive,
-            lock=None if store.engine == "postgresql" else path.with_name(path.name + ".nightly.lock"),
-            redact=redact, log=log, practice=practice,
-        )  # fmt: skip
+            store,
+            rules,
+            settings.today(),
+            inbox=inbox,
+            reports_dir=reports_dir,
+            archive=archive,
+            lock=None
+            if store.engine == "postgresql"
+            else path.with_name(path.name + ".nightly.lock"),
+            redact=redact,
+            log=log,
+            practice=practice,
+        )
     raise typer.Exit(0 if result.ok else 1)
 
 

@@ -61,8 +61,11 @@ class DenialProcessor:
         if self._remittance[0] != remittance_id:  # once per remittance, not per claim
             # The appeal clock runs from the remittance date: BPR16, else DTM*405.
             date = header.payment_date or header.production_date or header.notice_date
-            self._remittance = (remittance_id, date or self.today.isoformat(),
-                                f"remittance {remittance_id}")  # fmt: skip
+            self._remittance = (
+                remittance_id,
+                date or self.today.isoformat(),
+                f"remittance {remittance_id}",
+            )
         _, received, source = self._remittance
         if claim.status == REVERSAL:
             self.reversals.append((payer_id, claim.patient_control, claim.payer_claim_id, source))
@@ -72,8 +75,9 @@ class DenialProcessor:
         if batch is None or batch.remittance_id != remittance_id:
             if batch is not None:
                 self._settle()
-            batch = self.batch = PaidBatch(remittance_id, received, source, claim_id, claim_id,
-                                           set(), set())  # fmt: skip
+            batch = self.batch = PaidBatch(
+                remittance_id, received, source, claim_id, claim_id, set(), set()
+            )
         batch.last = claim_id
         if not found:
             return

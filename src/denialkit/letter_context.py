@@ -51,8 +51,12 @@ def _person(names: list[dict[str, Any]], entity: str) -> dict[str, str] | None:
     for n in names:
         if n["entity"] == entity:
             full = " ".join(x for x in (n["first"], n["middle"], n["last"], n["suffix"]) if x)
-            return {"name": full, "last": n["last"] or "", "first": n["first"] or "",
-                    "id": n["identifier"] or ""}  # fmt: skip
+            return {
+                "name": full,
+                "last": n["last"] or "",
+                "first": n["first"] or "",
+                "id": n["identifier"] or "",
+            }
     return None
 
 
@@ -74,9 +78,13 @@ def facts_of(store: Store, denial_id: int) -> LetterFacts:
     detail = store.claim_detail(d["claim_id"])
     line = next((ln for ln in detail["lines"] if ln["id"] == d["line_id"]), None)
     return LetterFacts(
-        d, facts["payer"], facts["payee"], facts["names"], line,
+        d,
+        facts["payer"],
+        facts["payee"],
+        facts["names"],
+        line,
         store.submitted_for_claim(d["claim_id"]),
-    )  # fmt: skip
+    )
 
 
 def letter_context(
@@ -96,8 +104,12 @@ def build_context(
     rendering = _person(facts.names, "82")
     member_id = patient["id"] or (insured["id"] if insured else "")
     payer = facts.payer
-    pol = policy(rules, [payer["identifier"], payer["ref_2u"], d["trace_originator"]],
-                 payer["name"] or "", d["filing_indicator"] or "")  # fmt: skip
+    pol = policy(
+        rules,
+        [payer["identifier"], payer["ref_2u"], d["trace_originator"]],
+        payer["name"] or "",
+        d["filing_indicator"] or "",
+    )
     level = d["level"] or 1
     lvl = pol.level(level) or pol.levels[-1]
     appeals = pol.appeals
@@ -211,37 +223,71 @@ def sample_context(rules: Rules, carc: str = "50", category: str | None = None) 
     """A made-up denial for ``templates check``, through the same builder as a stored one."""
     resolved = rules.resolve("CO", carc, ())
     denial = {
-        "id": 0, "patient_control": "PCN0", "payer_claim_id": "ICN0",
-        "claim_charge_cents": 10000, "claim_paid_cents": 0, "filing_indicator": "CI",
-        "trace_originator": None, "trace_number": "SAMPLE", "statement_from": "2026-01-05",
-        "statement_to": "2026-01-05", "service_date": "2026-01-05", "procedure": "99213",
-        "modifiers": "25", "line_control": "1", "line_id": 1, "received": "2026-02-01",
-        "deadline": "2026-07-31", "amount_cents": 10000, "group_code": "CO", "carc": carc,
-        "rarcs": "N115", "category": category or resolved.category,
-        "template": resolved.template, "payer_rule": "commercial default", "action": "appeal",
-        "level": 1, "level_date": "2026-02-01",
-    }  # fmt: skip
+        "id": 0,
+        "patient_control": "PCN0",
+        "payer_claim_id": "ICN0",
+        "claim_charge_cents": 10000,
+        "claim_paid_cents": 0,
+        "filing_indicator": "CI",
+        "trace_originator": None,
+        "trace_number": "SAMPLE",
+        "statement_from": "2026-01-05",
+        "statement_to": "2026-01-05",
+        "service_date": "2026-01-05",
+        "procedure": "99213",
+        "modifiers": "25",
+        "line_control": "1",
+        "line_id": 1,
+        "received": "2026-02-01",
+        "deadline": "2026-07-31",
+        "amount_cents": 10000,
+        "group_code": "CO",
+        "carc": carc,
+        "rarcs": "N115",
+        "category": category or resolved.category,
+        "template": resolved.template,
+        "payer_rule": "commercial default",
+        "action": "appeal",
+        "level": 1,
+        "level_date": "2026-02-01",
+    }
     person = {"middle": None, "suffix": None, "id_qualifier": None}
     facts = LetterFacts(
         denial=denial,
-        payer={"name": "Sample Health Plan", "identifier": "00000", "ref_2u": "",
-               "address": "PO Box 1", "city": "Sample City", "state": "ST",
-               "postal_code": "00000"},
+        payer={
+            "name": "Sample Health Plan",
+            "identifier": "00000",
+            "ref_2u": "",
+            "address": "PO Box 1",
+            "city": "Sample City",
+            "state": "ST",
+            "postal_code": "00000",
+        },
         payee={},
-        names=[{**person, "entity": "QC", "last": "Sample", "first": "Pat", "identifier": "M0"},
-               {**person, "entity": "82", "last": "Sample", "first": "Dr",
-                "identifier": "1234567893"}],
+        names=[
+            {**person, "entity": "QC", "last": "Sample", "first": "Pat", "identifier": "M0"},
+            {**person, "entity": "82", "last": "Sample", "first": "Dr", "identifier": "1234567893"},
+        ],
         line={"id": 1, "charge_cents": 10000},
-        submitted={"diagnoses": "J449", "prior_auth": "", "referral": "", "member_id": "M0",
-                   "patient_dob": "1980-01-01"},
-    )  # fmt: skip
+        submitted={
+            "diagnoses": "J449",
+            "prior_auth": "",
+            "referral": "",
+            "member_id": "M0",
+            "patient_dob": "1980-01-01",
+        },
+    )
     return build_context(facts, rules, SAMPLE_CONFIG, dt.date(2026, 3, 2))
 
 
 SAMPLE_CONFIG = Config(
     practice=Practice(
-        name="Sample Family Practice", address="1 Sample Way\nSpringfield, ST 00000",
-        npi="1234567893", tin="00-0000000", phone="(555) 010-0000", contact="Sample Biller",
+        name="Sample Family Practice",
+        address="1 Sample Way\nSpringfield, ST 00000",
+        npi="1234567893",
+        tin="00-0000000",
+        phone="(555) 010-0000",
+        contact="Sample Biller",
     ),
     signer=Signer(name="Sample Biller", credentials="CPC", title="Billing Manager"),
-)  # fmt: skip
+)

@@ -247,9 +247,13 @@ def outcome(
             nxt = level + 1
             if p.level(nxt) is None:
                 new = "exhausted"
-                return {"recovered_cents": 0, "outcome_date": day, "follow_up": None,
-                        "deadline": None,
-                        "deadline_basis": f"appeals exhausted: upheld at level {level}"}  # fmt: skip
+                return {
+                    "recovered_cents": 0,
+                    "outcome_date": day,
+                    "follow_up": None,
+                    "deadline": None,
+                    "deadline_basis": f"appeals exhausted: upheld at level {level}",
+                }
             step = next_step(
                 p,
                 "appeal",
@@ -483,8 +487,13 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
             paid, before = m["paid_claim_cents"] or 0, m["claim_paid_cents"] or 0
             still_denied = m["paid_claim_id"] in batch.denied_claims
         else:
-            key = (m["line_control"], m["procedure"], m["modifiers"], m["service_date"],
-                   m["position"])  # fmt: skip
+            key = (
+                m["line_control"],
+                m["procedure"],
+                m["modifiers"],
+                m["service_date"],
+                m["position"],
+            )
             line = next(
                 (
                     ln
@@ -498,7 +507,7 @@ def resolve_from_payment(store: Store, batch: PaidBatch) -> int:
                             ln["date_from"],
                             ln["position"],
                         ),
-                    )  # fmt: skip
+                    )
                 ),
                 None,
             )

@@ -257,12 +257,39 @@ class ReadProgress:
 
 
 QUEUE_COLUMNS = [  # the order of a queue JSON row (worklist._queue_row)
-    "id", "claim", "payer_claim_id", "payer", "patient", "service_date", "procedure",
-    "modifiers", "carc", "group", "rarc", "category", "amount_at_risk", "received", "deadline",
-    "deadline_basis", "follow_up", "next_date", "days_left", "due", "payer_class", "level",
-    "likelihood", "score", "tier", "status", "team", "assignee", "recovered", "outcome_date",
-    "action", "note",
-]  # fmt: skip
+    "id",
+    "claim",
+    "payer_claim_id",
+    "payer",
+    "patient",
+    "service_date",
+    "procedure",
+    "modifiers",
+    "carc",
+    "group",
+    "rarc",
+    "category",
+    "amount_at_risk",
+    "received",
+    "deadline",
+    "deadline_basis",
+    "follow_up",
+    "next_date",
+    "days_left",
+    "due",
+    "payer_class",
+    "level",
+    "likelihood",
+    "score",
+    "tier",
+    "status",
+    "team",
+    "assignee",
+    "recovered",
+    "outcome_date",
+    "action",
+    "note",
+]
 TIER_STYLE = {Tier.HIGH: "bold red", Tier.STANDARD: "yellow", Tier.LOW: "dim"}
 
 
@@ -362,7 +389,7 @@ def _print_fitted(
         message(
             "not shown at this width: "
             + ", ".join(c.header for c in dropped)
-            + " (a wider terminal, or --format csv/json, shows them)"  # fmt: skip
+            + " (a wider terminal, or --format csv/json, shows them)"
         )
 
 
@@ -412,7 +439,7 @@ def queue(
         Column("Payer", [r["payer"] or "" for r in rows], name=True, drop=6),
         Column(
             "Patient", [r.get("patient") or "" for r in rows], name=True, drop=2 if found else 10
-        ),  # fmt: skip
+        ),
         Column("Claim", [r.get("claim") or "" for r in rows], drop=3 if found else 11),
         Column("Proc", [r["procedure"] or "" for r in rows], drop=5),
         Column("Reason", [f"{r['group']}-{r['carc']}" for r in rows]),
@@ -572,13 +599,18 @@ def denial_detail(detail: DenialView, fmt: str) -> None:
     )
     _submitted_claim(con, detail.get("submitted"))
     adj = [
-        (str(a["line_id"] or "claim"), f"{a['group']}-{a['carc']}", amount(a["amount"]),
-         a["category"], a["description"])
+        (
+            str(a["line_id"] or "claim"),
+            f"{a['group']}-{a['carc']}",
+            amount(a["amount"]),
+            a["category"],
+            a["description"],
+        )
         for a in detail["adjustments"]
     ] + [
         (str(m["line_id"] or "claim"), m["code"], "", m["source"], m["description"])
         for m in detail["remarks"]
-    ]  # fmt: skip
+    ]
     _print_fitted(
         [
             Column("line", [a[0] for a in adj]),
@@ -607,8 +639,21 @@ def denial_detail(detail: DenialView, fmt: str) -> None:
 
 # Columns holding names (shortened with an ellipsis) or free text (wrapped at words): these
 # give way before anything else does.
-NAME_COLUMNS = {"payer", "patient", "provider", "detail", "description", "prevention",
-                "carcs", "metric", "actor", "assignee", "template", "team", "key"}  # fmt: skip
+NAME_COLUMNS = {
+    "payer",
+    "patient",
+    "provider",
+    "detail",
+    "description",
+    "prevention",
+    "carcs",
+    "metric",
+    "actor",
+    "assignee",
+    "template",
+    "team",
+    "key",
+}
 TEXT_COLUMNS = {"detail", "description", "prevention", "carcs"}
 
 
@@ -668,8 +713,12 @@ def _numeric(value: Any) -> bool:
 
 
 def history(events: list[dict[str, Any]], fmt: str) -> None:
-    rows(events, fmt, ["at", "actor", "old_status", "new_status", "detail", "source"],
-         keep=["at", "new_status", "detail", "actor", "old_status", "source"])  # fmt: skip
+    rows(
+        events,
+        fmt,
+        ["at", "actor", "old_status", "new_status", "detail", "source"],
+        keep=["at", "new_status", "detail", "actor", "old_status", "source"],
+    )
 
 
 def write_text(text: str) -> None:
@@ -684,33 +733,80 @@ def yaml_text(data: Any) -> str:
 
 # -- reports ------------------------------------------------------------------------------------
 
-PATTERN_COLUMNS = ["payer", "procedure", "carc", "category", "count", "amount", "lines_billed",
-                   "denial_rate", "previous_count", "trend", "flagged", "prevention"]  # fmt: skip
-TEAM_COLUMNS = ["assignee", "open", "overdue", "appeals_submitted", "decided", "overturn_rate",
-                "recovered", "median_days_to_appeal"]  # fmt: skip
+PATTERN_COLUMNS = [
+    "payer",
+    "procedure",
+    "carc",
+    "category",
+    "count",
+    "amount",
+    "lines_billed",
+    "denial_rate",
+    "previous_count",
+    "trend",
+    "flagged",
+    "prevention",
+]
+TEAM_COLUMNS = [
+    "assignee",
+    "open",
+    "overdue",
+    "appeals_submitted",
+    "decided",
+    "overturn_rate",
+    "recovered",
+    "median_days_to_appeal",
+]
 TREND_COLUMNS = [
-    "month", "claims", "denied_claims", "claim_denial_rate", "lines", "denied_lines",
-    "line_denial_rate", "billed", "denied_amount", "dollar_denial_rate",
-]  # fmt: skip
-ROI_COLUMNS = ["month", "denials", "denied", "appeals_sent", "recovered_by_appeal",
-               "recovered_without_appeal", "cost", "net", "written_off", "expired",
-               "recovery_rate"]  # fmt: skip
+    "month",
+    "claims",
+    "denied_claims",
+    "claim_denial_rate",
+    "lines",
+    "denied_lines",
+    "line_denial_rate",
+    "billed",
+    "denied_amount",
+    "dollar_denial_rate",
+]
+ROI_COLUMNS = [
+    "month",
+    "denials",
+    "denied",
+    "appeals_sent",
+    "recovered_by_appeal",
+    "recovered_without_appeal",
+    "cost",
+    "net",
+    "written_off",
+    "expired",
+    "recovery_rate",
+]
 
 
 def _tracking_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     out = [{"section": "open", "key": "all", **data["open"]}]
     for section in ("by_status", "by_tier", "by_category", "by_team"):
         key = section.removeprefix("by_")
-        out += [{"section": key, "key": r[key], "count": r["count"], "amount": r["amount"]}
-                for r in data[section]]  # fmt: skip
-    out += [{"section": "due_within_days", "key": r["within_days"], "count": r["count"],
-             "amount": r["amount"]} for r in data["due"]]  # fmt: skip
+        out += [
+            {"section": key, "key": r[key], "count": r["count"], "amount": r["amount"]}
+            for r in data[section]
+        ]
+    out += [
+        {
+            "section": "due_within_days",
+            "key": r["within_days"],
+            "count": r["count"],
+            "amount": r["amount"],
+        }
+        for r in data["due"]
+    ]
     p = data["past_deadline"]
-    out.append({"section": "past_deadline", "key": "all", "count": p["count"],
-                "amount": p["amount"]})  # fmt: skip
+    out.append(
+        {"section": "past_deadline", "key": "all", "count": p["count"], "amount": p["amount"]}
+    )
     if "follow_up_due" in data:
-        out.append({"section": "follow_up_due", "key": "appealed",
-                    **data["follow_up_due"]})  # fmt: skip
+        out.append({"section": "follow_up_due", "key": "appealed", **data["follow_up_due"]})
     out.append({"section": "unassigned", "key": "all", **data["unassigned"]})
     return out
 
@@ -720,8 +816,14 @@ def _pct(value: Any) -> str:
 
 
 UNANSWERED_COLUMNS = [
-    "payer", "claim", "date_of_service", "submitted", "days", "charge", "frequency",
-]  # fmt: skip
+    "payer",
+    "claim",
+    "date_of_service",
+    "submitted",
+    "days",
+    "charge",
+    "frequency",
+]
 
 
 def report(data: dict[str, Any], fmt: str) -> None:
@@ -735,15 +837,25 @@ def report(data: dict[str, Any], fmt: str) -> None:
         rows_of, columns = REPORT_CSV.get(kind, _headline_csv)
         emit_csv(rows_of(data), columns)
     elif kind == "unanswered":
-        rows(data["by_payer"], "table", ["payer", "count", "amount", "oldest"],
-             title=f"Submitted claims with no remittance after {data['days']} days, by payer")  # fmt: skip
+        rows(
+            data["by_payer"],
+            "table",
+            ["payer", "count", "amount", "oldest"],
+            title=f"Submitted claims with no remittance after {data['days']} days, by payer",
+        )
         rows(data["claims"], "table", UNANSWERED_COLUMNS, title="Unanswered claims")
     else:
         sections = data.get("sections", {kind: data})
         if kind == "summary":
-            rows([{"metric": k.replace("_", " "), "value": _pct(v) if k.endswith("rate") else v}
-                  for k, v in data["headline"].items()], "table", ["metric", "value"],
-                 title="Summary")  # fmt: skip
+            rows(
+                [
+                    {"metric": k.replace("_", " "), "value": _pct(v) if k.endswith("rate") else v}
+                    for k, v in data["headline"].items()
+                ],
+                "table",
+                ["metric", "value"],
+                title="Summary",
+            )
         for name, show in REPORT_TABLES.items():  # in this order, each section present
             if name in sections:
                 show(sections[name], kind)
@@ -755,10 +867,25 @@ def _practices(data: dict[str, Any], fmt: str) -> None:
             data["practices"], list(data["practices"][0]) if data["practices"] else ["practice"]
         )
         return
-    shown = ["practice", "npi", "tax_id", "open_denials", "open_amount", "high_tier_open",
-             "past_deadline", "unassigned", "denied", "recovered", "recovery_rate"]  # fmt: skip
-    rows([{**r, "recovery_rate": _pct(r.get("recovery_rate"))} for r in data["practices"]],
-         "table", shown, title="Summary by practice")  # fmt: skip
+    shown = [
+        "practice",
+        "npi",
+        "tax_id",
+        "open_denials",
+        "open_amount",
+        "high_tier_open",
+        "past_deadline",
+        "unassigned",
+        "denied",
+        "recovered",
+        "recovery_rate",
+    ]
+    rows(
+        [{**r, "recovery_rate": _pct(r.get("recovery_rate"))} for r in data["practices"]],
+        "table",
+        shown,
+        title="Summary by practice",
+    )
 
 
 # Each report's CSV: its main table (the summary's headline figures for the others).
@@ -777,27 +904,56 @@ REPORT_CSV: dict[str, tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], li
 
 
 def _tracking_tables(t: dict[str, Any], kind: str) -> None:
-    rows(_tracking_rows(t), "table", ["section", "key", "count", "amount"],
-         title="Open denials (tracking)")  # fmt: skip
+    rows(
+        _tracking_rows(t),
+        "table",
+        ["section", "key", "count", "amount"],
+        title="Open denials (tracking)",
+    )
     late = t["past_deadline"]["denials"]
     if late:
-        rows(late, "table", ["id", "claim", "payer", "reason", "amount", "deadline",
-                             "days_over", "assignee"], title="PAST DEADLINE (should be empty)")  # fmt: skip
+        rows(
+            late,
+            "table",
+            ["id", "claim", "payer", "reason", "amount", "deadline", "days_over", "assignee"],
+            title="PAST DEADLINE (should be empty)",
+        )
 
 
 def _patterns_tables(p: dict[str, Any], kind: str) -> None:
-    shown = [{**r, "denial_rate": _pct(r["denial_rate"]), "trend": _pct(r["trend"]),
-              "flagged": "FLAG" if r["flagged"] else ""} for r in p["patterns"][:20]]  # fmt: skip
-    rows(shown, "table", ["payer", "procedure", "carc", "count", "amount", "denial_rate",
-                          "trend", "flagged"], title="Patterns (payer x procedure x reason)")  # fmt: skip
+    shown = [
+        {
+            **r,
+            "denial_rate": _pct(r["denial_rate"]),
+            "trend": _pct(r["trend"]),
+            "flagged": "FLAG" if r["flagged"] else "",
+        }
+        for r in p["patterns"][:20]
+    ]
+    rows(
+        shown,
+        "table",
+        ["payer", "procedure", "carc", "count", "amount", "denial_rate", "trend", "flagged"],
+        title="Patterns (payer x procedure x reason)",
+    )
     if kind != "patterns":
         return  # the summary shows the patterns only
-    prov = [{**r, "denial_rate": _pct(r["denial_rate"]),
-             "flagged": "FLAG" if r["flagged"] else ""} for r in p["providers"]]  # fmt: skip
-    rows(prov, "table", ["provider", "npi", "lines_billed", "denied", "denial_rate", "flagged"],
-         title=f"Rendering providers (practice rate {_pct(p['practice_denial_rate'])})")  # fmt: skip
-    rows(p["authorization_by_month"], "table", ["month", "count", "amount"],
-         title="Authorization denials by month")  # fmt: skip
+    prov = [
+        {**r, "denial_rate": _pct(r["denial_rate"]), "flagged": "FLAG" if r["flagged"] else ""}
+        for r in p["providers"]
+    ]
+    rows(
+        prov,
+        "table",
+        ["provider", "npi", "lines_billed", "denied", "denial_rate", "flagged"],
+        title=f"Rendering providers (practice rate {_pct(p['practice_denial_rate'])})",
+    )
+    rows(
+        p["authorization_by_month"],
+        "table",
+        ["month", "count", "amount"],
+        title="Authorization denials by month",
+    )
 
 
 def _team_tables(t: dict[str, Any], kind: str) -> None:
@@ -808,17 +964,30 @@ def _team_tables(t: dict[str, Any], kind: str) -> None:
 def _roi_tables(r: dict[str, Any], kind: str) -> None:
     shown = [{**m, "recovery_rate": _pct(m["recovery_rate"])} for m in r["months"]]
     if r["months"]:
-        shown.append({**r["total"], "month": "total",
-                      "recovery_rate": _pct(r["total"]["recovery_rate"])})  # fmt: skip
+        shown.append(
+            {**r["total"], "month": "total", "recovery_rate": _pct(r["total"]["recovery_rate"])}
+        )
     rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
 
 
 def _trend_tables(t: dict[str, Any], kind: str) -> None:
     rates = ("claim_denial_rate", "line_denial_rate", "dollar_denial_rate")
     shown = [{**m, **{k: _pct(m[k]) for k in rates}} for m in t["months"]]
-    rows(shown, "table", ["month", "claims", "denied_claims", "claim_denial_rate",
-                          "line_denial_rate", "billed", "denied_amount", "dollar_denial_rate"],
-         title="Initial denial rate by month (first adjudication)")  # fmt: skip
+    rows(
+        shown,
+        "table",
+        [
+            "month",
+            "claims",
+            "denied_claims",
+            "claim_denial_rate",
+            "line_denial_rate",
+            "billed",
+            "denied_amount",
+            "dollar_denial_rate",
+        ],
+        title="Initial denial rate by month (first adjudication)",
+    )
 
 
 # The terminal tables of each report section, in the order the summary prints them.
@@ -845,9 +1014,22 @@ def redirect_stdout(path: Any, force: bool = True) -> Iterator[None]:
 # -- scrub -------------------------------------------------------------------------------------
 
 SCRUB_COLUMNS = [
-    "claim", "line", "procedure", "modifiers", "date_of_service", "payer", "risk", "tier",
-    "rule", "carc", "denied", "of", "since", "hint", "evidence",
-]  # fmt: skip
+    "claim",
+    "line",
+    "procedure",
+    "modifiers",
+    "date_of_service",
+    "payer",
+    "risk",
+    "tier",
+    "rule",
+    "carc",
+    "denied",
+    "of",
+    "since",
+    "hint",
+    "evidence",
+]
 
 
 def scrub(result: Any, fmt: str) -> None:
@@ -858,10 +1040,14 @@ def scrub(result: Any, fmt: str) -> None:
         return
     # CSV and the table add the sentence that explains the evidence (not in the JSON shape).
     flat = [
-        {**{k: v for k, v in f.items() if k != "evidence"}, **f["evidence"],
-         "modifiers": ",".join(f["modifiers"]), "evidence": flag.detail}
+        {
+            **{k: v for k, v in f.items() if k != "evidence"},
+            **f["evidence"],
+            "modifiers": ",".join(f["modifiers"]),
+            "evidence": flag.detail,
+        }
         for f, flag in zip(data["flags"], result.flags, strict=True)
-    ]  # fmt: skip
+    ]
     if fmt == "csv":
         emit_csv(flat, SCRUB_COLUMNS)
         return
@@ -877,7 +1063,7 @@ def scrub(result: Any, fmt: str) -> None:
             Column(
                 "proc",
                 [f["procedure"] + (":" + f["modifiers"] if f["modifiers"] else "") for f in flat],
-            ),  # fmt: skip
+            ),
             Column("tier", [f["tier"] for f in flat]),
             Column("risk", [f"{f['risk']:.2f}" for f in flat], justify="right"),
             Column("rule", [f["rule"] for f in flat]),

@@ -647,11 +647,12 @@ def check_rules(
         sources,
     )
     problems = [
-        Problem(sources[-1], None, f"categories.{category}",
-                f"team {team!r} is not defined under teams")
+        Problem(
+            sources[-1], None, f"categories.{category}", f"team {team!r} is not defined under teams"
+        )
         for category, team in rules.routing.categories.items()
         if team not in rules.routing.teams
-    ]  # fmt: skip
+    ]
     return (None, problems) if problems else (rules, [])
 
 
@@ -697,9 +698,13 @@ def _merged(
             codes = data.get("codes")
             if not isinstance(codes, dict):
                 problems.append(
-                    Problem(str(folder / name), index.get(("codes",), 1), "codes",
-                            "must be a mapping of code to rule")
-                )  # fmt: skip
+                    Problem(
+                        str(folder / name),
+                        index.get(("codes",), 1),
+                        "codes",
+                        "must be a mapping of code to rule",
+                    )
+                )
                 continue
             merged["codes"] = {**merged.get("codes", {}), **{str(k): v for k, v in codes.items()}}
             merged.update({k: v for k, v in data.items() if k != "codes"})

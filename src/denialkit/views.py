@@ -266,8 +266,10 @@ def submitted_claim(store: Store, claim_id: int) -> dict[str, Any] | None:
 
 def _level_name(rules: Rules, d: dict[str, Any]) -> str | None:
     p = policy(
-        rules, [d["payer_identifier"], d["ref_2u"], d["trace_originator"]],
-        d["payer_name"] or "", d["filing_indicator"] or "",
-    )  # fmt: skip
+        rules,
+        [d["payer_identifier"], d["ref_2u"], d["trace_originator"]],
+        d["payer_name"] or "",
+        d["filing_indicator"] or "",
+    )
     lvl = p.level(d["level"] or 1)
     return lvl.name if lvl else None

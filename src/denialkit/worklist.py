@@ -208,8 +208,16 @@ def find(
     """Denials of any status whose patient name, member id, claim number (CLP01 or CLP07) or
     denial id matches ``text`` (the phone call: "I am calling about my bill"), most urgent
     first; rows in the queue's JSON shape. ``practice`` narrows to one client practice."""
-    return queue(store, today, status="all", action="all", text=text, limit=limit,
-                 offset=offset, practice=practice)  # fmt: skip
+    return queue(
+        store,
+        today,
+        status="all",
+        action="all",
+        text=text,
+        limit=limit,
+        offset=offset,
+        practice=practice,
+    )
 
 
 def elsewhere(

@@ -631,6 +631,7 @@ def test_letters_only_for_appeals_and_reopenings(store, write835, rules, line, l
     if letter:
         appeals.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY, actor="t")
     else:
-        with pytest.raises(InvalidTransition, match="--force"):
+        with pytest.raises(InvalidTransition) as refused:
             appeals.appeal(store, rules, config, writer, d["id"], draft=True, today=TODAY,
                            actor="t")  # fmt: skip
+        assert refused.value.remedy == "force_letter"  # the CLI says: --force writes it anyway

@@ -94,7 +94,7 @@ def test_every_move_is_allowed_or_refused_by_the_table(store, one, start, target
 
 def test_overturned_recovers_amount_at_risk_and_partial_needs_an_amount(store, one):
     lifecycle.submit(store, one, actor="t", on="2026-11-20", today=TODAY)
-    with pytest.raises(UsageError, match="needs --recovered"):
+    with pytest.raises(UsageError, match="needs the amount recovered"):
         lifecycle.outcome(store, one, "partially_overturned", actor="t", today=TODAY)
     with pytest.raises(UsageError, match="less than the amount at risk"):
         lifecycle.outcome(

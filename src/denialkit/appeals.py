@@ -44,7 +44,7 @@ def parse_values(
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {pair!r}: expected NAME=VALUE")
+            raise UsageError(f"{pair!r}: expected NAME=VALUE", parameter="set")
         values[name.strip()] = value
     return values
 
@@ -63,9 +63,11 @@ def select(
     and assignee (most urgent first). Returns (ids, whether exactly one id was named)."""
     selecting = any(v is not None for v in (tier, category, assignee))
     if denial_ids and selecting:
-        raise UsageError("give denial ids or --tier/--category/--assignee, not both")
+        raise UsageError("give denial ids or a selection (tier, category, assignee), not both")
     if not denial_ids and not selecting:
-        raise UsageError("which denials? give ids, or select with --tier/--category/--assignee")
+        raise UsageError(
+            "which denials? give ids, or select by tier, category or assignee", parameter="tier"
+        )
     if denial_ids:
         return list(denial_ids), len(denial_ids) == 1
     rows = queue(store, today, tier=tier, category=category, assignee=assignee, limit=limit or None)
@@ -79,7 +81,7 @@ class AppealResult:
     letter: Letter | None = None
     error: DenialkitError | None = None
     drafted: bool = False
-    skipped: str | None = None  # why no letter was written, when that is not an error
+    skipped: DenialkitError | None = None  # why no letter was written, not an error
 
 
 def appeal(
@@ -105,7 +107,7 @@ def appeal(
     refused unless ``force``; an existing file is not
     overwritten unless ``overwrite``. Files are owner-only (0600), new folders 0700."""
     if fmt == "pdf" and out is None:
-        raise UsageError("a PDF letter needs --out FILE")
+        raise UsageError("a PDF letter needs a file to write", remedy="out_file")
     ctx = letter_context(store, rules, config, denial_id, today)
     name = writer.choose(ctx)
     writer.check_values(values, [name])
@@ -137,7 +139,8 @@ def _write(
     if (d["action"] or "appeal") not in ("appeal", "reopen") and not force:
         raise InvalidTransition(
             f"denial {d['id']} ({d['group']}-{d['carc']}, {d['payer_rule']}): "
-            f"{Action.TEXT[d['action']]}; --force writes the letter anyway"
+            f"{Action.TEXT[d['action']]}",
+            remedy="force_letter",
         )
     letter = writer.render(
         ctx, values, fmt="html" if fmt == "pdf" else fmt, draft=draft, template=template
@@ -175,7 +178,7 @@ def appeal_many(
     rights is skipped (unless ``force``)."""
     writer.check_values(values, writer.names())  # fields must be used by some template
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir} is a file; several letters need --out FOLDER")
+        raise UsageError(f"{out_dir} is a file; several letters need a folder", remedy="out_folder")
     private_dir(out_dir)
     results = []
     for denial_id in denial_ids:
@@ -187,7 +190,7 @@ def appeal_many(
                 store, writer, ctx, name, values, fmt, draft, actor, out, force, overwrite
             )
         except InvalidTransition as exc:  # no appeal rights: skip it, it is not a failure
-            result = AppealResult(denial_id, skipped=str(exc))
+            result = AppealResult(denial_id, skipped=exc)
         except DenialkitError as exc:
             result = AppealResult(denial_id, error=exc)
         results.append(result)

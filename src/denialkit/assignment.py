@@ -62,7 +62,7 @@ def take_next(
     people taking at once never get the same denial. The patient's responsibility
     (bill_patient) is not taken: it is not a biller's work item."""
     if not who.strip():
-        raise UsageError("who takes it? (--as NAME)")
+        raise UsageError("who takes it?", remedy="who")
     return store.take_next(
         who,
         statuses=Status.WAITING,

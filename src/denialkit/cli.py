@@ -19,6 +19,7 @@ from .files import check_new_file, private_dir, private_open, write_private
 from .vocabulary import Action, Category, Status, Tier, money_cents
 
 if TYPE_CHECKING:
+    from .lifecycle import Each
     from .rules import Rules
     from .store import Store
 
@@ -99,9 +100,33 @@ def _root(
     """denialkit: claim-denial management for healthcare billing (see the app's help)."""
 
 
+# What fixes an error, in this command line's options (an error's ``remedy``).
+REMEDIES = {
+    "who": " (--as NAME)",
+    "partial": "; use --partial",
+    "force_record": "; --force records it anyway",
+    "force_letter": "; --force writes the letter anyway",
+    "out_file": " (--out FILE)",
+    "out_folder": " (--out FOLDER)",
+    "html": "; or use --format html and print to PDF from a browser",
+}
+# An error's ``parameter``, as the option that sets it, where the two names differ.
+OPTIONS = {
+    "recovered": "--recovered AMOUNT",
+    "reason": "--reason TEXT",
+    "set": "--set NAME=VALUE",
+    "tier": "--tier/--category/--assignee",
+}
+
+
 def worded(exc: DenialkitError) -> str:
     """A library error in the command line's words: the library says what is wrong, with the
     facts as fields; only here is it told which option or command fixes it."""
+    if exc.remedy in REMEDIES:
+        return f"{exc}{REMEDIES[exc.remedy]}"
+    if exc.parameter is not None:
+        option = OPTIONS.get(exc.parameter, "--" + exc.parameter.replace("_", "-"))
+        return f"{exc} ({option})"
     if isinstance(exc, MissingFields):
         return exc.worded(
             " (fill them with --set NAME=VALUE or --fields FILE, or render with --draft)",
@@ -269,14 +294,14 @@ def _outcome_words(r: dict[str, Any]) -> str:
     return f"{r['status']}, recovered {money_cents(r['recovered_cents'])}"
 
 
-def _each(done: list[Any], describe: Callable[[Any], str]) -> None:
+def _each(done: list["Each"], describe: Callable[[Any], str]) -> None:
     """Report a batch (``submit 12 13 14``): one line per denial; exit 1 if any failed."""
     for d in done:
-        if d.error:
-            output.message(f"denial {d.denial_id}: {d.error}", style="red")
+        if d.error is not None:
+            output.message(f"denial {d.denial_id}: {worded(d.error)}", style="red")
         else:
             output.message(f"denial {d.denial_id}: {describe(d.result)}")
-    if any(d.error for d in done):
+    if any(d.error is not None for d in done):
         raise typer.Exit(1)
 
 
@@ -901,9 +926,9 @@ def appeal(
             overwrite=force,
         )
     failed = [(r.denial_id, r.error) for r in results if r.error is not None]
-    skipped = [r for r in results if r.skipped]
-    for r in skipped:
-        output.message(f"skipped: {r.skipped}", style="yellow")
+    skipped = [r.skipped for r in results if r.skipped is not None]
+    for why in skipped:
+        output.message(f"skipped: {worded(why)}", style="yellow")
     for denial_id, error in failed:
         output.message(f"denial {denial_id}: {worded(error)}", style="red")
     written = len(results) - len(failed) - len(skipped)

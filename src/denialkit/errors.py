@@ -9,9 +9,20 @@ from __future__ import annotations
 
 
 class DenialkitError(Exception):
-    """Base class for every error denialkit raises on purpose."""
+    """Base class for every error denialkit raises on purpose.
+
+    The message says what is wrong, in the library's words. ``parameter`` names the argument
+    at fault and ``remedy`` what would fix it (a key: ``force``, ``partial`` ...); a caller
+    with options of its own words them (``cli.worded``), so no message here quotes a flag.
+    """
 
     exit_code = 1
+
+    def __init__(
+        self, *args: object, parameter: str | None = None, remedy: str | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.parameter, self.remedy = parameter, remedy
 
 
 class UsageError(DenialkitError):

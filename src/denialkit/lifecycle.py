@@ -243,7 +243,7 @@ def outcome(
         level = state["level"] or 1
         if result == "upheld":
             if recovered:
-                raise UsageError("an upheld appeal recovers nothing; use --partial")
+                raise UsageError("an upheld appeal recovers nothing", remedy="partial")
             nxt = level + 1
             if p.level(nxt) is None:
                 new = "exhausted"
@@ -276,11 +276,14 @@ def outcome(
             if cents > at_risk and not force:
                 raise UsageError(
                     f"recovered {recovered} is more than the amount at risk "
-                    f"({money_cents(at_risk)}); --force records it anyway"
+                    f"({money_cents(at_risk)})",
+                    remedy="force_record",
                 )
         else:
             if recovered is None:
-                raise UsageError("a partial overturn needs --recovered AMOUNT")
+                raise UsageError(
+                    "a partial overturn needs the amount recovered", parameter="recovered"
+                )
             cents = to_cents(recovered) or 0
             if not 0 < cents < at_risk:
                 raise UsageError(
@@ -337,7 +340,7 @@ def writeoff(
 ) -> dict[str, Any]:
     """Stop pursuing the denial (``on``, default today), with the reason on its history."""
     if not reason.strip():
-        raise UsageError("a write-off needs a reason (--reason TEXT)")
+        raise UsageError("a write-off needs a reason", parameter="reason")
     return _move(
         store,
         denial_id,
@@ -361,7 +364,7 @@ class Each:
 
     denial_id: int
     result: Any = None
-    error: str | None = None
+    error: DenialkitError | None = None
 
 
 def each(ids: Sequence[int], move: Callable[[int], Any]) -> list[Each]:
@@ -373,7 +376,7 @@ def each(ids: Sequence[int], move: Callable[[int], Any]) -> list[Each]:
         try:
             done.append(Each(denial_id, move(denial_id)))
         except DenialkitError as exc:
-            done.append(Each(denial_id, error=str(exc)))
+            done.append(Each(denial_id, error=exc))
     return done
 
 

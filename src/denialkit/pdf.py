@@ -23,8 +23,8 @@ def write_pdf(html_text: str, out: Path) -> None:
     )
     if browser is None:
         raise UsageError(
-            "PDF letters need Chromium on PATH (Debian/Ubuntu: apt install chromium); "
-            "or use --format html and print to PDF from a browser"
+            "PDF letters need Chromium on PATH (Debian/Ubuntu: apt install chromium)",
+            remedy="html",
         )
     with tempfile.TemporaryDirectory(prefix="denialkit-pdf-") as tmp:
         page = Path(tmp) / "letter.html"

@@ -78,7 +78,7 @@ def _filters(
     for key in ("patient", "member", "claim", "carc", "procedure", "action", "text", "practice"):
         value = find.get(key)
         if value is not None and not str(value).strip():
-            raise UsageError(f"--{key} needs a value")
+            raise UsageError(f"{key} needs a value", parameter=key)
     if find.get("carc") is not None:
         find["carc"] = find["carc"].strip().upper().split("-")[-1]  # CO-197 → 197
     # The default queue leaves out the patient's responsibility (bill_patient); "all" is all.
@@ -162,7 +162,7 @@ def queue(
     """
     filters = _filters(today, status, tier, category, due_within, find)
     if offset < 0:
-        raise UsageError("--offset cannot be negative")
+        raise UsageError("offset cannot be negative", parameter="offset")
     rows = store.queue(
         team=team,
         assignee=assignee,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,7 +85,9 @@ def pg_schema() -> Iterator[str]:
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in server else "?"
     try:
-        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+        # No wait for the WAL flush at each commit: a test database need not survive a crash
+        # (the store commits once per batch; on a shared disk the fsyncs dominate the tests).
+        yield f"{server}{sep}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -105,18 +108,151 @@ def engine(request):
 @pytest.fixture
 def db_target(engine, tmp_path, request):
     """Where a test's database lives, on each engine: a SQLite file, or a PostgreSQL URL
-    (a schema of its own)."""
+    (a schema of its own, with the tables of a new store and nothing in them)."""
     if engine == "sqlite":
-        return str(tmp_path / "test.db")
-    return request.getfixturevalue("pg_url")
+        yield str(tmp_path / "test.db")
+        return
+    url = _pg_emptied.pop() if _pg_emptied else request.getfixturevalue("pg_pooled")
+    yield url
+    if _empty_again(url):
+        _pg_emptied.append(url)
 
 
 @pytest.fixture
 def store(engine, request):
     """An empty store on each engine: SQLite in memory, PostgreSQL in a schema of its own."""
-    s = Store.memory() if engine == "sqlite" else Store(request.getfixturevalue("pg_url"))
+    if engine == "sqlite":
+        s = Store.memory()
+        yield s
+        s.close()
+        return
+    url = _pg_emptied.pop() if _pg_emptied else request.getfixturevalue("pg_pooled")
+    s = Store(url)
     yield s
     s.close()
+    if _empty_again(url):
+        _pg_emptied.append(url)
+
+
+# Migrating a new PostgreSQL schema costs about half a second, and hundreds of tests want an
+# empty store: a schema a test is done with is emptied (rows deleted, sequences restarted, the
+# migrations it recorded kept) and handed to the next. One that no longer has exactly the
+# tables and migrations of a new store is dropped instead.
+_pg_emptied: list[str] = []
+_pg_made: list[tuple[str, str]] = []  # (server, schema) of every pooled schema, dropped at exit
+
+
+@pytest.fixture
+def pg_pooled():
+    """A new schema for the ``store`` fixture's pool (dropped at the end of the run)."""
+    import psycopg
+
+    server = pg_server()
+    schema = f"dk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    _pg_made.append((server, schema))
+    sep = "&" if "?" in server else "?"
+    return f"{server}{sep}options=-csearch_path%3D{schema}"
+
+
+def _empty_again(url: str) -> bool:
+    import psycopg
+
+    from denialkit.store import SCHEMA_VERSION
+    from denialkit.store.schema import MIGRATIONS
+
+    schema = url.rsplit("%3D", 1)[1]
+    try:
+        with psycopg.connect(url) as conn:  # one transaction, committed on leaving
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                    (schema,),
+                )
+            }
+            if _pg_tables.setdefault("new", tables) != tables:
+                return False
+            (applied,) = conn.execute("SELECT count(*) FROM migrations").fetchone()
+            if applied != len(MIGRATIONS):
+                return False
+            # DELETE, not TRUNCATE: the tables hold a test's worth of rows, and TRUNCATE makes
+            # new files for every table (slower than deleting a few rows).
+            conn.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table in sorted(tables - {"migrations"}):
+                conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - the schema's own tables
+            for (sequence,) in conn.execute(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %s",
+                (schema,),
+            ).fetchall():
+                conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
+                (str(SCHEMA_VERSION),),
+            )
+        return True
+    except Exception:  # anything odd: not reused, dropped at exit
+        return False
+
+
+_pg_tables: dict[str, set[str]] = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the pooled schemas (a worker that dies leaves dk_test_* schemas behind, as ever)."""
+    if not _pg_made:
+        return
+    import psycopg
+
+    for server, schema in _pg_made:
+        try:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        except Exception:  # the server went away: nothing to clean
+            pass
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory):
+    """The demo store (``denialkit ingest examples/`` as the README runs it) as a SQLite file,
+    built once per run: ``demo_store`` copies it for each test."""
+    from typer.testing import CliRunner
+
+    from denialkit.cli import app
+
+    where = tmp_path_factory.mktemp("demo")
+    env = {
+        "DENIALKIT_TODAY": "2026-11-27",
+        "DENIALKIT_RULES": str(ROOT / "examples" / "rules"),
+        "DENIALKIT_CONFIG": str(where / "config.yaml"),
+        "DENIALKIT_CACHE": str(where / "cache"),
+        "DENIALKIT_DB": None,
+        "DENIALKIT_TEMPLATES": None,
+        "DENIALKIT_USER": None,
+    }
+    ingest = ["ingest", str(ROOT / "examples"), "--db", str(where / "demo.db")]
+    result = CliRunner().invoke(app, ingest, env=env)
+    assert result.exit_code == 0 and "denials found" in result.stdout, result.stderr
+    return where / "demo.db"
+
+
+@pytest.fixture
+def demo_store(engine, db_target, monkeypatch, request):
+    """The demo store on each engine, with the day and rules it was made with: a copy of the
+    SQLite file, or examples/ ingested into a PostgreSQL schema."""
+    monkeypatch.setenv("DENIALKIT_TODAY", "2026-11-27")
+    monkeypatch.setenv("DENIALKIT_RULES", str(ROOT / "examples" / "rules"))
+    if engine == "sqlite":
+        shutil.copyfile(request.getfixturevalue("demo_sqlite"), db_target)
+        return db_target
+    from typer.testing import CliRunner
+
+    from denialkit.cli import app
+
+    result = CliRunner().invoke(app, ["ingest", str(ROOT / "examples"), "--db", db_target])
+    assert result.exit_code == 0 and "denials found" in result.stdout, result.stderr
+    return db_target
 
 
 @pytest.fixture

@@ -115,15 +115,9 @@ def test_every_command_has_help(runner):
 
 
 @pytest.fixture
-def demo_db(runner, db_target, monkeypatch):
+def demo_db(demo_store):
     """The demo store, on each engine (a SQLite file, or a PostgreSQL URL)."""
-    monkeypatch.setenv("DENIALKIT_TODAY", "2026-11-27")
-    monkeypatch.setenv("DENIALKIT_RULES", str(ROOT / "examples" / "rules"))
-    db = db_target
-    result = runner.invoke(app, ["ingest", str(ROOT / "examples"), "--db", str(db)])
-    assert result.exit_code == 0, result.stderr
-    assert "denials found" in result.stdout
-    return db
+    return demo_store
 
 
 def test_queue_formats(runner, demo_db):

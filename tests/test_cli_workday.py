@@ -22,14 +22,9 @@ def runner():
 
 
 @pytest.fixture
-def demo_db(runner, db_target, monkeypatch):
+def demo_db(demo_store):
     """The demo store, on each engine (a SQLite file, or a PostgreSQL URL)."""
-    monkeypatch.setenv("DENIALKIT_TODAY", "2026-11-27")
-    monkeypatch.setenv("DENIALKIT_RULES", str(ROOT / "examples" / "rules"))
-    db = db_target
-    result = runner.invoke(app, ["ingest", str(ROOT / "examples"), "--db", str(db)])
-    assert result.exit_code == 0, result.stderr
-    return db
+    return demo_store
 
 
 def run(runner, *args, columns=100, **kw):

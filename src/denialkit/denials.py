@@ -41,7 +41,7 @@ class Candidate:
     reasons: list[tuple[str, str, Decimal]] = field(default_factory=list)
     prior: float = 0.4
     template: str = Category.UNCATEGORIZED
-    action: str = "appeal"  # before the payer's own rules (see workflow)
+    action: str = "appeal"  # before the payer's own rules (see detection)
     note: str = ""
     position: int = 1  # among the claim's lines with the same procedure, modifiers and date
     claim_date: str | None = None  # the claim's date of service (first line, else CLP/DTM)

@@ -19,6 +19,7 @@ from .letters import SUFFIX, Letter, LetterWriter
 from .lifecycle import mark_drafted
 from .pdf import write_pdf
 from .rules import Rules
+from .settings import safe_load
 from .store import Store
 from .vocabulary import Action
 from .worklist import queue
@@ -30,11 +31,11 @@ def parse_values(
     """Staff-supplied fields: a YAML/JSON mapping file, then ``--set NAME=VALUE`` on top."""
     values: dict[str, str] = {}
     if fields_file is not None:
-        import yaml
+        import yaml  # its error class; the loading is settings.safe_load (libyaml when there)
 
         path = Path(fields_file)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+            data = safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
         except (OSError, yaml.YAMLError) as exc:
             raise UsageError(f"{path}: cannot read fields: {exc}") from None
         data = {} if data is None else data

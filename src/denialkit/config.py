@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import UsageError
 from .files import write_private
-from .settings import config_path
+from .settings import config_path, safe_load
 
 
 class Practice(BaseModel):
@@ -81,7 +81,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         return Config()
     try:
         text = p.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if p.suffix == ".toml" else safe_load(text)
     except (OSError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{p}: cannot read config: {exc}") from None
     try:

@@ -223,3 +223,24 @@ def test_queue_table_says_which_denials_are_not_worked_by_appeal(runner, demo_db
     assert r.exit_code == 0
     # Demo denial 10 is Medicare CO-16 with MA130: unprocessable, corrected and resubmitted.
     assert "correct and resubmit the claim (not an appeal): 2, 5, 12, 10" in r.stderr
+
+
+def test_every_command_closes_the_store_it_opened(runner, demo_db, monkeypatch):
+    from denialkit.store import Store
+
+    closed: list[int] = []
+    real_close = Store.close
+
+    def close(self):
+        closed.append(id(self))
+        real_close(self)
+
+    monkeypatch.setattr(Store, "close", close)
+    assert runner.invoke(app, ["queue", "--db", str(demo_db)]).exit_code == 0
+    assert len(closed) == 1
+    # Also when the command fails: the session is the typer context's resource.
+    assert runner.invoke(app, ["show", "999", "--db", str(demo_db)]).exit_code == 1
+    assert len(closed) == 2
+    # A command that needs no store opens none.
+    assert runner.invoke(app, ["rules", "check"]).exit_code == 0
+    assert len(closed) == 2

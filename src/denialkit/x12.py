@@ -266,6 +266,9 @@ class SegmentReader:
         buffer = ""
         ordinal = 0
         warned_replacement = False
+        # Segment ids already checked: the same few dozen recur, so each is checked once.
+        # ISA is checked every time (a later interchange may change the separator).
+        known: set[str] = set()
         for chunk in self._chunks():
             if not warned_replacement and "\ufffd" in chunk:
                 warned_replacement = True
@@ -286,8 +289,12 @@ class SegmentReader:
                 if not text:
                     continue
                 ordinal += 1
-                self._check_length(text, ordinal)
+                if len(text) > MAX_SEGMENT_CHARS:
+                    self._check_length(text, ordinal)
                 elements = text.split(sep)
+                if elements[0] in known:
+                    yield Segment(ordinal, elements, text)
+                    continue
                 if elements[0] == "ISA" and len(text) > 3 and text[3] != sep:
                     # A later interchange with different delimiters.
                     sep = text[3]
@@ -295,7 +302,10 @@ class SegmentReader:
                     self.warnings.append(
                         (ordinal, f"interchange changes the element separator to {sep!r}")
                     )
-                yield self._segment(ordinal, elements, text, sep)
+                seg = self._segment(ordinal, elements, text, sep)
+                if seg.id != "ISA":
+                    known.add(seg.id)
+                yield seg
             self._check_length(buffer, ordinal + 1)
         tail = buffer.strip(_WHITESPACE)
         if tail:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
@@ -261,6 +262,19 @@ class IntakeMixin:
         return out
 
 
+_ONE = Decimal(1)
+
+
+def _cents(value: Decimal | None) -> int | None:
+    """``to_cents`` for the intake's hot path: most amounts have at most two decimals, and
+    then cents are exact without rounding (the rest round half up, as ``to_cents`` does)."""
+    if value is None:
+        return None
+    c = value * 100
+    i = int(c)
+    return i if i == c else int(c.quantize(_ONE, rounding=ROUND_HALF_UP))
+
+
 def _claim_dos(c: Claim) -> str | None:
     """The claim's date of service: its first line's, else the claim's own (same as
     ``denials.claim_date``, which this module does not import: reading the queue stays light)."""
@@ -305,9 +319,9 @@ class ClaimWriter:
                 c.lx,
                 c.patient_control,
                 c.status,
-                to_cents(c.charge),
-                to_cents(c.paid),
-                to_cents(c.patient_responsibility),
+                _cents(c.charge),
+                _cents(c.paid),
+                _cents(c.patient_responsibility),
                 c.filing_indicator,
                 c.payer_claim_id,
                 c.facility_type,
@@ -363,8 +377,8 @@ class ClaimWriter:
                     ln.procedure,
                     ",".join(ln.modifiers),
                     ln.description,
-                    to_cents(ln.charge),
-                    to_cents(ln.paid),
+                    _cents(ln.charge),
+                    _cents(ln.paid),
                     ln.revenue_code,
                     _num(ln.units),
                     ln.original_qualifier,
@@ -374,7 +388,7 @@ class ClaimWriter:
                     ln.date_from,
                     ln.date_to,
                     ln.line_control,
-                    to_cents(ln.allowed),
+                    _cents(ln.allowed),
                 )
             )
             self._details(cid, lid, ln.adjustments, ln.remarks, ln.refs, ln.amounts, ln.quantities)
@@ -397,7 +411,7 @@ class ClaimWriter:
                     lid,
                     a.group,
                     a.reason,
-                    to_cents(a.amount),
+                    _cents(a.amount),
                     _num(a.quantity),
                     a.segment,
                 )

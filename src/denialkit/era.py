@@ -1306,7 +1306,7 @@ class EraStream:
         self.name: str = name or (
             os.fspath(source)
             if isinstance(source, str | os.PathLike)
-            else getattr(source, "name", "<input>")
+            else str(getattr(source, "name", "<input>"))
         )
         self._source = source
         self.diagnostics = Diagnostics(self.name)

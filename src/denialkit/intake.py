@@ -23,6 +23,8 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -283,7 +285,7 @@ class _CountingReader(io.RawIOBase):
     """A file that reports how far it has been read (the parser reads 1 MB at a time)."""
 
     def __init__(self, path: Path, report: Callable[[int], None]) -> None:
-        self._f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._f = open(path, "rb")  # closed in close()
         self._report = report
         self._done = 0
 
@@ -389,7 +391,7 @@ def _read(path: str | os.PathLike[str]) -> Prepared:
     p, name = Path(path), os.fspath(path)
     try:
         pre.contents = transaction_digests(p, name)
-    except Exception as exc:  # noqa: BLE001 - raised again where the store would have seen it
+    except Exception as exc:  # raised again where the store would have seen it
         pre.contents_failure = _Failure.of(exc)
     pre.replay = _Replay.record(EraStream(p, name))
     return pre
@@ -463,7 +465,7 @@ class _Replay:
             for event in stream:
                 events.append(event)
                 marks.append((len(stream.warnings), stream.transactions))
-        except Exception as exc:  # noqa: BLE001 - raised again when the events are replayed
+        except Exception as exc:  # raised again when the events are replayed
             failure = _Failure.of(exc)
         return cls(
             stream.name,
@@ -566,7 +568,7 @@ def _ingest_file(
         result.status = "duplicate"
         result.duplicate_of = "remittances with the same content stored earlier"
         result.totals = Totals()
-    except Exception as exc:  # noqa: BLE001 - one file never stops the run
+    except Exception as exc:  # one file never stops the run
         _failed(store, result, name, exc, stream.segment or None, stream.warnings)
     finally:
         if source is not p:
@@ -677,7 +679,7 @@ def _ingest_claims(
         result.status = "duplicate"
         result.duplicate_of = "claims with the same content stored earlier"
         result.totals = Totals()
-    except Exception as exc:  # noqa: BLE001 - one file never stops the run
+    except Exception as exc:  # one file never stops the run
         _failed(store, result, name, exc)
     return result
 
@@ -838,7 +840,8 @@ def ingest_paths(
     With ``rules``, denials are found, triaged and routed at intake. ``progress(result)``
     follows each file done; ``read_progress(path, bytes_read, claims)`` each file as it is read.
     With ``jobs`` > 1, worker processes read and parse the files ahead while this process
-    stores them, one at a time and in order: the same rows, duplicates and denials as with one.
+    stores them, one at a time and in order: the same rows, duplicates and denials as with one
+    (call it under ``if __name__ == "__main__":`` then, as multiprocessing requires).
     """
     report = IngestReport()
     files = list(find_files(paths))
@@ -863,12 +866,17 @@ def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared |
         for path in files:
             yield path, None
         return
-    # fork where there is one: a worker starts at once with the parser loaded, and a script
-    # that calls this needs no ``if __name__ == "__main__"`` guard. Workers only read files;
-    # they never touch this process's database connection.
+    # Workers start from a clean process (forkserver), not as forks of this one: a fork would
+    # inherit this process's open files, the nightly run lock among them, and a worker outliving
+    # a killed run would hold it. (Like spawn, it imports the main module again: a script
+    # calling this needs the ``if __name__ == "__main__":`` guard.)
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["denialkit.intake"])
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
+    ) as pool:
         ahead: collections.deque[tuple[Path, Future[bytes] | None]] = collections.deque()
         todo = iter(files)
         for path in todo:
@@ -881,6 +889,24 @@ def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared |
             if nxt is not None:
                 ahead.append((nxt, _submit(pool, nxt)))
             yield path, _unpickled(future.result()) if future is not None else None
+
+
+def _watch(storer: int) -> None:
+    """In a worker: exit when the storing process is gone. A worker waits on a queue it also
+    holds the writing end of, so a storing process killed (kill -9 of a nightly run) would
+    otherwise leave its workers waiting for ever."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(storer, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the id was reused by someone else's process: gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="denialkit-watch", daemon=True).start()
 
 
 def _submit(pool: ProcessPoolExecutor, path: Path) -> Future[bytes] | None:
@@ -899,5 +925,5 @@ def _read_pickled(path: Path) -> bytes:
 
 def _unpickled(data: bytes) -> Prepared:
     with collector_paused():
-        prepared: Prepared = pickle.loads(data)  # noqa: S301 - our own worker's output
+        prepared: Prepared = pickle.loads(data)  # our own worker's output
     return prepared

@@ -316,6 +316,9 @@ def transaction_digests(path: Path, name: str) -> dict[int, str]:
         component = reader.delimiters.component
         h = None
         st = 0
+        # Segments are hashed in pieces of many (one update per piece, not per segment): the
+        # same bytes, in bounded memory.
+        piece: list[str] = []
         for seg in reader:
             sid = seg.id
             if sid == "ST":
@@ -324,17 +327,30 @@ def transaction_digests(path: Path, name: str) -> dict[int, str]:
             if h is None:
                 continue
             if sid == "SE":
+                _hash_piece(h, piece, component)
                 digests[st] = h.hexdigest()
                 h = None
                 continue
             if sid == "DTM" and seg[1].strip() == "405":
                 continue  # the production date: a file made again later is the same remittance
-            text = "\x1f".join(map(str.strip, seg.elements))
-            if component:
-                text = text.replace(component, "\x1d")
-            h.update(text.encode("utf-8", "surrogatepass"))
-            h.update(b"\x1e")
+            piece.append("\x1f".join(map(str.strip, seg.elements)))
+            if len(piece) >= 4096:
+                _hash_piece(h, piece, component)
     return digests
+
+
+def _hash_piece(h: Any, piece: list[str], component: str | None) -> None:
+    """Each segment's text, its component separators made \\x1d, then \\x1e."""
+    if not piece:
+        return
+    if component == "\x1e":  # would also replace the segment marks: one by one
+        piece[:] = [text.replace(component, "\x1d") for text in piece]
+        component = None
+    text = "\x1e".join(piece) + "\x1e"
+    if component:
+        text = text.replace(component, "\x1d")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    piece.clear()
 
 
 def log_traceback(store: Store, name: str, exc: BaseException) -> Path | None:

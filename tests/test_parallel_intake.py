@@ -1,5 +1,6 @@
-"""Parallel intake (``ingest -j N``): worker processes read and parse, one process stores, in
-file order. The store must end up exactly as with one process."""
+"""Parallel intake (``ingest -j N``): worker processes read ahead (hash, kind, content
+digests), one process parses and stores, in file order. The store must end up exactly as with
+one process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import shutil
 
 import pytest
 
-from denialkit.intake import _Replay, ingest_paths, read_in_worker
+from denialkit.intake import ingest_paths, read_in_worker
 from denialkit.rules import load_rules
 from denialkit.store import Store
 from denialkit.store.schema import _TABLES
@@ -101,29 +102,28 @@ def test_four_jobs_store_exactly_what_one_does(mixed, tmp_path, store):
 
 
 def test_a_file_failing_in_a_worker_stores_nothing_of_it(mixed, store):
-    report = ingest_paths(store, [mixed / "e-bad-amount.835", mixed / "b.835"], jobs=2)
-    bad, good = report.files
-    assert bad.status == "failed" and good.status == "ingested"
-    assert bad.error is not None and "CAS03" in bad.error.message and bad.error.segment
+    """The worker's pass fails on a segment too long to be one (no terminator): that file
+    fails alone, with the reader's message, and nothing of it is stored."""
+    good = build_835(_spec("H1", 70))
+    long_ref = "REF*6R*" + "9" * 70_000
+    (mixed / "h-unreadable.835").write_text(good.replace("REF*6R*70-1", long_ref, 1), newline="")
+    assert read_in_worker(mixed / "h-unreadable.835").contents_failure is not None
+    report = ingest_paths(store, [mixed / "h-unreadable.835", mixed / "b.835"], jobs=2)
+    bad, ok = report.files
+    assert bad.status == "failed" and ok.status == "ingested"
+    assert bad.error is not None and "longer than" in bad.error.message and bad.error.segment
     assert bad.totals.claims == 0
     assert store.count("files") == 1 and store.count("remittances") == 1
     assert store.count("claims") == 4
 
 
-def test_a_worker_read_replays_the_stream_it_read(mixed):
-    """The events, warnings and error a worker recorded come back in the order read."""
-    pre = read_in_worker(mixed / "f-truncated.835")
-    assert pre.error is None and pre.replay is not None
-    replay: _Replay = pre.replay
-    with pytest.raises(Exception, match="truncated") as exc:
-        list(replay)
-    assert type(exc.value).__name__ == "X12Error"
-    assert not_a_remittance_is_left_to_the_store(mixed)
-
-
-def not_a_remittance_is_left_to_the_store(mixed) -> bool:
+def test_what_a_worker_reads_ahead(mixed):
+    """Hashes and kind only: the parse stays with the storing process."""
+    pre = read_in_worker(mixed / "a.835")
+    assert pre.error is None and pre.kind is None and len(pre.digest) == 64
+    assert pre.contents is not None and len(pre.contents) == 2
     (mixed / "ack.999").write_text(
         build_835(_spec("Z", 0)).replace("ST*835", "ST*999", 1), newline=""
     )
-    pre = read_in_worker(mixed / "ack.999")
-    return pre.replay is None and pre.kind is not None
+    other = read_in_worker(mixed / "ack.999")
+    assert other.kind is not None and other.contents is None

@@ -18,11 +18,8 @@ element read here.
 
 from __future__ import annotations
 
-import copyreg
-import dataclasses
 import datetime as dt
 import functools
-import operator
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -281,26 +278,6 @@ class Remittance:
 
 
 Event = RemittanceHeader | Claim | ProviderAdjustment | RawText | RemittanceEnd
-
-
-def _pickle_by_fields(cls: type) -> None:
-    """Pickle a record as its class and its fields in order (the constructor's arguments):
-    parallel intake sends every parsed record from a worker process, and the default for
-    slotted dataclasses (a ``__setstate__`` that looks the fields up per object) costs more
-    than parsing the record did."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    get = operator.attrgetter(*names)
-    one = len(names) == 1  # attrgetter of one name gives the value, not a 1-tuple
-
-    def reduce(obj: object) -> tuple[type, tuple[object, ...]]:
-        return cls, (get(obj),) if one else get(obj)
-
-    copyreg.pickle(cls, reduce)
-
-
-for _cls in (Issue, Party, Person, Adjustment, Remark, ServiceLine, Claim, ProviderAdjustment,
-             RemittanceHeader, RawText, RemittanceEnd, Remittance):  # fmt: skip
-    _pickle_by_fields(_cls)
 
 
 # --------------------------------------------------------------------------- values

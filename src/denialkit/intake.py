@@ -21,7 +21,6 @@ import hashlib
 import io
 import multiprocessing
 import os
-import pickle
 import tempfile
 import threading
 import time
@@ -38,7 +37,6 @@ from .era import (
     ZERO,
     Claim,
     EraStream,
-    Event,
     Issue,
     ProviderAdjustment,
     RawText,
@@ -57,9 +55,6 @@ from .x12 import SegmentReader, check_regular_file
 GROUPS = ("CO", "PR", "OA", "PI", "CR")
 _SNIFF_BYTES = 4096
 MAX_JOBS = 8
-# A file read in a worker comes back whole (its events pickled); above this size it is read
-# in the storing process instead, streaming, so memory stays flat however large the file.
-PARALLEL_MAX_BYTES = 64 * 1024 * 1024
 
 
 def error_log_path(store: Store) -> Path:
@@ -369,8 +364,8 @@ def log_traceback(store: Store, name: str, exc: BaseException) -> Path | None:
 @dataclass
 class Prepared:
     """What can be read of a file before the store is asked anything: its size, kind and
-    hash, then (for a remittance read in a worker process) its transactions' content hashes
-    and its events. ``error``: the file cannot be read at all."""
+    hash, then (for a remittance read in a worker process) its transactions' content hashes.
+    ``error``: the file cannot be read at all."""
 
     size: int = 0
     kind: str | None = None
@@ -378,7 +373,6 @@ class Prepared:
     error: Issue | None = None
     contents: dict[int, str] | None = None
     contents_failure: _Failure | None = None
-    replay: _Replay | None = None
 
 
 def prepare(path: str | os.PathLike[str]) -> Prepared:
@@ -394,23 +388,21 @@ def prepare(path: str | os.PathLike[str]) -> Prepared:
 
 
 def read_in_worker(path: str | os.PathLike[str]) -> Prepared:
-    """``prepare`` and, for a remittance, everything the store does not take part in: the
-    content hashes and the parse. Runs in a worker process; failures come back as data."""
+    """``prepare`` and, for a remittance, the content hash of each transaction: the pass over
+    the file the store does not take part in. Runs in a worker process; failures come back as
+    data, raised again where the store would have met them.
+
+    The parse itself stays with the storing process: sending a parsed file between processes
+    (pickling its records, then rebuilding them) measured costlier than parsing it there."""
     with collector_paused():
-        return _read(path)
-
-
-def _read(path: str | os.PathLike[str]) -> Prepared:
-    pre = prepare(path)
-    if pre.error is not None or pre.kind is not None:
+        pre = prepare(path)
+        if pre.error is not None or pre.kind is not None:
+            return pre
+        try:
+            pre.contents = transaction_digests(Path(path), os.fspath(path))
+        except Exception as exc:  # raised again in the storing process, in its place
+            pre.contents_failure = _Failure.of(exc)
         return pre
-    p, name = Path(path), os.fspath(path)
-    try:
-        pre.contents = transaction_digests(p, name)
-    except Exception as exc:  # raised again where the store would have seen it
-        pre.contents_failure = _Failure.of(exc)
-    pre.replay = _Replay.record(EraStream(p, name))
-    return pre
 
 
 @dataclass
@@ -446,69 +438,6 @@ class WorkerError(Exception):
         self.kind = kind
 
 
-class _Replay:
-    """A file's events as a worker read them, handed out the way ``EraStream`` hands them
-    out: each event's warnings come just before it, so the warnings the store adds while it
-    consumes them (duplicate transactions) fall in the same places as in a one-process run."""
-
-    def __init__(
-        self,
-        name: str,
-        events: list[Event],
-        marks: list[tuple[int, int]],
-        warnings: list[Issue],
-        suppressed: dict[str, int],
-        segment: int,
-        failure: _Failure | None,
-    ) -> None:
-        self.name = name
-        self._events = events
-        self._marks = marks  # per event: (warnings so far, transactions so far)
-        self._all = warnings
-        self._suppressed = suppressed
-        self._failure = failure
-        self.segment = segment
-        self.warnings: list[Issue] = []
-        self.suppressed: dict[str, int] = {}
-        self._transactions = 0
-
-    @classmethod
-    def record(cls, stream: EraStream) -> _Replay:
-        events: list[Event] = []
-        marks: list[tuple[int, int]] = []
-        failure = None
-        try:
-            for event in stream:
-                events.append(event)
-                marks.append((len(stream.warnings), stream.transactions))
-        except Exception as exc:  # raised again when the events are replayed
-            failure = _Failure.of(exc)
-        return cls(
-            stream.name,
-            events,
-            marks,
-            stream.warnings,
-            stream.suppressed,
-            stream.segment,
-            failure,
-        )
-
-    def warn(self, segment: int | None, message: str, kind: str | None = None) -> None:
-        self.warnings.append(Issue(self.name, segment, message, self._transactions or None))
-
-    def __iter__(self) -> Iterator[Event]:
-        done = 0
-        for event, (seen, transactions) in zip(self._events, self._marks, strict=True):
-            self.warnings.extend(self._all[done:seen])
-            done = seen
-            self._transactions = transactions
-            yield event
-        self.warnings.extend(self._all[done:])
-        self.suppressed.update(self._suppressed)
-        if self._failure is not None:
-            raise self._failure.exception(self.name)
-
-
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for one file. Intake makes millions of small objects
@@ -535,8 +464,8 @@ def ingest_file(
     """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``.
 
     With ``rules``, the denials in it are found, triaged and routed in the same transaction.
-    ``read_progress(bytes_read, claims)`` is called as the file is read. ``prepared``: the
-    file as ``read_in_worker`` read it in another process (the same result, sooner).
+    ``read_progress(bytes_read, claims)`` is called as the file is read. ``prepared``: what
+    ``read_in_worker`` read of it in another process (the same result, sooner).
     """
     with collector_paused():
         return _ingest_file(store, path, rules, today, read_progress, prepared)
@@ -568,15 +497,11 @@ def _ingest_file(
         result.error = Issue(name, None, f"{pre.kind}: not a remittance; nothing stored")
         return result
     source: Any = p
-    stream: EraStream | _Replay
-    if pre.replay is not None:
-        stream = pre.replay
-    else:
-        if read_progress is not None:
-            source = io.BufferedReader(
-                _CountingReader(p, lambda done: read_progress(done, result.totals.claims))
-            )
-        stream = EraStream(source, name)
+    if read_progress is not None:
+        source = io.BufferedReader(
+            _CountingReader(p, lambda done: read_progress(done, result.totals.claims))
+        )
+    stream = EraStream(source, name)
     try:
         with store.transaction():
             _store_file(store, p, pre, stream, result, rules, today)
@@ -589,8 +514,6 @@ def _ingest_file(
     finally:
         if source is not p:
             source.close()  # the parser closes only the files it opened itself
-    if read_progress is not None and pre.replay is not None:
-        read_progress(pre.size, result.totals.claims)
     return result
 
 
@@ -598,7 +521,7 @@ def _store_file(
     store: Store,
     p: Path,
     pre: Prepared,
-    stream: EraStream | _Replay,
+    stream: EraStream,
     result: FileResult,
     rules: Rules | None,
     today: dt.date | None,
@@ -731,7 +654,7 @@ def _failed(
 
 def _store_events(
     store: Store,
-    stream: EraStream | _Replay,
+    stream: EraStream,
     result: FileResult,
     denials: DenialProcessor | None,
     file_id: int,
@@ -765,7 +688,7 @@ class _Sink:
     def __init__(
         self,
         store: Store,
-        stream: EraStream | _Replay,
+        stream: EraStream,
         result: FileResult,
         denials: DenialProcessor | None,
         file_id: int,
@@ -873,10 +796,10 @@ def ingest_paths(
 
 
 def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared | None]]:
-    """Each file with what a worker read of it (None: read here, streaming).
+    """Each file with what a worker read of it ahead (None: everything is read here).
 
-    At most ``jobs`` + 1 files are read ahead, so memory holds a few parsed files, not all of
-    them; a file over ``PARALLEL_MAX_BYTES`` is read here as it is stored (flat memory).
+    At most ``jobs`` + 1 files are read ahead; what comes back is small (hashes), so memory
+    stays flat however large the files.
     """
     if jobs <= 1 or len(files) < 2:
         for path in files:
@@ -893,18 +816,18 @@ def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared |
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
     ) as pool:
-        ahead: collections.deque[tuple[Path, Future[bytes] | None]] = collections.deque()
+        ahead: collections.deque[tuple[Path, Future[Prepared]]] = collections.deque()
         todo = iter(files)
         for path in todo:
-            ahead.append((path, _submit(pool, path)))
+            ahead.append((path, pool.submit(read_in_worker, path)))
             if len(ahead) > jobs:
                 break
         while ahead:
             path, future = ahead.popleft()
             nxt = next(todo, None)
             if nxt is not None:
-                ahead.append((nxt, _submit(pool, nxt)))
-            yield path, _unpickled(future.result()) if future is not None else None
+                ahead.append((nxt, pool.submit(read_in_worker, nxt)))
+            yield path, future.result()
 
 
 def _watch(storer: int) -> None:
@@ -923,23 +846,3 @@ def _watch(storer: int) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="denialkit-watch", daemon=True).start()
-
-
-def _submit(pool: ProcessPoolExecutor, path: Path) -> Future[bytes] | None:
-    try:
-        small = path.stat().st_size <= PARALLEL_MAX_BYTES
-    except OSError:
-        small = False  # ingest_file says why
-    return pool.submit(_read_pickled, path) if small else None
-
-
-def _read_pickled(path: Path) -> bytes:
-    """``read_in_worker``, pickled here: the storing process unpickles it itself, with the
-    collector paused (unpickling a file's records with it running costs 5x as much)."""
-    return pickle.dumps(read_in_worker(path), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _unpickled(data: bytes) -> Prepared:
-    with collector_paused():
-        prepared: Prepared = pickle.loads(data)  # our own worker's output
-    return prepared

@@ -265,7 +265,7 @@ def scaling(files: int, per_file: int, jobs: list[int], work: Path, start_s: flo
         print(
             f"-j {j}:        {seconds:.2f} s end to end, {work_s:.2f} s without start-up -> "
             f"{n / work_s:,.0f} claims/s, {base / work_s:.2f}x -j {jobs[0]}, "
-            f"peak {peak_mb:.0f} MB (storing process)"
+            f"peak {peak_mb:.0f} MB (largest of its processes)"
         )
         for p in work.glob(f"scaling-j{j}.db*"):
             p.unlink()

@@ -18,7 +18,7 @@ from pathlib import Path
 from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, RemitSpec, build_835
 
 KILLS = 5
-CLAIMS = 600  # big enough that a run is still going when it is killed
+CLAIMS = 200
 
 
 def _file(round_: int, i: int) -> str:

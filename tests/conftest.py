@@ -182,9 +182,10 @@ def _empty_again(url: str) -> bool:
             conn.execute("SET CONSTRAINTS ALL DEFERRED")
             for table in sorted(tables - {"migrations"}):
                 conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - the schema's own tables
+            # pg_sequences, not information_schema.sequences: the latter leaves out the
+            # sequences behind identity columns, which every id here is.
             for (sequence,) in conn.execute(
-                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %s",
-                (schema,),
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = %s", (schema,)
             ).fetchall():
                 conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
             conn.execute(

@@ -327,6 +327,17 @@ def ingest(
     fmt: Annotated[
         IngestFormat, typer.Option("--format", help="Summary as a table or as one JSON object.")
     ] = IngestFormat.table,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes reading files ahead (default: the number of cores, at most 8); "
+            "one stores them, in order.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Store X12 835 remittances, and the practice's 837P/837I claim files, in the database
     (created if there is none).
@@ -340,7 +351,7 @@ def ingest(
 
     Example: `denialkit ingest examples/ --db denials.db`
     """
-    from .intake import find_files, ingest_paths
+    from .intake import default_jobs, find_files, ingest_paths
 
     files = list(find_files(paths))
     if not files:
@@ -352,7 +363,12 @@ def ingest(
     size = sum(f.stat().st_size for f in files if f.is_file())
     with output.ReadProgress(size, "Ingesting") as bar:
         report = ingest_paths(
-            store, files, rules=rules, today=settings.today(), read_progress=bar.update
+            store,
+            files,
+            rules=rules,
+            today=settings.today(),
+            read_progress=bar.update,
+            jobs=default_jobs() if jobs is None else jobs,
         )
     output.ingest_report(report, fmt.value)
     raise typer.Exit(1 if report.failed else 0)

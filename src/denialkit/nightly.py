@@ -29,7 +29,7 @@ from .detection import triage
 from .era import Issue
 from .errors import DenialkitError, UsageError
 from .files import FILE_MODE, private_dir, write_private
-from .intake import FileResult, ingest_paths, log_traceback, not_x12_reason
+from .intake import FileResult, default_jobs, ingest_paths, log_traceback, not_x12_reason
 from .rules import Rules
 from .store import Store
 from .vocabulary import now_iso
@@ -183,6 +183,7 @@ def run(
     practice: str | None = None,
     log: Callable[[str], None] = lambda _: None,
     progress: Callable[[FileResult], None] | None = None,
+    jobs: int | None = None,
 ) -> NightlyResult:
     """Ingest every file in ``inbox`` (stored and duplicate files move to
     ``archive/<date>/``; failed ones stay, their error logged), recompute deadlines and tiers,
@@ -196,7 +197,14 @@ def run(
         log(f"nightly {today.isoformat()}: {len(files) + len(rejected)} file(s) in {inbox}")
         # Each file's commit is fsynced before it returns: only then may the file be archived.
         with store.durable_commits():
-            report = ingest_paths(store, files, progress=progress, rules=rules, today=today)
+            report = ingest_paths(
+                store,
+                files,
+                progress=progress,
+                rules=rules,
+                today=today,
+                jobs=default_jobs() if jobs is None else jobs,
+            )
         result.files = rejected + report.files
         for f in result.files:
             if f.status == "failed":

@@ -10,6 +10,7 @@ of CLP04 - sum of PLB).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -145,16 +146,19 @@ def transaction_segments(
     r: RemitSpec, control: str, c: str, version: str = "5010"
 ) -> Iterator[list[str]]:
     """The segments of one 835 transaction (ST…SE) as element lists; ``c`` = component sep."""
-    impl = "005010X221A1" if version == "5010" else "004010X091A1"
     count = 0
-
-    def seg(*els: str) -> list[str]:
-        nonlocal count
+    for els in itertools.chain(
+        _remit_header(r, control, version), _remit_claims(r, c), _remit_plb(r, c)
+    ):
         count += 1
-        return _trim(list(els))
+        yield _trim(els)
+    yield ["SE", str(count + 1), control]
 
-    yield seg("ST", "835", control, impl if version == "5010" else "")
-    yield seg(
+
+def _remit_header(r: RemitSpec, control: str, version: str) -> Iterator[list[str]]:
+    impl = "005010X221A1" if version == "5010" else "004010X091A1"
+    yield ["ST", "835", control, impl if version == "5010" else ""]
+    yield [
         "BPR",
         r.handling,
         _m(r.payment_amount()),
@@ -172,25 +176,28 @@ def transaction_segments(
         "DA",
         "98765",
         r.payment_date,
-    )
-    yield seg("TRN", "1", r.trace, "1" + r.payer_id[:9])
+    ]
+    yield ["TRN", "1", r.trace, "1" + r.payer_id[:9]]
     if r.production_date:
-        yield seg("DTM", "405", r.production_date)
-    yield seg("N1", "PR", r.payer_name)
-    yield seg("N3", "100 PAYER WAY")
-    yield seg("N4", "SPRINGFIELD", "IL", "62701")
-    yield seg("REF", "2U", r.payer_id)
-    yield seg("PER", "BL", "PROVIDER SERVICES", "TE", "8005550100")
-    yield seg("N1", "PE", r.payee_name, "XX", r.payee_npi)
-    yield seg("N3", "200 MAIN ST")
-    yield seg("N4", "SPRINGFIELD", "IL", "62704")
-    yield seg("REF", "TJ", r.payee_tin)
+        yield ["DTM", "405", r.production_date]
+    yield ["N1", "PR", r.payer_name]
+    yield ["N3", "100 PAYER WAY"]
+    yield ["N4", "SPRINGFIELD", "IL", "62701"]
+    yield ["REF", "2U", r.payer_id]
+    yield ["PER", "BL", "PROVIDER SERVICES", "TE", "8005550100"]
+    yield ["N1", "PE", r.payee_name, "XX", r.payee_npi]
+    yield ["N3", "200 MAIN ST"]
+    yield ["N4", "SPRINGFIELD", "IL", "62704"]
+    yield ["REF", "TJ", r.payee_tin]
+
+
+def _remit_claims(r: RemitSpec, c: str) -> Iterator[list[str]]:
     lx = 0
     for claim in r.claim_iter():
         if lx == 0:
             lx = 1
-            yield seg("LX", "1")
-        yield seg(
+            yield ["LX", "1"]
+        yield [
             "CLP",
             claim.patient_control,
             claim.status,
@@ -201,40 +208,44 @@ def transaction_segments(
             claim.payer_claim_id,
             claim.facility_type,
             claim.frequency,
-        )
-        for els in _cas(claim.adjustments):
-            yield seg(*els)
+        ]
+        yield from _cas(claim.adjustments)
         last, first, member = claim.patient
-        yield seg("NM1", "QC", "1", last, first, "", "", "", "MI", member)
+        yield ["NM1", "QC", "1", last, first, "", "", "", "MI", member]
         if claim.rendering_npi:
-            yield seg("NM1", "82", "1", "SMITH", "ALEX", "", "", "", "XX", claim.rendering_npi)
+            yield ["NM1", "82", "1", "SMITH", "ALEX", "", "", "", "XX", claim.rendering_npi]
         if claim.remarks:
-            yield seg("MOA", "", "", *claim.remarks[:5])
-        if claim.statement_from:
-            yield seg("DTM", "232", claim.statement_from)
-        if claim.statement_to:
-            yield seg("DTM", "233", claim.statement_to)
-        if claim.received:
-            yield seg("DTM", "050", claim.received)
+            yield ["MOA", "", "", *claim.remarks[:5]]
+        for qualifier, date in (
+            ("232", claim.statement_from),
+            ("233", claim.statement_to),
+            ("050", claim.received),
+        ):
+            if date:
+                yield ["DTM", qualifier, date]
         for ln in claim.lines:
-            proc = c.join([ln.qualifier, ln.procedure, *ln.modifiers])
-            yield seg("SVC", proc, _m(ln.charge), _m(ln.paid_amount()), ln.revenue_code, ln.units)
-            yield seg("DTM", "472", ln.date)
-            for els in _cas(ln.adjustments):
-                yield seg(*els)
-            if ln.line_control:
-                yield seg("REF", "6R", ln.line_control)
-            if ln.allowed is not None:
-                yield seg("AMT", "B6", _m(ln.allowed))
-            for code in ln.remarks:
-                yield seg("LQ", "HE", code)
+            yield from _remit_line(ln, c)
+
+
+def _remit_line(ln: LineSpec, c: str) -> Iterator[list[str]]:
+    proc = c.join([ln.qualifier, ln.procedure, *ln.modifiers])
+    yield ["SVC", proc, _m(ln.charge), _m(ln.paid_amount()), ln.revenue_code, ln.units]
+    yield ["DTM", "472", ln.date]
+    yield from _cas(ln.adjustments)
+    if ln.line_control:
+        yield ["REF", "6R", ln.line_control]
+    if ln.allowed is not None:
+        yield ["AMT", "B6", _m(ln.allowed)]
+    for code in ln.remarks:
+        yield ["LQ", "HE", code]
+
+
+def _remit_plb(r: RemitSpec, c: str) -> Iterator[list[str]]:
     for i in range(0, len(r.plb), 6):
         els = ["PLB", r.plb[i].provider, r.plb[i].fiscal_date]
         for p in r.plb[i : i + 6]:
             els += [c.join([p.reason, p.reference]) if p.reference else p.reason, _m(p.amount)]
-        yield seg(*els)
-    count += 1
-    yield ["SE", str(count), control]
+        yield els
 
 
 def _cas(adjustments: list[Adj]) -> Iterator[list[str]]:
@@ -500,35 +511,43 @@ def claim_transaction_segments(
                 "RD8",
                 f"{claim.statement_from}-{claim.statement_to or claim.statement_from}",
             )
-        if claim.prior_auth:
-            yield seg("REF", "G1", claim.prior_auth)
-        if claim.referral:
-            yield seg("REF", "9F", claim.referral)
-        if claim.original_ref:
-            yield seg("REF", "F8", claim.original_ref)
+        for qualifier, ref in (
+            ("G1", claim.prior_auth),
+            ("9F", claim.referral),
+            ("F8", claim.original_ref),
+        ):
+            if ref:
+                yield seg("REF", qualifier, ref)
         if claim.diagnoses:
             principal = "ABK"
             other = "ABF"
             codes = [c.join([principal, claim.diagnoses[0]])]
             codes += [c.join([other, d]) for d in claim.diagnoses[1:12]]
             yield seg("HI", *codes)
-        if claim.referring_npi:
-            yield seg("NM1", "DN", "1", "JONES", "PAT", "", "", "", "XX", claim.referring_npi)
-        if claim.rendering_npi:
-            yield seg("NM1", "82", "1", "SMITH", "ALEX", "", "", "", "XX", claim.rendering_npi)
+        for entity, last, first, npi in (
+            ("DN", "JONES", "PAT", claim.referring_npi),
+            ("82", "SMITH", "ALEX", claim.rendering_npi),
+        ):
+            if npi:
+                yield seg("NM1", entity, "1", last, first, "", "", "", "XX", npi)
         for n, ln in enumerate(claim.lines, 1):
-            yield seg("LX", str(n))
-            proc = c.join(["HC", ln.procedure, *ln.modifiers])
-            if f.kind == "P":
-                yield seg("SV1", proc, _m(ln.charge), "UN", ln.units, "", "",
-                          c.join(str(p) for p in ln.pointers))  # fmt: skip
-            else:
-                yield seg("SV2", ln.revenue_code or "0450", proc, _m(ln.charge), "UN", ln.units)
-            yield seg("DTP", "472", "D8", ln.date)
-            if ln.line_control:
-                yield seg("REF", "6R", ln.line_control)
+            for els in _claim_line(f.kind, n, ln, c):
+                yield seg(*els)
     count += 1
     yield ["SE", str(count), control]
+
+
+def _claim_line(kind: str, n: int, ln: ClaimLineSpec, c: str) -> Iterator[list[str]]:
+    yield ["LX", str(n)]
+    proc = c.join(["HC", ln.procedure, *ln.modifiers])
+    if kind == "P":
+        yield ["SV1", proc, _m(ln.charge), "UN", ln.units, "", "",
+               c.join(str(p) for p in ln.pointers)]  # fmt: skip
+    else:
+        yield ["SV2", ln.revenue_code or "0450", proc, _m(ln.charge), "UN", ln.units]
+    yield ["DTP", "472", "D8", ln.date]
+    if ln.line_control:
+        yield ["REF", "6R", ln.line_control]
 
 
 def write_837(out: IO[str], files: list[ClaimFileSpec], layout: Layout | None = None) -> None:

@@ -42,7 +42,7 @@ class Delimiters:
 
     def describe(self) -> str:
         def show(c: str | None) -> str:
-            return {None: "none", "\n": "newline", "\r": "CR"}.get(c, repr(c))  # type: ignore[arg-type]
+            return {None: "none", "\n": "newline", "\r": "CR"}.get(c, repr(c))
 
         return (
             f"element {show(self.element)}, component {show(self.component)}, "
@@ -144,44 +144,7 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
     ``head`` must begin with the first segment (BOM and leading white space removed).
     """
     if head.startswith("ISA") and len(head) > 3:
-        sep = head[3]
-        if sep in _NOT_DELIMITER or sep in _WHITESPACE:
-            raise X12Error(
-                f"ISA is not followed by an element separator ({sep!r})",
-                file=name,
-                segment=1,
-                segment_id="ISA",
-            )
-        # Walk to the 16th separator; do not trust fixed offsets (compressed ISA), and step
-        # over line breaks (files wrapped at a fixed width break the ISA too).
-        count, i = 1, 4
-        while count < 16 and i < len(head):
-            if head[i] == sep:
-                count += 1
-            i += 1
-        while i < len(head) and head[i] in "\r\n":
-            i += 1
-        if count < 16 or i >= len(head):
-            raise X12Error(
-                "ISA header has fewer than 16 elements", file=name, segment=1, segment_id="ISA"
-            )
-        component = head[i]
-        terminator = _terminator_at(head, i + 1, name)
-        fields = head[:i].replace("\r", "").replace("\n", "").split(sep)
-        repetition = None
-        # ISA11 became the repetition separator in 5010 (ISA12 >= 00501); in 4010 it is 'U'.
-        if len(fields) > 12 and fields[12].strip() >= "00501":
-            r = fields[11]
-            if len(r) == 1 and r not in _NOT_DELIMITER:
-                repetition = r
-        if component in (sep, terminator):
-            raise X12Error(
-                "ISA16 component separator equals another delimiter",
-                file=name,
-                segment=1,
-                segment_id="ISA",
-            )
-        return Delimiters(sep, terminator, component, repetition), True
+        return _isa_delimiters(head, name), True
     for start in ("ST", "GS"):
         if head.startswith(start) and len(head) > 2 and head[2] not in _NOT_DELIMITER:
             sep = head[2]
@@ -193,6 +156,39 @@ def detect_delimiters(head: str, name: str = "") -> tuple[Delimiters, bool]:
     raise X12Error(
         "not an X12 file: it does not begin with an ISA (or ST) segment", file=name, segment=1
     )
+
+
+def _isa_error(message: str, name: str) -> X12Error:
+    return X12Error(message, file=name, segment=1, segment_id="ISA")
+
+
+def _isa_delimiters(head: str, name: str) -> Delimiters:
+    sep = head[3]
+    if sep in _NOT_DELIMITER or sep in _WHITESPACE:
+        raise _isa_error(f"ISA is not followed by an element separator ({sep!r})", name)
+    # Walk to the 16th separator; do not trust fixed offsets (compressed ISA), and step
+    # over line breaks (files wrapped at a fixed width break the ISA too).
+    count, i = 1, 4
+    while count < 16 and i < len(head):
+        if head[i] == sep:
+            count += 1
+        i += 1
+    while i < len(head) and head[i] in "\r\n":
+        i += 1
+    if count < 16 or i >= len(head):
+        raise _isa_error("ISA header has fewer than 16 elements", name)
+    component = head[i]
+    terminator = _terminator_at(head, i + 1, name)
+    fields = head[:i].replace("\r", "").replace("\n", "").split(sep)
+    repetition = None
+    # ISA11 became the repetition separator in 5010 (ISA12 >= 00501); in 4010 it is 'U'.
+    if len(fields) > 12 and fields[12].strip() >= "00501":
+        r = fields[11]
+        if len(r) == 1 and r not in _NOT_DELIMITER:
+            repetition = r
+    if component in (sep, terminator):
+        raise _isa_error("ISA16 component separator equals another delimiter", name)
+    return Delimiters(sep, terminator, component, repetition)
 
 
 class SegmentReader:
@@ -211,10 +207,10 @@ class SegmentReader:
         if isinstance(source, str | os.PathLike):
             self.name = name or os.fspath(source)
             check_regular_file(source, self.name)
-            raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed in close()
+            raw: IO[bytes] = open(source, "rb")  # closed in close()
             self._owns = True
         else:
-            self.name = name or getattr(source, "name", "<input>")
+            self.name = name or str(getattr(source, "name", "<input>"))
             raw = source
             self._owns = False
         self._raw = raw
@@ -266,6 +262,9 @@ class SegmentReader:
         buffer = ""
         ordinal = 0
         warned_replacement = False
+        # Segment ids already checked: the same few dozen recur, so each is checked once.
+        # ISA is checked every time (a later interchange may change the separator).
+        known: set[str] = set()
         for chunk in self._chunks():
             if not warned_replacement and "\ufffd" in chunk:
                 warned_replacement = True
@@ -286,8 +285,12 @@ class SegmentReader:
                 if not text:
                     continue
                 ordinal += 1
-                self._check_length(text, ordinal)
+                if len(text) > MAX_SEGMENT_CHARS:
+                    self._check_length(text, ordinal)
                 elements = text.split(sep)
+                if elements[0] in known:
+                    yield Segment(ordinal, elements, text)
+                    continue
                 if elements[0] == "ISA" and len(text) > 3 and text[3] != sep:
                     # A later interchange with different delimiters.
                     sep = text[3]
@@ -295,7 +298,10 @@ class SegmentReader:
                     self.warnings.append(
                         (ordinal, f"interchange changes the element separator to {sep!r}")
                     )
-                yield self._segment(ordinal, elements, text, sep)
+                seg = self._segment(ordinal, elements, text, sep)
+                if seg.id != "ISA":
+                    known.add(seg.id)
+                yield seg
             self._check_length(buffer, ordinal + 1)
         tail = buffer.strip(_WHITESPACE)
         if tail:

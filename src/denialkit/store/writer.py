@@ -5,13 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # names for annotations only: reading the queue does not load the parser
-    from ..era import Claim, Issue, Party, ProviderAdjustment, RemittanceEnd, RemittanceHeader
+    from ..era import (
+        Adjustment,
+        Claim,
+        Issue,
+        Party,
+        ProviderAdjustment,
+        Remark,
+        RemittanceEnd,
+        RemittanceHeader,
+    )
     from .core import Store
 
-from .dialect import LOCK_IDS
+from .dialect import LOCK_IDS, Dialect
 from .schema import _TABLES
 from .sql import _chunks, _insert_sql, _marks, _num, claim_key, to_cents
 
@@ -31,6 +41,10 @@ _INSERT_COLUMNS = {
 
 class IntakeMixin:
     """What intake writes, inside the file's transaction."""
+
+    # Set by Store, the class this is mixed into.
+    conn: Any
+    dialect: Dialect
 
     def file_by_sha256(self, sha256: str) -> dict[str, Any] | None:
         # The first question of a file's transaction: from here on, one intake at a time on
@@ -245,7 +259,8 @@ class IntakeMixin:
     def claim_writer(
         self, remittance_id: int, payer_id: int, date: str | None = None
     ) -> ClaimWriter:
-        return ClaimWriter(self, remittance_id, payer_id, date)
+        # Only a Store has this mixin: the writer asks it for more than intake's methods.
+        return ClaimWriter(cast("Store", self), remittance_id, payer_id, date)
 
     def first_adjudications(self, keys: set[int]) -> dict[int, tuple[int, str]]:
         """Claims marked as the first adjudication of these claim keys: key -> (id, date)."""
@@ -259,6 +274,19 @@ class IntakeMixin:
             ):
                 out[key] = (cid, date)
         return out
+
+
+_ONE = Decimal(1)
+
+
+def _cents(value: Decimal | None) -> int | None:
+    """``to_cents`` for the intake's hot path: most amounts have at most two decimals, and
+    then cents are exact without rounding (the rest round half up, as ``to_cents`` does)."""
+    if value is None:
+        return None
+    c = value * 100
+    i = int(c)
+    return i if i == c else int(c.quantize(_ONE, rounding=ROUND_HALF_UP))
 
 
 def _claim_dos(c: Claim) -> str | None:
@@ -283,7 +311,7 @@ class ClaimWriter:
         self.payer_id = payer_id
         self.date = date or "9999-12-31"  # the remittance date: which adjudication came first
         self.claim_id, self.line_id, self.adj_id = store.next_ids()
-        self.rows: dict[str, list[tuple]] = {t: [] for t in _INSERT_COLUMNS}
+        self.rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _INSERT_COLUMNS}
         self.pending = 0
 
     def add(self, c: Claim) -> tuple[int, list[int]]:
@@ -305,9 +333,9 @@ class ClaimWriter:
                 c.lx,
                 c.patient_control,
                 c.status,
-                to_cents(c.charge),
-                to_cents(c.paid),
-                to_cents(c.patient_responsibility),
+                _cents(c.charge),
+                _cents(c.paid),
+                _cents(c.patient_responsibility),
                 c.filing_indicator,
                 c.payer_claim_id,
                 c.facility_type,
@@ -363,8 +391,8 @@ class ClaimWriter:
                     ln.procedure,
                     ",".join(ln.modifiers),
                     ln.description,
-                    to_cents(ln.charge),
-                    to_cents(ln.paid),
+                    _cents(ln.charge),
+                    _cents(ln.paid),
                     ln.revenue_code,
                     _num(ln.units),
                     ln.original_qualifier,
@@ -374,7 +402,7 @@ class ClaimWriter:
                     ln.date_from,
                     ln.date_to,
                     ln.line_control,
-                    to_cents(ln.allowed),
+                    _cents(ln.allowed),
                 )
             )
             self._details(cid, lid, ln.adjustments, ln.remarks, ln.refs, ln.amounts, ln.quantities)
@@ -386,7 +414,14 @@ class ClaimWriter:
         return self.pending >= BATCH_CLAIMS
 
     def _details(
-        self, cid: int, lid: int | None, adjustments, remarks, refs, amounts, quantities
+        self,
+        cid: int,
+        lid: int | None,
+        adjustments: list[Adjustment],
+        remarks: list[Remark],
+        refs: list[tuple[str, str]],
+        amounts: list[tuple[str, Decimal]],
+        quantities: list[tuple[str, Decimal]],
     ) -> None:
         rows = self.rows
         for a in adjustments:
@@ -397,7 +432,7 @@ class ClaimWriter:
                     lid,
                     a.group,
                     a.reason,
-                    to_cents(a.amount),
+                    _cents(a.amount),
                     _num(a.quantity),
                     a.segment,
                 )
@@ -405,12 +440,12 @@ class ClaimWriter:
             self.adj_id += 1
         for r in remarks:
             rows["remarks"].append((cid, lid, r.source, r.qualifier, r.code))
-        for q, v in refs:
-            rows["refs"].append((cid, lid, q, v))
+        for q, text in refs:
+            rows["refs"].append((cid, lid, q, text))
         for q, v in amounts:
             rows["amounts"].append((cid, lid, q, str(v)))
-        for q, v in quantities:
-            rows["quantities"].append((cid, lid, q, str(v)))
+        for q, n in quantities:
+            rows["quantities"].append((cid, lid, q, str(n)))
 
     def _first_adjudications(self) -> None:
         """Mark each buffered claim's ``first_adj``: 1 when no claim with the same key was

@@ -1,0 +1,129 @@
+"""Parallel intake (``ingest -j N``): worker processes read ahead (hash, kind, content
+digests), one process parses and stores, in file order. The store must end up exactly as with
+one process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from denialkit.intake import ingest_paths, read_in_worker
+from denialkit.rules import load_rules
+from denialkit.store import Store
+from denialkit.store.schema import _TABLES
+from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, PLBSpec, RemitSpec, build_835
+
+TODAY = dt.date(2026, 11, 27)
+# Columns that say when a run happened or where its files were, not what it stored.
+_WHEN = {"ingested_at", "created_at", "path", "at"}
+
+
+def _spec(trace: str, first: int, n: int = 4) -> RemitSpec:
+    return RemitSpec(
+        trace=trace,
+        claims=[
+            ClaimSpec(
+                f"PCN{i}",
+                payer_claim_id=f"ICN{i}",
+                lines=[
+                    LineSpec(
+                        "99213",
+                        D("150.00"),
+                        line_control=f"{i}-1",
+                        allowed=D("98.10"),
+                        adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
+                    ),
+                    LineSpec("97110", D("80.00"), adjustments=[Adj("CO", "50", D("80.00"))]),
+                ],
+            )
+            for i in range(first, first + n)
+        ],
+        plb=[PLBSpec("WO", D("10.00"), "X1")],
+    )
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """A folder of good files, a copy of one, a file repeating a stored transaction, and
+    files that fail (an amount that is not a number; a truncated file)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.835").write_text(build_835([_spec("A1", 0), _spec("A2", 10)]), newline="")
+    (d / "b.835").write_text(build_835(_spec("B1", 20)), newline="")
+    shutil.copy(d / "a.835", d / "c-copy-of-a.835")
+    # One transaction already stored (A2), one new: stored, with a warning.
+    (d / "d.835").write_text(build_835([_spec("A2", 10), _spec("D1", 30)]), newline="")
+    bad = build_835(_spec("E1", 40)).replace("CAS*CO*50*80", "CAS*CO*50*8O", 1)
+    assert bad != build_835(_spec("E1", 40))
+    (d / "e-bad-amount.835").write_text(bad, newline="")
+    good = build_835(_spec("F1", 50))
+    (d / "f-truncated.835").write_text(good[: len(good) // 2], newline="")
+    (d / "g.835").write_text(build_835(_spec("G1", 60, n=30)), newline="")
+    return d
+
+
+def _content(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the run's timestamps and the ids (PostgreSQL's sequences
+    skip the ids of a file rolled back; SQLite's do not), sorted."""
+    out = {}
+    for table, spec in _TABLES.items():
+        if table == "meta":
+            continue
+        cols = [
+            c for c in spec["columns"] if c not in _WHEN and c != "id" and not c.endswith("_id")
+        ]
+        rows = store.conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()  # noqa: S608
+        out[table] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def test_four_jobs_store_exactly_what_one_does(mixed, tmp_path, store):
+    rules = load_rules()
+    one = Store(tmp_path / "one.db")
+    r1 = ingest_paths(one, [mixed], rules=rules, today=TODAY, jobs=1)
+    r4 = ingest_paths(store, [mixed], rules=rules, today=TODAY, jobs=4)
+    assert r4.as_dict() == r1.as_dict()
+    assert [(f.path, f.status) for f in r4.files] == [(f.path, f.status) for f in r1.files]
+    statuses = {f.path.rsplit("/", 1)[1]: f.status for f in r4.files}
+    assert statuses == {
+        "a.835": "ingested",
+        "b.835": "ingested",
+        "c-copy-of-a.835": "duplicate",
+        "d.835": "ingested",
+        "e-bad-amount.835": "failed",
+        "f-truncated.835": "failed",
+        "g.835": "ingested",
+    }
+    assert r4.denials > 0 and r4.totals.claims == 4 + 4 + 4 + 4 + 30
+    assert _content(store) == _content(one)
+    one.close()
+
+
+def test_a_file_failing_in_a_worker_stores_nothing_of_it(mixed, store):
+    """The worker's pass fails on a segment too long to be one (no terminator): that file
+    fails alone, with the reader's message, and nothing of it is stored."""
+    good = build_835(_spec("H1", 70))
+    long_ref = "REF*6R*" + "9" * 70_000
+    (mixed / "h-unreadable.835").write_text(good.replace("REF*6R*70-1", long_ref, 1), newline="")
+    assert read_in_worker(mixed / "h-unreadable.835").contents_failure is not None
+    report = ingest_paths(store, [mixed / "h-unreadable.835", mixed / "b.835"], jobs=2)
+    bad, ok = report.files
+    assert bad.status == "failed" and ok.status == "ingested"
+    assert bad.error is not None and "longer than" in bad.error.message and bad.error.segment
+    assert bad.totals.claims == 0
+    assert store.count("files") == 1 and store.count("remittances") == 1
+    assert store.count("claims") == 4
+
+
+def test_what_a_worker_reads_ahead(mixed):
+    """Hashes and kind only: the parse stays with the storing process."""
+    pre = read_in_worker(mixed / "a.835")
+    assert pre.error is None and pre.kind is None and len(pre.digest) == 64
+    assert pre.contents is not None and len(pre.contents) == 2
+    (mixed / "ack.999").write_text(
+        build_835(_spec("Z", 0)).replace("ST*835", "ST*999", 1), newline=""
+    )
+    other = read_in_worker(mixed / "ack.999")
+    assert other.kind is not None and other.contents is None

@@ -79,9 +79,12 @@ def test_next_filters_by_category_team_and_practice(store, write835, rules):
     assert len(worklist.find(store, TODAY, "DOE", practice="RIVERSIDE")) == 2
 
 
-def _worker(target: str, name: str, out) -> None:
+def _worker(target: str, name: str, out, start) -> None:
     taken = []
     with Store(target) as store:
+        # All open their store, then all start: on a loaded machine the first process could
+        # otherwise empty a small queue before the last has started.
+        start.wait(timeout=120)
         while (denial_id := assignment.take_next(store, name)) is not None:
             taken.append(denial_id)
             # Done with it: written off, so it leaves the work (a guarded lifecycle move).
@@ -92,7 +95,10 @@ def _worker(target: str, name: str, out) -> None:
 def _race(target: str, workers: int) -> dict[str, list[int]]:
     ctx = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(target, f"w{i}", out)) for i in range(workers)]
+    start = ctx.Barrier(workers)
+    procs = [
+        ctx.Process(target=_worker, args=(target, f"w{i}", out, start)) for i in range(workers)
+    ]
     for p in procs:
         p.start()
     results = dict(out.get(timeout=600) for _ in procs)

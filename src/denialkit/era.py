@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO
 
 from .errors import X12Error
+from .vocabulary import GROUPS
 from .x12 import Delimiters, Segment, SegmentReader, split_composite
 
 ZERO = Decimal(0)
@@ -437,7 +438,6 @@ _MIA_REMARKS = (5, 20, 21, 22, 23)
 _MIA_QUANTITIES = (1, 3, 15)
 _MIA_AMOUNTS = tuple(i for i in range(2, 25) if i not in _MIA_REMARKS + _MIA_QUANTITIES)
 _MOA_REMARKS = (3, 4, 5, 6, 7)
-CAS_GROUPS = ("CO", "PR", "OA", "PI", "CR")
 
 
 class _File:
@@ -743,7 +743,7 @@ def _claim(tx: Transaction) -> Claim:
 def _cas(tx: Transaction, seg: Segment) -> list[Adjustment]:
     d, e = tx.diag, _pad(seg, 19)
     group = e[1].strip()
-    if group not in CAS_GROUPS:
+    if group not in GROUPS:
         d.warn(seg.ordinal, f"CAS01 group code {group!r} is not CO, PR, OA, PI or CR")
     out = []
     # Up to six reason/amount/quantity triplets: CAS02-04, 05-07, ... 17-19.

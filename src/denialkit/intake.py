@@ -51,6 +51,7 @@ from .linking import link_remittances, link_submissions
 from .rules import Rules
 from .store import ClaimWriter, Store, to_cents
 from .vocabulary import GROUP_CODES as GROUPS
+from .vocabulary import money
 from .x12 import SegmentReader, check_regular_file
 
 _SNIFF_BYTES = 4096
@@ -224,10 +225,6 @@ class IngestReport:
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON shape of ``denialkit ingest --format json``."""
         t = self.totals
-
-        def money(d: Decimal) -> str:
-            return f"{d:.2f}"
-
         return {
             "files": {
                 "ingested": self.count("ingested"),

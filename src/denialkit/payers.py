@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .rules import Appeals, ClassRule, Level, PayerRule, PayersFile, Rules
+from .vocabulary import money_grouped
 
 # Claim filing indicators that name a class (CLP06); the others (HM, 12-15, CI, BL, ZZ ...)
 # say "HMO" or "commercial" and leave the decision to the payer id and name.
@@ -184,8 +185,8 @@ def next_step(
         )
         if lvl.min_amount is not None and amount is not None and amount < lvl.min_amount:
             basis += (
-                f"; the amount in controversy ${amount:,.2f} is below this level's "
-                f"${lvl.min_amount:,.2f} minimum"
+                f"; the amount in controversy ${money_grouped(amount)} is below this level's "
+                f"${money_grouped(lvl.min_amount)} minimum"
             )
         return Step(_days(notice, receipt + lvl.window_days), basis)
     if action == "resubmit":

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from denialkit.cli import app
-from denialkit.output import QUEUE_COLUMNS
 from denialkit.store import Store
+from denialkit.worklist import QUEUE_COLUMNS
 
 from .conftest import ROOT
 

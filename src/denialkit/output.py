@@ -256,40 +256,6 @@ class ReadProgress:
             self.bar.stop()
 
 
-QUEUE_COLUMNS = [  # the order of a queue JSON row (worklist._queue_row)
-    "id",
-    "claim",
-    "payer_claim_id",
-    "payer",
-    "patient",
-    "service_date",
-    "procedure",
-    "modifiers",
-    "carc",
-    "group",
-    "rarc",
-    "category",
-    "amount_at_risk",
-    "received",
-    "deadline",
-    "deadline_basis",
-    "follow_up",
-    "next_date",
-    "days_left",
-    "due",
-    "payer_class",
-    "level",
-    "likelihood",
-    "score",
-    "tier",
-    "status",
-    "team",
-    "assignee",
-    "recovered",
-    "outcome_date",
-    "action",
-    "note",
-]
 TIER_STYLE = {Tier.HIGH: "bold red", Tier.STANDARD: "yellow", Tier.LOW: "dim"}
 
 
@@ -424,6 +390,8 @@ def queue(
         emit_json_rows(rows)
         return
     if fmt == "csv":
+        from .worklist import QUEUE_COLUMNS  # here: output loads no store at import
+
         emit_csv(rows, QUEUE_COLUMNS)
         return
     rows = list(rows)
@@ -458,7 +426,7 @@ def queue(
     else:
         message(f"{count(shown)} denial{'s' if shown != 1 else ''} shown")
     # Not every denial is worked by appeal: say which, so nobody drafts a letter in vain.
-    for action in ("resubmit", "reopen", "bill_other_payer", "review", "none"):
+    for action in (a for a in Action.ALL if a not in (Action.APPEAL, Action.BILL_PATIENT)):
         ids = [str(r["id"]) for r in rows if r.get("action") == action]
         if ids:
             message(f"{Action.TEXT[action]}: {', '.join(ids)}")

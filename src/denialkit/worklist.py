@@ -58,6 +58,10 @@ class QueueRow(TypedDict):
     note: str
 
 
+# Its columns in order, for CSV (one definition: the type above).
+QUEUE_COLUMNS = list(QueueRow.__annotations__)
+
+
 def _filters(
     today: dt.date,
     status: str | None,

@@ -14,6 +14,7 @@ import html
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from markupsafe import Markup
 
 from .rules import Roi, Rules
 from .settings import packaged_templates_dir
-from .store import Store
+from .store import ReportFilter, Store
 
 KINDS = ("tracking", "patterns", "team", "roi", "trend", "summary")
 # Reports outside the summary.
@@ -64,15 +65,17 @@ def tracking(
     until: str | None = None,
     payer: str | None = None,
     redact: bool = False,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Open denials now (by status, tier, category, team), what falls due within 7/14/30 days,
     what passed its deadline unappealed (should be empty), and what nobody is assigned."""
     groups: dict[str, dict[str, list[int]]] = {
         k: defaultdict(lambda: [0, 0]) for k in ("status", "tier", "category", "team")
     }
+    f = ReportFilter(since, until, payer, practice)
     total = [0, 0]
     unassigned = [0, 0]
-    for r in store.open_breakdown(payer):
+    for r in store.open_breakdown(f):
         for key in groups:
             g = groups[key][r[key] or ""]
             g[0] += r["n"]
@@ -86,10 +89,10 @@ def tracking(
     due = []
     for days in DUE_WINDOWS:
         last = (today + dt.timedelta(days=days)).isoformat()
-        d = store.due_between(iso, last, payer)
+        d = store.due_between(iso, last, f)
         due.append({"within_days": days, "count": d["n"], "amount": money(d["cents"])})
-    n, cents, rows = store.past_deadline(iso, since, until, payer, PAST_DEADLINE_LIMIT)
-    fu = store.follow_up_due(iso, payer)
+    n, cents, rows = store.past_deadline(iso, f, PAST_DEADLINE_LIMIT)
+    fu = store.follow_up_due(iso, f)
     past = [
         {
             "id": r["id"],
@@ -146,6 +149,7 @@ def patterns(
     until: str | None = None,
     payer: str | None = None,
     limit: int = 50,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Payer x procedure x reason (count, dollars, denial rate, trend, prevention hint),
     rendering providers against the practice average, and authorization denials by month.
@@ -153,18 +157,19 @@ def patterns(
     until = until or today.isoformat()
     since = since or (dt.date.fromisoformat(until) - dt.timedelta(days=89)).isoformat()
     flags = rules.triage.patterns
+    f = ReportFilter(since, until, payer, practice)
     prev_since, prev_until = previous_period(since, until)
     before = {
         (r["payer_id"], r["procedure"], r["carc"]): r
-        for r in store.pattern_counts(prev_since, prev_until, payer)
+        for r in store.pattern_counts(f.period(prev_since, prev_until))
     }
     billed: dict[tuple[int, str], int] = defaultdict(int)
     by_provider_lines: dict[str, int] = defaultdict(int)
-    for r in store.lines_billed(since, until, payer):
+    for r in store.lines_billed(f):
         billed[(r["payer_id"], r["procedure"])] += r["n"]
         by_provider_lines[r["rendering"]] += r["n"]
     rows = []
-    counts = store.pattern_counts(since, until, payer)
+    counts = store.pattern_counts(f)
     # The payer's overall line denial rate: what a pattern's count is judged against.
     payer_lines: dict[int, int] = defaultdict(int)
     payer_denied: dict[int, int] = defaultdict(int)
@@ -219,7 +224,7 @@ def patterns(
     for row in rows:
         del row["_cents"]
     total_lines = sum(by_provider_lines.values())
-    denied = {r["rendering"]: r for r in store.denials_by_provider(since, until, payer)}
+    denied = {r["rendering"]: r for r in store.denials_by_provider(f)}
     total_denied = sum(r["n"] for r in denied.values())
     average = rate(total_denied, total_lines)
     names = store.provider_names(list(by_provider_lines))
@@ -247,7 +252,7 @@ def patterns(
         )
     providers.sort(key=lambda p: (-(p["denial_rate"] or 0), p["npi"]))
     auth = defaultdict(lambda: [0, 0])
-    for r in store.monthly(None, until, payer, AUTH_CARCS):
+    for r in store.monthly(f.period(None, until), AUTH_CARCS):
         auth[r["month"]][0] += r["n"]
         auth[r["month"]][1] += r["denied"]
     return {
@@ -277,11 +282,13 @@ def team(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Per assignee: open, overdue, appeals submitted and decided in the period, overturn rate,
     recovered dollars, median days from receipt to appeal."""
+    f = ReportFilter(since, until, payer, practice)
     days: dict[str, list[int]] = defaultdict(list)
-    for who, n in store.days_to_appeal(since, until, payer):
+    for who, n in store.days_to_appeal(f):
         days[who].append(n)
     rows = [
         {
@@ -296,7 +303,7 @@ def team(
             if days.get(r["assignee"])
             else None,
         }
-        for r in store.team_activity(today.isoformat(), since, until, payer)
+        for r in store.team_activity(today.isoformat(), f)
     ]
     return {"report": "team", "as_of": today.isoformat(), "period": _period(since, until),
             "payer": payer, "team": rows}  # fmt: skip
@@ -312,12 +319,14 @@ def roi(
     until: str | None = None,
     payer: str | None = None,
     costs: Roi | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """By month of receipt: denied, appealed, recovered (through an appeal, and without one:
     reprocessing, another payer), written off and expired dollars, the recovery rate; the
     cost of the appeals sent that month (minutes x hourly rate, ``triage.yaml`` roi) and the
     net; overturn rate of submitted appeals by category and by payer."""
     costs = costs or Roi()
+    f = ReportFilter(since, until, payer, practice)
     per_appeal = (Decimal(str(costs.minutes_per_appeal)) * costs.hourly_rate / 60).quantize(
         Decimal("0.01")
     )
@@ -325,12 +334,12 @@ def roi(
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     keys = ("n", "denied", "appealed", "n_appealed", "recovered", "recovered_without_appeal",
             "written_off", "expired", "sent")  # fmt: skip
-    for r in store.monthly(since, until, payer):
+    for r in store.monthly(f):
         m = months.setdefault(r["month"], dict.fromkeys(keys, 0))
         for k in keys:
             m[k] += r.get(k) or 0
         by_category[r["month"]][r["category"]] += r["denied"] or 0
-    for month, n in store.appeals_by_month(since, until, payer).items():
+    for month, n in store.appeals_by_month(f).items():
         months.setdefault(month, dict.fromkeys(keys, 0))["sent"] += n
     cost_cents = int(per_appeal * 100)
     for m in months.values():
@@ -343,7 +352,7 @@ def roi(
             totals[k] += m[k]
         month_rows.append(_roi_row({"month": month}, m))
     outcome: dict[str, dict[str, dict[str, int]]] = {"category": {}, "payer": {}}
-    for r in store.decided(since, until, payer):
+    for r in store.decided(f):
         for dim in ("category", "payer"):
             o = outcome[dim].setdefault(r[dim], {"decided": 0, "won": 0, "recovered": 0})
             o["decided"] += r["n"]
@@ -421,6 +430,7 @@ def trend(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """The initial denial rate by month of first adjudication (HFMA): each claim counted once,
     at its first adjudication; reversals and re-adjudications add nothing to the denominator.
@@ -431,7 +441,7 @@ def trend(
     months: dict[str, dict[str, int]] = {}
     payers: dict[tuple[str, int], dict[str, int]] = {}
     names: dict[int, str] = {}
-    counts = store.initial_rates(since, until, payer)
+    counts = store.initial_rates(ReportFilter(since, until, payer, practice))
     month_of: dict[int, str] = counts["months"]
     for r in counts["claims"]:
         month = month_of.get(r["remittance_id"])
@@ -546,30 +556,60 @@ def build(
     """One report by name (``KINDS``, ``OTHER_KINDS``); ``summary`` carries ``KINDS`` under
     ``sections``. ``practice``: one client practice (the payee's NPI, tax id or part of its
     name)."""
-    if practice is not None:
-        with store.practice_scope(practice):
-            data = build(kind, store, rules, today, since=since, until=until, payer=payer,
-                         redact=redact, days=days)  # fmt: skip
-        return {**data, "practice": practice}
-    if kind == "tracking":
-        return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
-    if kind == "patterns":
-        return patterns(store, rules, today, since=since, until=until, payer=payer)
-    if kind == "team":
-        return team(store, today, since=since, until=until, payer=payer)
-    if kind == "roi":
-        return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi)
-    if kind == "trend":
-        return trend(store, since=since, until=until, payer=payer)
-    if kind == "unanswered":
-        return unanswered(store, today, days=days, payer=payer, redact=redact)
     if kind == "summary":
-        sections = {
-            k: build(k, store, rules, today, since=since, until=until, payer=payer, redact=redact)
-            for k in KINDS[:-1]
-        }
-        return summary(sections, today, since, until, payer)
-    raise ValueError(f"unknown report {kind!r}")
+        parts = sections(store, rules, today, since=since, until=until, payer=payer,
+                         redact=redact, practice=practice)  # fmt: skip
+        data = summary(parts, today, since, until, payer)
+    elif kind == "unanswered":
+        data = unanswered(store, today, days=days, payer=payer, redact=redact)
+    elif kind in KINDS:
+        data = _section(kind, store, rules, today, ReportFilter(since, until, payer, practice),
+                        redact)  # fmt: skip
+    else:
+        raise ValueError(f"unknown report {kind!r}")
+    return data if practice is None else {**data, "practice": practice}
+
+
+def _section(
+    kind: str, store: Store, rules: Rules, today: dt.date, f: ReportFilter, redact: bool
+) -> dict[str, Any]:
+    period = {"since": f.since, "until": f.until, "payer": f.payer, "practice": f.practice}
+    if kind == "tracking":
+        return tracking(store, today, redact=redact, **period)
+    if kind == "patterns":
+        return patterns(store, rules, today, **period)
+    if kind == "team":
+        return team(store, today, **period)
+    if kind == "roi":
+        return roi(store, costs=rules.triage.roi, **period)
+    return trend(store, **period)
+
+
+def sections(
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+    redact: bool = False,
+    practice: str | None = None,
+    failed: Callable[[str, Exception], dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every report the summary is made of (``KINDS`` but the summary), each computed once.
+    ``failed``: what to keep in place of a report that raised (nightly logs it and goes on);
+    without it the exception propagates."""
+    f = ReportFilter(since, until, payer, practice)
+    out: dict[str, dict[str, Any]] = {}
+    for kind in KINDS[:-1]:
+        try:
+            out[kind] = _section(kind, store, rules, today, f, redact)
+        except Exception as exc:
+            if failed is None:
+                raise
+            out[kind] = failed(kind, exc)
+    return out
 
 
 def unanswered(
@@ -636,8 +676,8 @@ def by_practice(
     out = []
     for p in store.practices():
         key = p["identifier"] or p["tax_id"] or p["name"]
-        with store.practice_scope(key):
-            head = build("summary", store, rules, today, since=since, until=until, payer=payer)
+        head = build("summary", store, rules, today, since=since, until=until, payer=payer,
+                     practice=key)  # fmt: skip
         out.append({"practice": p["name"], "npi": p["identifier"], "tax_id": p["tax_id"],
                     **head["headline"]})  # fmt: skip
     return {"report": "practices", "as_of": today.isoformat(), "period": _period(since, until),
@@ -859,17 +899,17 @@ AGING = (("past deadline", None, -1), ("0-7 days", 0, 7), ("8-14 days", 8, 14),
          ("15-30 days", 15, 30), ("31-60 days", 31, 60), ("61+ days", 61, None))  # fmt: skip
 
 
-def aging_buckets(store: Store, today: dt.date, payer: str | None) -> list[tuple[str, int, int]]:
+def aging_buckets(store: Store, today: dt.date, f: ReportFilter) -> list[tuple[str, int, int]]:
     """Denials waiting for an appeal, by days left to their deadline: (label, count, cents)."""
     out = []
     for label, lo, hi in AGING:
         if lo is None:  # past deadline: unappealed, whether or not already marked expired
-            n, cents, _ = store.past_deadline(today.isoformat(), None, None, payer, 0)
+            n, cents, _ = store.past_deadline(today.isoformat(), f, 0)
             out.append((label, n, cents))
             continue
         first = today + dt.timedelta(days=lo)
         last = today + dt.timedelta(days=hi) if hi is not None else dt.date(9999, 12, 31)
-        d = store.due_between(first.isoformat(), last.isoformat(), payer)
+        d = store.due_between(first.isoformat(), last.isoformat(), f)
         out.append((label, d["n"], d["cents"]))
     return out
 
@@ -900,8 +940,9 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
             ]
         )  # fmt: skip
     if "tracking" in sections:
-        with store.practice_scope(data.get("practice")):
-            buckets = aging_buckets(store, today, data.get("payer"))
+        buckets = aging_buckets(
+            store, today, ReportFilter(payer=data.get("payer"), practice=data.get("practice"))
+        )
         charts["aging"] = svg_hbars(
             [(f"{label} ({n:,})", Decimal(c) / 100, label == "past deadline" and n > 0)
              for label, n, c in buckets]

@@ -14,6 +14,7 @@ Split by concern: ``connection`` (opening, transactions), ``schema`` (tables and
 from .connection import BUSY_TIMEOUT_MS
 from .core import Store
 from .queries import _QUEUE_ORDER, _queue_where
+from .reports import ReportFilter
 from .schema import SCHEMA_VERSION
 from .sql import (
     DECIDED_STATUSES,
@@ -32,6 +33,7 @@ __all__ = [
     "DECIDED_STATUSES",
     "OPEN_STATUSES",
     "QUEUE_ORDER",
+    "ReportFilter",
     "SCHEMA_VERSION",
     "WAITING_STATUSES",
     "ClaimWriter",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .sql import (
@@ -18,20 +18,29 @@ from .sql import (
 )
 
 
+@dataclass(frozen=True)
+class ReportFilter:
+    """What a report counts: a period (``since``/``until``, inclusive ISO dates, on the date
+    each query names: a denial's receipt, a line's remittance, an appeal's submission), one
+    payer (part of its name, its id or its REF*2U) and one client practice (the payee, N1*PE:
+    its NPI, tax id or part of its name). None: no limit. Every report query takes one."""
+
+    since: str | None = None
+    until: str | None = None
+    payer: str | None = None
+    practice: str | None = None
+
+    def period(self, since: str | None, until: str | None) -> ReportFilter:
+        """The same payer and practice over another period."""
+        return replace(self, since=since, until=until)
+
+    def any_time(self) -> ReportFilter:
+        """The same payer and practice, whatever the date."""
+        return replace(self, since=None, until=None)
+
+
 class ReportMixin:
     """The aggregates behind every report."""
-
-    _practice: str | None = None
-
-    @contextmanager
-    def practice_scope(self, practice: str | None) -> Iterator[None]:
-        """Every report query inside counts one client practice only (the payee, N1*PE, by
-        NPI, tax id or part of its name); None: all of them."""
-        before, self._practice = self._practice, practice
-        try:
-            yield
-        finally:
-            self._practice = before
 
     def practices(self) -> list[dict[str, Any]]:
         """Every practice (payee) that has remittances: id, name, NPI (or other id), tax id."""
@@ -40,50 +49,44 @@ class ReportMixin:
             "(SELECT 1 FROM remittances r WHERE r.payee_id = y.id) ORDER BY y.name, y.id"
         )
 
+    @staticmethod
     def _filter(
-        self,
         base: str,
         date: str,
         payer_column: str,
-        since: str | None,
-        until: str | None,
-        payer: str | None,
+        f: ReportFilter,
         practice_column: str = "d.payee_id",
     ) -> tuple[str, list[Any]]:
-        """A WHERE clause: ``base``, ``date`` within [since, until], the payer (part of
-        its name, its id or its REF*2U) when given, and the practice in scope."""
+        """A parameterized WHERE clause: ``base``, ``date`` within the filter's period, its
+        payer and its practice."""
         where, params = [base], []
-        if since:
+        if f.since:
             where.append(f"{date} >= ?")
-            params.append(since)
-        if until:
+            params.append(f.since)
+        if f.until:
             where.append(f"{date} <= ?")
-            params.append(until)
-        if payer:
+            params.append(f.until)
+        if f.payer:
             # Column names are ours; the values are bound parameters.
             where.append(f"{payer_column} IN (SELECT id FROM payers WHERE {_PAYER_MATCH})")  # noqa: S608
-            params += _payer_params(payer)
-        if self._practice:
+            params += _payer_params(f.payer)
+        if f.practice:
             where.append(f"{practice_column} IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})")  # noqa: S608
-            params += _practice_params(self._practice)
+            params += _practice_params(f.practice)
         return " AND ".join(where), params
 
-    def _denial_filter(
-        self, since: str | None, until: str | None, payer: str | None, column: str = "d.received"
-    ) -> tuple[str, list[Any]]:
+    def _denial_filter(self, f: ReportFilter, column: str = "d.received") -> tuple[str, list[Any]]:
         # Patient responsibility (bill_patient) is kept but is not a denial in any report.
         return self._filter(
             "d.status != 'reversed' AND COALESCE(d.action, '') != 'bill_patient'",
             column,
             "d.payer_id",
-            since,
-            until,
-            payer,
+            f,
         )
 
-    def open_breakdown(self, payer: str | None) -> list[dict[str, Any]]:
+    def open_breakdown(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Open denials counted by status, tier, category, team and whether assigned."""
-        where, params = self._denial_filter(None, None, payer)
+        where, params = self._denial_filter(f.any_time())
         return self.query(
             "SELECT d.status, d.tier, d.category, COALESCE(d.team, '') AS team, "  # noqa: S608
             "CASE WHEN d.assignee IS NULL THEN 1 ELSE 0 END AS unassigned, COUNT(*) AS n, SUM(d.amount_cents) AS cents "
@@ -92,9 +95,9 @@ class ReportMixin:
             [*params, *OPEN_STATUSES],
         )
 
-    def due_between(self, first: str, last: str, payer: str | None) -> dict[str, int]:
+    def due_between(self, first: str, last: str, f: ReportFilter) -> dict[str, int]:
         """Denials still waiting for an appeal whose deadline falls in [first, last]."""
-        where, params = self._denial_filter(None, None, payer)
+        where, params = self._denial_filter(f.any_time())
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
             f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted', 'upheld') "
@@ -103,9 +106,9 @@ class ReportMixin:
         ).fetchone()
         return {"n": row[0], "cents": row[1]}
 
-    def follow_up_due(self, today: str, payer: str | None) -> dict[str, int]:
+    def follow_up_due(self, today: str, f: ReportFilter) -> dict[str, int]:
         """Appealed denials whose decision is overdue (follow-up date reached): call the payer."""
-        where, params = self._denial_filter(None, None, payer)
+        where, params = self._denial_filter(f.any_time())
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
             f"WHERE {where} AND d.status = 'appealed' AND d.follow_up <= ?",
@@ -114,10 +117,10 @@ class ReportMixin:
         return {"n": row[0], "cents": row[1]}
 
     def past_deadline(
-        self, today: str, since: str | None, until: str | None, payer: str | None, limit: int
+        self, today: str, f: ReportFilter, limit: int
     ) -> tuple[int, int, list[dict[str, Any]]]:
         """Denials whose deadline passed with no appeal: still open, or already expired."""
-        where, params = self._denial_filter(since, until, payer)
+        where, params = self._denial_filter(f)
         cond = (
             f"{where} AND d.deadline < ? AND d.status IN "
             "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired')"
@@ -136,11 +139,9 @@ class ReportMixin:
         )
         return n, cents, rows
 
-    def pattern_counts(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
+    def pattern_counts(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Denials by payer x procedure x CARC in a period."""
-        where, params = self._denial_filter(since, until, payer)
+        where, params = self._denial_filter(f)
         return self.query(
             "SELECT d.payer_id, p.name AS payer, d.procedure, d.carc, "  # noqa: S608
             "MIN(d.group_code) AS group_code, MIN(d.category) AS category, COUNT(*) AS n, "
@@ -150,20 +151,14 @@ class ReportMixin:
             params,
         )
 
-    def _line_filter(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> tuple[str, list[Any]]:
+    def _line_filter(self, f: ReportFilter) -> tuple[str, list[Any]]:
         # Lines billed in the period: by remittance date, reversals (CLP02=22) excluded.
         date = "COALESCE(r.payment_date, r.production_date)"
-        return self._filter(
-            "c.status != '22'", date, "c.payer_id", since, until, payer, "r.payee_id"
-        )
+        return self._filter("c.status != '22'", date, "c.payer_id", f, "r.payee_id")
 
-    def lines_billed(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
+    def lines_billed(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Service lines by payer x procedure, and by rendering provider, in a period."""
-        where, params = self._line_filter(since, until, payer)
+        where, params = self._line_filter(f)
         return self.query(
             "SELECT c.payer_id, l.procedure, COALESCE(c.rendering_id, '') AS rendering, "  # noqa: S608
             "COUNT(*) AS n FROM service_lines l JOIN claims c ON c.id = l.claim_id "
@@ -171,10 +166,8 @@ class ReportMixin:
             params,
         )
 
-    def denials_by_provider(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
-        where, params = self._denial_filter(since, until, payer)
+    def denials_by_provider(self, f: ReportFilter) -> list[dict[str, Any]]:
+        where, params = self._denial_filter(f)
         return self.query(
             "SELECT COALESCE(c.rendering_id, '') AS rendering, COUNT(*) AS n, "  # noqa: S608
             "SUM(d.amount_cents) AS cents FROM denials d JOIN claims c ON c.id = d.claim_id "
@@ -193,12 +186,10 @@ class ReportMixin:
                 names[ident] = " ".join(x for x in (first, last) if x)
         return names
 
-    def monthly(
-        self, since: str | None, until: str | None, payer: str | None, carcs: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
+    def monthly(self, f: ReportFilter, carcs: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Per month of receipt and category: denied, appealed, recovered, written off and
         expired money (``carcs`` narrows to those reason codes)."""
-        where, params = self._denial_filter(since, until, payer)
+        where, params = self._denial_filter(f)
         if carcs:
             where += f" AND d.carc IN ({_marks(carcs)})"
             params = [*params, *carcs]
@@ -216,11 +207,9 @@ class ReportMixin:
             params,
         )
 
-    def decided(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
+    def decided(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Appeal decisions (overturned, partial, upheld) by category and payer."""
-        where, params = self._denial_filter(since, until, payer)
+        where, params = self._denial_filter(f)
         return self.query(
             "SELECT d.category, p.name AS payer, d.status, COUNT(*) AS n, "  # noqa: S608
             "COALESCE(SUM(d.recovered_cents), 0) AS recovered FROM denials d "
@@ -234,27 +223,7 @@ class ReportMixin:
     # payer, patient account number (CLP01), patient and date of service (``claim_key``) is the
     # same claim; reversals (CLP02=22) and later re-adjudications add nothing to the
     # denominator. Intake marks the first one (``claims.first_adj``, ClaimWriter).
-    _INITIAL_CLAIMS = (
-        "WITH init AS (SELECT c.id, c.payer_id, r.payee_id, c.charge_cents, c.line_count, "
-        "substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
-        "FROM claims c JOIN remittances r ON r.id = c.remittance_id WHERE c.first_adj = 1) "
-        "SELECT * FROM init WHERE month >= ? AND month <= ?{payer}"
-    )
-
-    def _initial(self, since: str | None, until: str | None, payer: str | None):
-        params: list[Any] = [(since or "0000-00")[:7], (until or "9999-12")[:7]]
-        extra = ""
-        if payer:
-            extra = f" AND init.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
-            params += _payer_params(payer)
-        if self._practice:
-            extra += f" AND init.payee_id IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})"  # noqa: S608
-            params += _practice_params(self._practice)
-        return self._INITIAL_CLAIMS.replace("{payer}", extra), params
-
-    def initial_rates(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> dict[str, Any]:
+    def initial_rates(self, f: ReportFilter) -> dict[str, Any]:
         """What the initial denial rate counts (first adjudications, ``claims.first_adj``),
         cheaply: ``months`` remittance id -> month (within the period and practice);
         ``claims`` rows of (remittance_id, payer_id, payer, claims, lines, billed);
@@ -262,20 +231,20 @@ class ReportMixin:
         line_count, category, whole: denied at claim level, cents). Patient responsibility
         (bill_patient) is not a denial. Grouped by integer keys, months mapped by the caller:
         a grouping by a date expression over every claim costs several times more."""
-        lo, hi = (since or "0000-00")[:7], (until or "9999-12")[:7]
+        lo, hi = (f.since or "0000-00")[:7], (f.until or "9999-12")[:7]
         rsql = (
             "SELECT r.id, substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
             "FROM remittances r"
         )
         rparams: list[Any] = []
-        if self._practice:
+        if f.practice:
             rsql += f" WHERE r.payee_id IN (SELECT id FROM payees WHERE {_PRACTICE_MATCH})"  # noqa: S608
-            rparams += _practice_params(self._practice)
+            rparams += _practice_params(f.practice)
         months = {rid: m for rid, m in self.conn.execute(rsql, rparams) if m and lo <= m <= hi}
         cond, params = "c.first_adj = 1", []
-        if payer:
+        if f.payer:
             cond += f" AND c.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
-            params += _payer_params(payer)
+            params += _payer_params(f.payer)
         claims = self.query(
             "SELECT c.remittance_id, c.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
             "SUM(c.line_count) AS lines, SUM(c.charge_cents) AS billed FROM claims c "
@@ -293,12 +262,10 @@ class ReportMixin:
         )
         return {"months": months, "claims": claims, "denials": denials}
 
-    def appeals_by_month(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> dict[str, int]:
+    def appeals_by_month(self, f: ReportFilter) -> dict[str, int]:
         """Appeals submitted per month (every level counts: each costs staff time)."""
-        where, params = self._denial_filter(None, None, payer)
-        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        where, params = self._denial_filter(f.any_time())
+        lo, hi = f.since or "0000-00-00", f.until or "9999-12-31"
         # The submit event's detail starts "appeal submitted on YYYY-MM-DD" (lifecycle.submit):
         # the day it was sent, not the day it was recorded.
         rows = self.conn.execute(
@@ -310,12 +277,10 @@ class ReportMixin:
         ).fetchall()
         return {m: n for m, n in rows}
 
-    def team_activity(
-        self, today: str, since: str | None, until: str | None, payer: str | None
-    ) -> list[dict[str, Any]]:
+    def team_activity(self, today: str, f: ReportFilter) -> list[dict[str, Any]]:
         """Per assignee: open and overdue now; appeals and decisions dated in the period."""
-        where, params = self._denial_filter(None, None, payer)
-        lo, hi = since or "0000-00-00", until or "9999-12-31"
+        where, params = self._denial_filter(f.any_time())
+        lo, hi = f.since or "0000-00-00", f.until or "9999-12-31"
         waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
         return self.query(
             "SELECT COALESCE(d.assignee, '') AS assignee, "  # noqa: S608
@@ -335,11 +300,9 @@ class ReportMixin:
             [*OPEN_STATUSES, today, lo, hi, lo, hi, lo, hi, lo, hi, *params],
         )
 
-    def days_to_appeal(
-        self, since: str | None, until: str | None, payer: str | None
-    ) -> list[tuple[str, int]]:
+    def days_to_appeal(self, f: ReportFilter) -> list[tuple[str, int]]:
         """(assignee, days from receipt to appeal) for appeals submitted in the period."""
-        where, params = self._denial_filter(since, until, payer, column="d.appealed_on")
+        where, params = self._denial_filter(f, column="d.appealed_on")
         return [
             (a, int(n))
             for a, n in self.conn.execute(

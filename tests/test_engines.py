@@ -210,25 +210,3 @@ def test_two_ingests_at_once_both_finish_with_exact_totals(db_target, engine, wr
         expected = sum(100 + i for i in range(1000)) + sum(100 + i for i in range(5000, 6000))
         assert t["total_charge"] == expected
         assert store.query("SELECT COUNT(DISTINCT id) AS n FROM claims") == [{"n": 2000}]
-
-
-def test_837_on_postgresql_is_refused_clearly(pg_url, tmp_path):
-    """837 intake and scrub store their claims with SQLite-only SQL for now: said, not a
-    traceback, and nothing stored."""
-    import datetime as dt
-
-    from denialkit.errors import UsageError
-    from denialkit.intake import ingest_file
-    from denialkit.rules import load_rules
-    from denialkit.scrub import scrub_file
-    from denialkit.store import Store
-    from denialkit.synthetic import ClaimFileSpec, ClaimLineSpec, SubmittedClaimSpec, build_837
-
-    path = tmp_path / "c.837"
-    path.write_text(build_837(ClaimFileSpec([SubmittedClaimSpec(lines=[ClaimLineSpec()])])))
-    with Store(pg_url) as store:
-        r = ingest_file(store, path)
-        assert r.status == "failed" and "SQLite only" in r.error.message
-        assert store.count("files") == 0
-        with pytest.raises(UsageError, match="SQLite store only"):
-            scrub_file(store, load_rules(), path, dt.date(2026, 11, 27))

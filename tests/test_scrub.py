@@ -29,14 +29,6 @@ from denialkit.synthetic import (
 
 from .conftest import ROOT
 
-
-@pytest.fixture
-def engine():
-    """837 intake, linking and scrub store their claims with SQLite-only SQL (claims837_store):
-    on SQLite only, until that SQL goes through the store's dialect."""
-    return "sqlite"
-
-
 TODAY = dt.date(2026, 11, 27)
 
 

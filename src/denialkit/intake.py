@@ -363,11 +363,6 @@ def ingest_file(
         result.error = Issue(name, None, f"cannot read file: {exc.strerror}")
         return result
     if kind == CLAIMS:
-        if store.engine != "sqlite":  # claims837_store's SQL has not gone through the dialect
-            result.error = Issue(
-                name, None, "837 claim files are stored on SQLite only for now; nothing stored"
-            )
-            return result
         return _ingest_claims(store, p, name, size, digest, result)
     if kind is not None:
         result.error = Issue(name, None, f"{kind}: not a remittance; nothing stored")

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .edi837 import ClaimFile, SubmittedClaim, SubmittedLine, parse_837
-from .errors import UsageError
 from .payers import add_months, policy
 from .rules import Rules, Scrub
 from .store import Store
@@ -419,8 +418,6 @@ def scrub_file(
     store: Store, rules: Rules, path: str | os.PathLike[str], today: dt.date
 ) -> ScrubResult:
     """Parse an 837 and score every line of every claim; raises ``X12Error`` for bad input."""
-    if store.engine != "sqlite":  # claims837_store's SQL has not gone through the dialect
-        raise UsageError("scrub reads history from a SQLite store only for now")
     scrubber = Scrubber(store, rules, today)
     parsed = parse_837(path)
     earlier = store.file_by_sha256(_sha256(path))

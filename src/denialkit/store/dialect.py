@@ -31,6 +31,9 @@ class Dialect:
     no_limit: Any = -1
     skip_locked = ""  # the write transaction already excludes every other writer
     for_update = ""
+    # A join that keeps the order written (SQLite's CROSS JOIN); PostgreSQL's planner orders
+    # joins by its statistics and has no such spelling.
+    ordered_join = "CROSS JOIN"
     types = {int: "INTEGER", str: "TEXT", float: "FLOAT"}
 
     def translate(self, sql: str) -> str:
@@ -87,6 +90,7 @@ class PostgresDialect(Dialect):
     no_limit = None  # LIMIT NULL: no limit
     skip_locked = " FOR UPDATE SKIP LOCKED"  # rows another taker holds are passed over
     for_update = " FOR UPDATE"
+    ordered_join = "JOIN"
     types = {int: "BIGINT", str: "TEXT", float: "DOUBLE PRECISION"}
 
     def translate(self, sql: str) -> str:

@@ -82,6 +82,10 @@ class Dialect:
     def analyze(self, conn: Any, table: str) -> None:
         """Statistics for a table just filled (a temporary one: SQLite plans without)."""
 
+    def settle(self, conn: Any) -> None:
+        """After a large load was committed: what makes the next reads fast at once (SQLite:
+        nothing; its counts read an index without visiting the table)."""
+
 
 class PostgresDialect(Dialect):
     name = "postgresql"
@@ -136,6 +140,13 @@ class PostgresDialect(Dialect):
 
     def analyze(self, conn: Any, table: str) -> None:
         conn.execute(f'ANALYZE "{table}"')
+
+    def settle(self, conn: Any) -> None:
+        # Autovacuum gets to a large load a minute or more later; until then every count of
+        # the queue reads the whole table (0.8 s on a million denials) instead of the index
+        # (an index-only scan needs the pages marked all-visible, which only VACUUM does).
+        # Outside any transaction (VACUUM cannot run in one); only new pages are visited.
+        conn.execute("VACUUM (ANALYZE) denials, claims")
 
     def ids_follow(self, conn: Any, table: str) -> None:
         conn.execute(

@@ -15,7 +15,8 @@ from .sql import claim_key
 # service and line counts, remittances.content_sha256 (duplicates by content)
 # 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices),
 # an index for coordination of benefits
-SCHEMA_VERSION = 6
+# 7: an index for the queue's filters and counts (migration 0006)
+SCHEMA_VERSION = 7
 
 
 _TABLES: dict[str, dict[str, Any]] = {
@@ -523,6 +524,15 @@ def _m0005_submitted_claims(store: Any) -> None:
     store.create_claim_tables()
 
 
+def _m0006_queue_filters(store: Any) -> None:
+    """The queue's filters and counts off one narrow index: counting the denials of one
+    category, tier, team, payer or practice among a million reads the index alone (an
+    index-only scan on PostgreSQL once vacuumed) instead of every row of the table."""
+    store._index(
+        "denials", ["status", "action", "tier", "category", "team", "payer_id", "payee_id"]
+    )
+
+
 # The schema's history, in order: a name is recorded in ``migrations`` when its step has run.
 # Append only; never rename or reorder (a database remembers them by name).
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
@@ -531,4 +541,5 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0003_other_payer_index", _m0003_other_payer_index),
     ("0004_first_adjudication", _m0004_first_adjudication),
     ("0005_submitted_claims", _m0005_submitted_claims),
+    ("0006_queue_filters", _m0006_queue_filters),
 ]

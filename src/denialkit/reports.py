@@ -86,13 +86,14 @@ def tracking(
             unassigned[0] += r["n"]
             unassigned[1] += r["cents"]
     iso = today.isoformat()
-    due = []
-    for days in DUE_WINDOWS:
-        last = (today + dt.timedelta(days=days)).isoformat()
-        d = store.due_between(iso, last, f)
-        due.append({"within_days": days, "count": d["n"], "amount": money(d["cents"])})
-    n, cents, rows = store.past_deadline(iso, f, PAST_DEADLINE_LIMIT)
-    fu = store.follow_up_due(iso, f)
+    windows = [(iso, (today + dt.timedelta(days=days)).isoformat()) for days in DUE_WINDOWS]
+    counts = store.deadline_counts(iso, windows, f)
+    due = [
+        {"within_days": days, "count": n, "amount": money(cents)}
+        for days, (n, cents) in zip(DUE_WINDOWS, counts["windows"], strict=True)
+    ]
+    n, cents = counts["past"]
+    rows = store.past_deadline(iso, f, PAST_DEADLINE_LIMIT) if n else []
     past = [
         {
             "id": r["id"],
@@ -132,7 +133,7 @@ def tracking(
         "by_team": listed("team"),
         "due": due,
         "past_deadline": {"count": n, "amount": money(cents), "denials": past},
-        "follow_up_due": {"count": fu["n"], "amount": money(fu["cents"])},
+        "follow_up_due": {"count": counts["follow_up"][0], "amount": money(counts["follow_up"][1])},
         "unassigned": {"count": unassigned[0], "amount": money(unassigned[1])},
     }
 
@@ -454,44 +455,22 @@ def trend(
             bucket["lines"] += r["lines"] or 0
             bucket["billed"] += r["billed"] or 0
     cats: dict[tuple[str, str], dict[str, int]] = {}
-
-    def settle(rows: list[tuple]) -> None:
-        """One claim's denials (one per denied line, or one for the whole claim)."""
-        _, remittance_id, payer_id, line_count, *_ = rows[0]
+    for remittance_id, payer_id, n, lines, cents in counts["by_payer"]:
         month = month_of.get(remittance_id)
         if month is None:
-            return
-        line_count = line_count or 0
-        by_cat: dict[str, list[int]] = {}
-        for *_, category, whole, cents in rows:
-            c = by_cat.setdefault(category, [0, 0, 0])  # lines, whole, cents
-            c[0] += 0 if whole else 1
-            c[1] = max(c[1], whole)
-            c[2] += cents or 0
-        lines = sum(c[0] for c in by_cat.values())
-        whole_claim = any(c[1] for c in by_cat.values())
-        denied_lines = line_count if whole_claim else min(lines, line_count)
-        cents_all = sum(c[2] for c in by_cat.values())
+            continue
         for bucket in (months[month], payers[(month, payer_id)]):
-            bucket["denied_claims"] += 1
-            bucket["denied_lines"] += denied_lines
-            bucket["denied"] += cents_all
-        for category, (n, w, cents) in by_cat.items():
-            c = cats.setdefault((month, category), dict(zero))
-            c["denied_claims"] += 1
-            c["denied_lines"] += line_count if w else n
-            c["denied"] += cents
-
-    claim: list[tuple] = []
-    current = None
-    for row in counts["denials"]:
-        if row[0] != current:
-            if claim:
-                settle(claim)
-            claim, current = [], row[0]
-        claim.append(row)
-    if claim:
-        settle(claim)
+            bucket["denied_claims"] += int(n)
+            bucket["denied_lines"] += int(lines or 0)
+            bucket["denied"] += int(cents or 0)
+    for remittance_id, category, n, lines, cents in counts["by_category"]:
+        month = month_of.get(remittance_id)
+        if month is None:
+            continue
+        c = cats.setdefault((month, category), dict(zero))
+        c["denied_claims"] += int(n)
+        c["denied_lines"] += int(lines or 0)
+        c["denied"] += int(cents or 0)
     return {
         "report": "trend",
         "period": _period(since, until),
@@ -901,17 +880,15 @@ AGING = (("past deadline", None, -1), ("0-7 days", 0, 7), ("8-14 days", 8, 14),
 
 def aging_buckets(store: Store, today: dt.date, f: ReportFilter) -> list[tuple[str, int, int]]:
     """Denials waiting for an appeal, by days left to their deadline: (label, count, cents)."""
-    out = []
-    for label, lo, hi in AGING:
-        if lo is None:  # past deadline: unappealed, whether or not already marked expired
-            n, cents, _ = store.past_deadline(today.isoformat(), f, 0)
-            out.append((label, n, cents))
-            continue
-        first = today + dt.timedelta(days=lo)
-        last = today + dt.timedelta(days=hi) if hi is not None else dt.date(9999, 12, 31)
-        d = store.due_between(first.isoformat(), last.isoformat(), f)
-        out.append((label, d["n"], d["cents"]))
-    return out
+    windows = [
+        ((today + dt.timedelta(days=lo)).isoformat(),
+         (today + dt.timedelta(days=hi)).isoformat() if hi is not None else "9999-12-31")
+        for _, lo, hi in AGING[1:]
+    ]  # fmt: skip
+    # Past deadline: unappealed, whether or not already marked expired, received any time.
+    counts = store.deadline_counts(today.isoformat(), windows, f.any_time())
+    found = [counts["past"], *counts["windows"]]
+    return [(label, n, cents) for (label, _, _), (n, cents) in zip(AGING, found, strict=True)]
 
 
 def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:

@@ -95,49 +95,55 @@ class ReportMixin:
             [*params, *OPEN_STATUSES],
         )
 
-    def due_between(self, first: str, last: str, f: ReportFilter) -> dict[str, int]:
-        """Denials still waiting for an appeal whose deadline falls in [first, last]."""
+    def deadline_counts(
+        self, today: str, windows: Sequence[tuple[str, str]], f: ReportFilter
+    ) -> dict[str, Any]:
+        """In one pass over the denials, each as (count, cents): ``windows``, those still
+        waiting for an appeal whose deadline falls in each [first, last] (any receipt date);
+        ``past``, those whose deadline passed with no appeal, still open or already expired
+        (received in the filter's period); ``follow_up``, appealed ones whose decision is
+        overdue (follow-up date reached: call the payer)."""
         where, params = self._denial_filter(f.any_time())
-        row = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
-            f"WHERE {where} AND d.status IN ('new', 'assigned', 'appeal_drafted', 'upheld') "
-            "AND d.deadline BETWEEN ? AND ?",
-            [*params, first, last],
-        ).fetchone()
-        return {"n": row[0], "cents": row[1]}
-
-    def follow_up_due(self, today: str, f: ReportFilter) -> dict[str, int]:
-        """Appealed denials whose decision is overdue (follow-up date reached): call the payer."""
-        where, params = self._denial_filter(f.any_time())
-        row = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d "  # noqa: S608
-            f"WHERE {where} AND d.status = 'appealed' AND d.follow_up <= ?",
-            [*params, today],
-        ).fetchone()
-        return {"n": row[0], "cents": row[1]}
-
-    def past_deadline(
-        self, today: str, f: ReportFilter, limit: int
-    ) -> tuple[int, int, list[dict[str, Any]]]:
-        """Denials whose deadline passed with no appeal: still open, or already expired."""
-        where, params = self._denial_filter(f)
-        cond = (
-            f"{where} AND d.deadline < ? AND d.status IN "
-            "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired')"
+        # The period alone (payer and practice are in ``where`` already).
+        period, period_params = self._filter(
+            "1 = 1", "d.received", "d.payer_id", ReportFilter(f.since, f.until)
         )
-        n, cents = self.conn.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(d.amount_cents), 0) FROM denials d WHERE {cond}",  # noqa: S608
-            [*params, today],
+        waiting = f"d.status IN ({', '.join(repr(x) for x in WAITING_STATUSES)})"
+        conds: list[tuple[str, list[Any]]] = [
+            (f"{waiting} AND d.deadline BETWEEN ? AND ?", [first, last]) for first, last in windows
+        ]
+        conds.append(
+            (f"{period} AND d.deadline < ? AND ({waiting} OR d.status = 'expired')",
+             [*period_params, today])
+        )  # fmt: skip
+        conds.append(("d.status = 'appealed' AND d.follow_up <= ?", [today]))
+        sums: list[str] = []
+        sum_params: list[Any] = []
+        for cond, p in conds:
+            sums += [f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)",
+                     f"SUM(CASE WHEN {cond} THEN d.amount_cents ELSE 0 END)"]  # fmt: skip
+            sum_params += [*p, *p]
+        row = self.conn.execute(
+            f"SELECT {', '.join(sums)} FROM denials d WHERE {where}",  # noqa: S608
+            [*sum_params, *params],
         ).fetchone()
-        rows = self.query(
+        pairs = [(int(row[i] or 0), int(row[i + 1] or 0)) for i in range(0, len(row), 2)]
+        return {"windows": pairs[:-2], "past": pairs[-2], "follow_up": pairs[-1]}
+
+    def past_deadline(self, today: str, f: ReportFilter, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` denials whose deadline passed with no appeal (still open, or
+        already expired), earliest deadline first."""
+        where, params = self._denial_filter(f)
+        return self.query(
             "SELECT d.id, d.patient_control AS claim, p.name AS payer, "  # noqa: S608
             "c.patient_last, c.patient_first, c.patient_id, d.procedure, d.carc, "
             "d.group_code, d.amount_cents, d.received, d.deadline, d.status, d.assignee "
             "FROM denials d JOIN payers p ON p.id = d.payer_id JOIN claims c ON c.id = d.claim_id "
-            f"WHERE {cond} ORDER BY d.deadline, d.id LIMIT ?",
+            f"WHERE {where} AND d.deadline < ? AND d.status IN "
+            "('new', 'assigned', 'appeal_drafted', 'upheld', 'expired') "
+            "ORDER BY d.deadline, d.id LIMIT ?",
             [*params, today, limit],
         )
-        return n, cents, rows
 
     def pattern_counts(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Denials by payer x procedure x CARC in a period."""
@@ -225,12 +231,16 @@ class ReportMixin:
     # denominator. Intake marks the first one (``claims.first_adj``, ClaimWriter).
     def initial_rates(self, f: ReportFilter) -> dict[str, Any]:
         """What the initial denial rate counts (first adjudications, ``claims.first_adj``),
-        cheaply: ``months`` remittance id -> month (within the period and practice);
-        ``claims`` rows of (remittance_id, payer_id, payer, claims, lines, billed);
-        ``denials`` an iterator of tuples, in claim order, (claim_id, remittance_id, payer_id,
-        line_count, category, whole: denied at claim level, cents). Patient responsibility
-        (bill_patient) is not a denial. Grouped by integer keys, months mapped by the caller:
-        a grouping by a date expression over every claim costs several times more."""
+        grouped in SQL by integer keys (a grouping by a date expression over every claim
+        costs several times more; the caller maps remittances to months): ``months``
+        remittance id -> month (within the period and practice); ``claims`` rows of
+        (remittance_id, payer_id, payer, claims, lines, billed); ``by_payer`` rows of
+        (remittance_id, payer_id, denied_claims, denied_lines, denied) and ``by_category``
+        rows of (remittance_id, category, denied_claims, denied_lines, denied).
+
+        A denied claim counts its denied lines, or all its lines when denied at claim level
+        (a denial with no line); in a category, the same within that category's denials.
+        Patient responsibility (bill_patient) is not a denial."""
         lo, hi = (f.since or "0000-00")[:7], (f.until or "9999-12")[:7]
         rsql = (
             "SELECT r.id, substr(COALESCE(r.payment_date, r.production_date), 1, 7) AS month "
@@ -252,15 +262,33 @@ class ReportMixin:
             "GROUP BY c.remittance_id, c.payer_id, p.name",
             params,
         )
-        # Plain tuples, not dicts: 355,556 of them on a million-line store.
-        denials = self.conn.execute(
-            "SELECT d.claim_id, c.remittance_id, c.payer_id, c.line_count, d.category, "  # noqa: S608
-            "CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END AS whole, d.amount_cents AS cents "
-            f"FROM denials d JOIN claims c ON c.id = d.claim_id WHERE {cond} "
-            "AND COALESCE(d.action, '') != 'bill_patient' ORDER BY d.claim_id",
+        # Per claim and category: denied lines, denied as a whole, cents (``per``, computed
+        # once); then summed per remittance, by payer (claims) and by category, in the
+        # database: a million-line store has 355,556 denied claims, too many to carry into
+        # Python one by one.
+        lines = "COALESCE(c.line_count, 0)"
+        rows = self.conn.execute(
+            "WITH per AS MATERIALIZED (SELECT d.claim_id, d.category, c.remittance_id, "  # noqa: S608
+            f"c.payer_id, {lines} AS lc, "
+            "SUM(CASE WHEN d.line_id IS NULL THEN 0 ELSE 1 END) AS n, "
+            "MAX(CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END) AS w, "
+            "SUM(COALESCE(d.amount_cents, 0)) AS cents FROM denials d JOIN claims c "
+            f"ON c.id = d.claim_id WHERE {cond} AND COALESCE(d.action, '') != 'bill_patient' "
+            f"GROUP BY d.claim_id, d.category, c.remittance_id, c.payer_id, {lines}) "
+            "SELECT 1, remittance_id, payer_id, NULL, COUNT(*), "
+            f"SUM(CASE WHEN w = 1 THEN lc ELSE {self.dialect.least('n', 'lc')} END), SUM(cents) "
+            "FROM (SELECT claim_id, remittance_id, payer_id, lc, SUM(n) AS n, MAX(w) AS w, "
+            "SUM(cents) AS cents FROM per GROUP BY claim_id, remittance_id, payer_id, lc) y "
+            "GROUP BY remittance_id, payer_id UNION ALL "
+            "SELECT 2, remittance_id, NULL, category, COUNT(*), "
+            "SUM(CASE WHEN w = 1 THEN lc ELSE n END), SUM(cents) FROM per "
+            "GROUP BY remittance_id, category",
             params,
-        )
-        return {"months": months, "claims": claims, "denials": denials}
+        ).fetchall()
+        by_payer = [(r[1], r[2], r[4], r[5], r[6]) for r in rows if r[0] == 1]
+        by_category = [(r[1], r[3], r[4], r[5], r[6]) for r in rows if r[0] == 2]
+        return {"months": months, "claims": claims, "by_payer": by_payer,
+                "by_category": by_category}  # fmt: skip
 
     def appeals_by_month(self, f: ReportFilter) -> dict[str, int]:
         """Appeals submitted per month (every level counts: each costs staff time)."""

@@ -86,7 +86,9 @@ class ClaimsStore:
 
     if TYPE_CHECKING:
 
-        def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]: ...
+        def query(
+            self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+        ) -> list[dict[str, Any]]: ...
         def _party_id(self, table: str, key: str, values: dict[str, Any]) -> int: ...
         def transaction(self) -> Any: ...
 
@@ -118,7 +120,7 @@ class ClaimsStore:
         content: str | None,
         claim_count: int,
     ) -> int:
-        return self.dialect.insert_id(
+        new_id: int = self.dialect.insert_id(
             self.conn,
             "INSERT INTO submissions (file_id, transaction_no, segment, implementation, "
             "reference, created, content_sha256, claim_count) VALUES (?,?,?,?,?,?,?,?)",
@@ -133,6 +135,7 @@ class ClaimsStore:
                 claim_count,
             ),  # fmt: skip
         )
+        return new_id
 
     def submitted_payer_id(self, claim: SubmittedClaim) -> int:
         return self._party_id(
@@ -153,7 +156,7 @@ class ClaimsStore:
 
     def add_submitted_claim(self, submission_id: int, c: SubmittedClaim) -> int:
         payer_id = self.submitted_payer_id(c)
-        sid = self.dialect.insert_id(
+        sid: int = self.dialect.insert_id(
             self.conn,
             "INSERT INTO submitted_claims (submission_id, payer_id, segment, kind, "
             "patient_control, charge_cents, facility_code, frequency, original_ref, prior_auth, "
@@ -278,10 +281,12 @@ class ClaimsStore:
         )
         return pairs
 
-    def lines_for_linking(self, pairs: Sequence[tuple[int, int]]) -> tuple[list[dict], list[dict]]:
+    def lines_for_linking(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The remittance lines and the submitted lines of linked pairs."""
-        remit: list[dict] = []
-        sub: list[dict] = []
+        remit: list[dict[str, Any]] = []
+        sub: list[dict[str, Any]] = []
         for part in _chunks(list(pairs)):
             cids = [a for a, _ in part]
             sids = [b for _, b in part]

@@ -211,7 +211,7 @@ def run(
         try:
             with store.transaction():
                 result.triaged = triage(store, rules, today)
-        except Exception as exc:  # noqa: BLE001 - the reports are still written
+        except Exception as exc:  # the reports are still written
             _report_error(store, result, "retriage", exc, log)
         stamp = today.isoformat()
 
@@ -226,7 +226,7 @@ def run(
         try:
             ok = {k: v for k, v in sections.items() if "error" not in v}
             sections["summary"] = reports.summary(ok, today, None, None, None)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # the rest is still written
             sections["summary"] = failed("summary", exc)
         if practice is not None:
             sections = {k: {**v, "practice": practice} for k, v in sections.items()}
@@ -237,7 +237,7 @@ def run(
         page = reports_dir / f"{stamp}-summary.html"
         try:
             html = reports.render_html(sections["summary"], store, today)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # the rest is still written
             _report_error(store, result, "summary.html", exc, log)
             html = "<!doctype html><title>denialkit</title><p>The summary page failed; see the log."
         _write(page, html)

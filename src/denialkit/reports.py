@@ -251,8 +251,8 @@ def patterns(
                 ),
             }
         )
-    providers.sort(key=lambda p: (-(p["denial_rate"] or 0), p["npi"]))
-    auth = defaultdict(lambda: [0, 0])
+    providers.sort(key=lambda p: (-float(p["denial_rate"] or 0), str(p["npi"])))
+    auth: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in store.monthly(f.period(None, until), AUTH_CARCS):
         auth[r["month"]][0] += r["n"]
         auth[r["month"]][1] += r["denied"]
@@ -345,11 +345,11 @@ def roi(
     cost_cents = int(per_appeal * 100)
     for m in months.values():
         m["cost"] = m["sent"] * cost_cents
-    keys = (*keys, "cost")
-    totals = dict.fromkeys(keys, 0)
+    all_keys = (*keys, "cost")
+    totals = dict.fromkeys(all_keys, 0)
     month_rows = []
     for month, m in sorted(months.items()):
-        for k in keys:
+        for k in all_keys:
             totals[k] += m[k]
         month_rows.append(_roi_row({"month": month}, m))
     outcome: dict[str, dict[str, dict[str, int]]] = {"category": {}, "payer": {}}
@@ -552,16 +552,19 @@ def build(
 def _section(
     kind: str, store: Store, rules: Rules, today: dt.date, f: ReportFilter, redact: bool
 ) -> dict[str, Any]:
-    period = {"since": f.since, "until": f.until, "payer": f.payer, "practice": f.practice}
+    since, until, payer, practice = f.since, f.until, f.payer, f.practice
     if kind == "tracking":
-        return tracking(store, today, redact=redact, **period)
+        return tracking(store, today, since=since, until=until, payer=payer, redact=redact,
+                        practice=practice)  # fmt: skip
     if kind == "patterns":
-        return patterns(store, rules, today, **period)
+        return patterns(store, rules, today, since=since, until=until, payer=payer,
+                        practice=practice)  # fmt: skip
     if kind == "team":
-        return team(store, today, **period)
+        return team(store, today, since=since, until=until, payer=payer, practice=practice)
     if kind == "roi":
-        return roi(store, costs=rules.triage.roi, **period)
-    return trend(store, **period)
+        return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi,
+                   practice=practice)  # fmt: skip
+    return trend(store, since=since, until=until, payer=payer, practice=practice)
 
 
 def sections(
@@ -757,16 +760,16 @@ def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int
             f'<p class="small">All denials in this period were received in {_esc(months[0])}: '
             f"${total:,.2f} denied ({parts}). The monthly chart needs two months or more.</p>"
         )
-    ticks = nice_ticks(max(sum(s.values()) for s in stacks.values()))
+    ticks = nice_ticks(max(sum(s.values(), Decimal(0)) for s in stacks.values()))
     top = ticks[-1]
     left, bottom, plot_h = 70, 30, height - 50
     step = (width - left - 10) / len(months)
     bar = max(4.0, step * 0.7)
-    parts = [f'<svg width="{width}" height="{height}" '
-             f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
+    svg = [f'<svg width="{width}" height="{height}" '
+           f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
     for value in ticks:
         y = height - bottom - plot_h * float(value / top)
-        parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
+        svg.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
                      f'font-size="10">{short_dollars(value)}</text>')  # fmt: skip
     for i, m in enumerate(months):
@@ -778,19 +781,19 @@ def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int
                 continue
             h = float(v / top) * plot_h
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+            svg.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{PALETTE[cat]}"><title>{_esc(m)} {_esc(cat)}: ${v:,.2f}'
                          f'</title></rect>')  # fmt: skip
         if len(months) <= 12 or i % max(1, len(months) // 12) == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" '
+            svg.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" '
                          f'text-anchor="middle" font-size="10">{_esc(m)}</text>')  # fmt: skip
     lx = left
     for cat, color in PALETTE.items():
-        parts.append(f'<rect x="{lx}" y="2" width="10" height="10" fill="{color}"/>'
+        svg.append(f'<rect x="{lx}" y="2" width="10" height="10" fill="{color}"/>'
                      f'<text x="{lx + 14}" y="11" font-size="10">{_esc(cat)}</text>')  # fmt: skip
         lx += 110
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    svg.append("</svg>")
+    return Markup("".join(svg))
 
 
 def svg_rate_line(months: list[dict[str, Any]], width: int = 640, height: int = 200) -> Markup:

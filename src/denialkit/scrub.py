@@ -34,6 +34,11 @@ RULES = (
 TIER_ORDER = {"high": 0, "standard": 1}
 
 
+# What one check found on a line, or None: (check, risk, CAS group, CARC, denied, of,
+# since, detail).
+Hit = tuple[str, float, str, str, int, int, str | None, str] | None
+
+
 @dataclass
 class Flag:
     claim: str
@@ -252,7 +257,7 @@ class Scrubber:
             or bool(remarks & set(cfg.authorization_remarks))
         )
 
-    def rate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def rate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         cfg = self.cfg
         mods = tuple(sorted(ln.modifiers))
         same = [r for r in rows if r["mods"] == mods]
@@ -275,7 +280,9 @@ class Scrubber:
         )
         return ("payer_procedure", denied / n, group, carc, denied, n, since, detail)
 
-    def authorization(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def authorization(
+        self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]
+    ) -> Hit:
         if c.prior_auth or ln.prior_auth:
             return None  # REF*G1 is on the claim (2300) or the line (2400)
         cfg = self.cfg
@@ -301,7 +308,7 @@ class Scrubber:
         )
         return ("authorization", denied / n, group, carc, denied, n, since, detail)
 
-    def diagnosis(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def diagnosis(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         if not c.diagnoses:
             return None
         cfg = self.cfg
@@ -323,7 +330,7 @@ class Scrubber:
         )
         return ("diagnosis", denied / n, group, carc, denied, n, since, detail)
 
-    def modifiers(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def modifiers(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         cfg = self.cfg
         paid = [r for r in rows if (r["paid_cents"] or 0) > 0 and not r["codes"]]
         if len(paid) < cfg.min_lines:
@@ -348,7 +355,7 @@ class Scrubber:
                 best = ("modifiers", risk, "CO", "4", denied, len(lacking), since, detail)
         return best
 
-    def duplicate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def duplicate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         if c.frequency in ("7", "8") or not c.member_id or not ln.date_from:
             return None  # a replacement or void repeats the claim on purpose
         seen = self.store.same_service(c.member_id, ln.procedure, ln.date_from, self.same_file)
@@ -364,7 +371,7 @@ class Scrubber:
         return ("duplicate", risk, "CO", "18", seen["paid"], earlier + seen["paid"],
                 ln.date_from, detail)  # fmt: skip
 
-    def eligibility(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def eligibility(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         dos = ln.date_from or c.dos_from
         if not c.member_id or not dos:
             return None
@@ -390,7 +397,9 @@ class Scrubber:
         )
         return ("eligibility", risk, carc[0], carc[1], len(hits), of, since, detail)
 
-    def timely_filing(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def timely_filing(
+        self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]
+    ) -> Hit:
         dos = ln.date_from or c.dos_from
         if not dos:
             return None

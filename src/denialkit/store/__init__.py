@@ -21,11 +21,12 @@ from .sql import (
     OPEN_STATUSES,
     QUEUE_ORDER,
     WAITING_STATUSES,
+    claim_key,
     from_cents,
     to_cents,
 )
 from .transfer import copy_store, figures
-from .writer import BATCH_CLAIMS, ClaimWriter, claim_key
+from .writer import BATCH_CLAIMS, ClaimWriter
 
 __all__ = [
     "BATCH_CLAIMS",

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import NotFound, StoreError
+from .base import StoreBase
 from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -16,7 +17,7 @@ from .sql import (
 )
 
 
-class DenialsMixin:
+class DenialsMixin(StoreBase):
     """Writing denials and the audit trail."""
 
     def reverse_open_denials(
@@ -66,7 +67,7 @@ class DenialsMixin:
         ):
             for part in _chunks(values):
                 for r in self.query(
-                    f"{cols}WHERE d.payer_id = ? AND {column} IN ({_marks(part)}) "  # noqa: S608
+                    f"{cols}WHERE d.payer_id = ? AND {column} IN ({_marks(part)}) "
                     f"AND d.status IN ({_marks(OPEN_STATUSES)})",
                     [payer_id, *part, *OPEN_STATUSES],
                 ):
@@ -268,7 +269,7 @@ class DenialsMixin:
             self._event(
                 denial_id, at, who, status, new_status, f"released (was {before})", "release"
             )
-        return before
+        return str(before)
 
     def expire_overdue(self, today: str, at: str) -> int:
         """Open denials past their deadline, not yet appealed, become 'expired'."""
@@ -385,7 +386,7 @@ class DenialsMixin:
         )
         tail = (
             "JOIN claims c0 ON c0.id = d.claim_id LEFT JOIN service_lines l ON l.id = d.line_id "
-            f"WHERE c.id BETWEEN ? AND ? AND c.remittance_id = ? "  # noqa: S608
+            f"WHERE c.id BETWEEN ? AND ? AND c.remittance_id = ? "
             f"AND c.status IN ({_marks(paid_statuses)}) AND d.status IN ({_marks(statuses)}) "
             "AND d.remittance_id != ? AND d.received <= ?"
         )

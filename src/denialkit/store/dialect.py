@@ -62,7 +62,9 @@ class Dialect:
     def unlock(self, conn: Any, key: int) -> None:
         pass
 
-    def bulk_insert(self, conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
+    def bulk_insert(
+        self, conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         """Many rows at once, inside the current transaction (SQLite: executemany)."""
         cols = ", ".join(f"[{c}]" for c in columns)
         marks = ", ".join("?" for _ in columns)
@@ -127,7 +129,9 @@ class PostgresDialect(Dialect):
     def unlock(self, conn: Any, key: int) -> None:
         conn.execute(f"SELECT pg_advisory_unlock({_KEY})", (key,))
 
-    def bulk_insert(self, conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
+    def bulk_insert(
+        self, conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         conn.copy_rows(table, columns, rows)  # COPY ... FROM STDIN
 
     def insert_id(self, conn: Any, sql: str, params: Any) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import NotFound
+from .base import StoreBase
 from .sql import (
     _PAYER_MATCH,
     _PRACTICE_MATCH,
@@ -82,7 +83,7 @@ def _queue_where(
     if action is not None:
         actions = [action] if isinstance(action, str) else list(action)
         # Rows from before actions were recorded are appeals.
-        where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")  # noqa: S608
+        where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")
         params += actions
     if member is not None:
         where.append("(c.patient_id = ? OR c.insured_id = ?)")
@@ -113,10 +114,10 @@ def _name_match(text: str) -> tuple[str, list[str]]:
     return f"({sql})", [p for w in like for p in (w, w)]
 
 
-class QueryMixin:
+class QueryMixin(StoreBase):
     """The queue and the detail of one denial."""
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts. For the store's own modules and tests; keep SQL here."""
         cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description]

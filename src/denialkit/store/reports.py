@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .base import StoreBase
 from .sql import (
     _PAYER_MATCH,
     _PRACTICE_MATCH,
@@ -39,7 +40,7 @@ class ReportFilter:
         return replace(self, since=None, until=None)
 
 
-class ReportMixin:
+class ReportMixin(StoreBase):
     """The aggregates behind every report."""
 
     def practices(self) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from .base import StoreBase
 from .dialect import LOCK_SCHEMA
 from .sql import claim_key
 
@@ -339,7 +340,7 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
 # Insert statements for the hot path (executemany). Column order = the tuple order below.
 
 
-class SchemaMixin:
+class SchemaMixin(StoreBase):
     """Creating and upgrading the schema."""
 
     @property
@@ -356,9 +357,10 @@ class SchemaMixin:
         """Apply the migrations this database has not recorded, in order, in one write
         transaction (two processes opening a new database at once take turns)."""
         d = self.dialect
+        errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError, *self._errors)
         try:
             existing = {r[0] for r in self.conn.execute(d.tables_sql())}
-        except (sqlite3.DatabaseError, *self._errors) as exc:
+        except errors as exc:
             raise StoreError(f"not a denialkit database: {exc}") from None
         if existing and "meta" not in existing:
             raise StoreError("not a denialkit database (it has tables but no 'meta' table)")
@@ -408,8 +410,8 @@ class SchemaMixin:
             if isinstance(pk, tuple):
                 cols.append(f"PRIMARY KEY ({', '.join(f'[{c}]' for c in pk)})")
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS [{name}] ({', '.join(cols)})")
-        for table, cols, unique in _INDEXES:
-            self._index(table, cols, unique)
+        for table, columns, unique in _INDEXES:
+            self._index(table, columns, unique)
         self._queue_index()
 
     def _index(self, table: str, cols: Sequence[str], unique: bool = False) -> None:

@@ -359,10 +359,10 @@ def test_public_837i_sample_linuxforhealth(store):
     assert r.status == "ingested" and r.totals.claims_submitted == 2
 
 
-def test_a_database_from_before_837_intake_gets_the_new_tables(tmp_path, write837):
+def test_a_database_from_before_837_intake_gets_the_new_tables(db_target, write837):
     from denialkit.store import Store
 
-    db = tmp_path / "old.db"
+    db = db_target
     with Store(db) as store:
         for table in ("submissions", "submitted_claims", "submitted_lines", "claim_links",
                       "line_links"):  # fmt: skip

@@ -221,8 +221,9 @@ def test_bad_scrub_settings_are_refused(tmp_path):
 
 
 @pytest.fixture
-def db(tmp_path, rules, store):
-    path = tmp_path / "d.db"
+def db(db_target, tmp_path, rules):
+    """A store with history on each engine (a SQLite file, or a PostgreSQL URL)."""
+    path = db_target
     from denialkit.store import Store
 
     with Store(path) as s:

@@ -278,8 +278,8 @@ def test_appeal_denial_is_not_closed_by_a_new_claim(store, write837, write835, r
     assert store.query("SELECT status FROM denials")[0]["status"] == "new"
 
 
-def test_show_cli_prints_the_submitted_claim(tmp_path, write837, write835):
-    db = tmp_path / "d.db"
+def test_show_cli_prints_the_submitted_claim(db_target, tmp_path, write837, write835):
+    db = db_target
     runner = CliRunner()
     write837(ClaimFileSpec([claim837(prior_auth="AUTH77")]))
     write835(_remit(carc="197"))
@@ -290,9 +290,9 @@ def test_show_cli_prints_the_submitted_claim(tmp_path, write837, write835):
 
 
 def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
-    tmp_path, write837, write835
+    db_target, tmp_path, write837, write835
 ):
-    db = tmp_path / "d.db"
+    db = db_target
     runner = CliRunner()
     old = ClaimFileSpec([claim837("ACCT-1"), claim837("ACCT-2", payer_id="BETA2",
                                                      payer_name="BETA CARE")],

@@ -527,12 +527,21 @@ def _m0005_submitted_claims(store: Any) -> None:
 
 
 def _m0006_queue_filters(store: Any) -> None:
-    """The queue's filters and counts off one narrow index: counting the denials of one
-    category, tier, team, payer or practice among a million reads the index alone (an
-    index-only scan on PostgreSQL once vacuumed) instead of every row of the table."""
+    """The queue's filters and counts off narrow indexes: counting the denials of one
+    category, tier, team, payer or practice, or due within N days, among a million reads an
+    index alone (an index-only scan on PostgreSQL once vacuumed) instead of every row."""
     store._index(
         "denials", ["status", "action", "tier", "category", "team", "payer_id", "payee_id"]
     )
+    # ``--due-within N``: the denials whose next date comes within N days, found by range
+    # (and counted off the index) instead of walking the whole queue for the few that match.
+    store.conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_denials_due ON denials "
+        "((COALESCE(follow_up, deadline)), status, action)"
+    )
+    # PostgreSQL keeps statistics on an indexed expression only after an ANALYZE; until then
+    # it guesses a third of the rows are due and walks the queue instead (6 s, not 0.1 s).
+    store.dialect.analyze(store.conn, "denials")
 
 
 # The schema's history, in order: a name is recorded in ``migrations`` when its step has run.

@@ -76,7 +76,8 @@ class DenialsMixin(StoreBase):
 
     def note_repeat(self, denial_id: int, at: str, source: str, detail: str = "") -> None:
         status = self.conn.execute(
-            "SELECT status FROM denials WHERE id = ?", (denial_id,)
+            f"SELECT status FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+            (denial_id,),
         ).fetchone()[0]
         text = "denied again on a later remittance" + (f": {detail}" if detail else "")
         self._event(denial_id, at, "denialkit", status, status, text, source)
@@ -202,7 +203,8 @@ class DenialsMixin(StoreBase):
         """Assign (or with ``assignee`` None, unassign) one denial, with its event; a person
         assigned moves the status as ``moves`` says (old -> new: ``lifecycle.ON_ASSIGN``)."""
         row = self.conn.execute(
-            "SELECT status, assignee FROM denials WHERE id = ?", (denial_id,)
+            f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+            (denial_id,),
         ).fetchone()
         if row is None:
             raise NotFound(f"no denial with id {denial_id}")
@@ -312,8 +314,10 @@ class DenialsMixin(StoreBase):
             "status", "amount_cents", "recovered_cents", "appealed_on", "received", "level",
             "level_date", "outcome_date", "action",
         )  # fmt: skip
+        # PostgreSQL: the row stays locked to the end of the transaction, so a change decided
+        # on this read (and its event's old status) cannot interleave with another one.
         row = self.conn.execute(
-            f"SELECT {', '.join(keys)} FROM denials WHERE id = ?",  # noqa: S608
+            f"SELECT {', '.join(keys)} FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
             (denial_id,),
         ).fetchone()
         if row is None:

@@ -65,6 +65,7 @@ def copy_store(source: Store, target: Store) -> dict[str, Any]:
             columns = [c[0] for c in cur.description]
             while rows := cur.fetchmany(BATCH_ROWS):
                 target.dialect.bulk_insert(target.conn, table, columns, [tuple(r) for r in rows])
+                target.grew(len(rows))  # a large copy is settled (vacuumed) once committed
             if _has_ids(table):
                 target.dialect.ids_follow(target.conn, table)
         got = figures(target)

@@ -316,6 +316,12 @@ def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
     assert r.exit_code == 0 and "ACCT-3" in r.stdout and "ACCT-2" in r.stdout
     r = runner.invoke(app, ["report", "unanswered", "--db", str(db)], env=env)
     assert r.exit_code == 0 and "BETA CARE" in r.stdout
+    # A client practice: the claims' billing provider (2010AA), by NPI or part of its name.
+    for practice, expected in (("1234567893", ["ACCT-2"]), ("NOBODY", [])):
+        r = runner.invoke(app, ["report", "unanswered", "--practice", practice, "--db", str(db),
+                                "--format", "json"], env=env)  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        assert [c["claim"] for c in json.loads(r.stdout)["claims"]] == expected, practice
 
 
 PUBLIC = ROOT / "tests" / "data" / "public837"

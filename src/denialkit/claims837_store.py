@@ -391,13 +391,18 @@ class ClaimsStore:
         )
         return s
 
-    def unanswered(self, before: str, payer: str | None) -> list[dict[str, Any]]:
+    def unanswered(self, before: str, f: Any) -> list[dict[str, Any]]:
         """Submitted claims created on or before ``before`` that no remittance claim is
-        linked to (nor to a claim that replaced them), with their payer."""
+        linked to (nor to a claim that replaced them), with their payer. ``f``: the report
+        filter (``store.ReportFilter``): its payer, and its practice as the billing provider
+        (2010AA: NPI, or part of the name)."""
         where, params = "COALESCE(s.created, s.dos_to) <= ?", [before]
-        if payer:
+        if f.payer:
             where += f" AND s.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
-            params += [f"%{payer}%", payer, payer]
+            params += [f"%{f.payer}%", f.payer, f.payer]
+        if f.practice:
+            where += " AND (s.billing_npi = ? OR s.billing_name LIKE ?)"
+            params += [f.practice.strip(), f"%{f.practice.strip()}%"]
         return self.query(
             "SELECT s.id, s.patient_control, s.charge_cents, s.dos_from, s.created, "  # noqa: S608
             "s.frequency, s.payer_id, p.name AS payer_name, p.identifier AS payer_identifier "

@@ -540,7 +540,8 @@ def build(
                          redact=redact, practice=practice)  # fmt: skip
         data = summary(parts, today, since, until, payer)
     elif kind == "unanswered":
-        data = unanswered(store, today, days=days, payer=payer, redact=redact)
+        data = unanswered(store, today, days=days, payer=payer, redact=redact,
+                          practice=practice)  # fmt: skip
     elif kind in KINDS:
         data = _section(kind, store, rules, today, ReportFilter(since, until, payer, practice),
                         redact)  # fmt: skip
@@ -601,11 +602,13 @@ def unanswered(
     days: int = UNANSWERED_DAYS,
     payer: str | None = None,
     redact: bool = False,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Submitted claims (837) with no remittance ``days`` after they were submitted, per
-    payer: front-end rejections and lost claims never reach an 835, so nobody sees them."""
+    payer: front-end rejections and lost claims never reach an 835, so nobody sees them.
+    ``practice``: the billing provider's NPI or part of its name."""
     before = (today - dt.timedelta(days=days)).isoformat()
-    found = store.unanswered(before, payer)
+    found = store.unanswered(before, ReportFilter(payer=payer, practice=practice))
     claims = [
         {
             "payer": r["payer_name"] or r["payer_identifier"] or "",

@@ -95,7 +95,7 @@ def test_queue_filters_index_from_the_previous_schema(db_target):
     from denialkit.rules import load_rules
 
     root = Path(__file__).resolve().parents[1]
-    name = "idx_denials_status_action_tier_category_team_payer_id_payee_id"
+    name = "idx_denials_action_status_tier_category_team_payer_id_payee_id"
     with Store(db_target) as store:
         ingest_paths(store, [root / "examples"], rules=load_rules(root / "examples" / "rules"))
         store.conn.execute(f"DROP INDEX {name}")

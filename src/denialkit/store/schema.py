@@ -530,8 +530,12 @@ def _m0006_queue_filters(store: Any) -> None:
     """The queue's filters and counts off narrow indexes: counting the denials of one
     category, tier, team, payer or practice, or due within N days, among a million reads an
     index alone (an index-only scan on PostgreSQL once vacuumed) instead of every row."""
+    # Led by ``action``, which the queue never compares plainly (COALESCE(action, ...)):
+    # SQLite's planner, without statistics, would otherwise pick it for ``status IN (...)``
+    # and sort a million rows instead of reading the queue's order off idx_denials_next. A
+    # count scans it whole (it holds every column a count filters on); so does PostgreSQL.
     store._index(
-        "denials", ["status", "action", "tier", "category", "team", "payer_id", "payee_id"]
+        "denials", ["action", "status", "tier", "category", "team", "payer_id", "payee_id"]
     )
     # ``--due-within N``: the denials whose next date comes within N days, found by range
     # (and counted off the index) instead of walking the whole queue for the few that match.

@@ -32,14 +32,6 @@ from denialkit.views import show
 
 from .conftest import ROOT
 
-
-@pytest.fixture
-def engine():
-    """837 intake, linking and scrub store their claims with SQLite-only SQL (claims837_store):
-    on SQLite only, until that SQL goes through the store's dialect."""
-    return "sqlite"
-
-
 TODAY = dt.date(2026, 11, 27)
 
 
@@ -286,8 +278,8 @@ def test_appeal_denial_is_not_closed_by_a_new_claim(store, write837, write835, r
     assert store.query("SELECT status FROM denials")[0]["status"] == "new"
 
 
-def test_show_cli_prints_the_submitted_claim(tmp_path, write837, write835):
-    db = tmp_path / "d.db"
+def test_show_cli_prints_the_submitted_claim(db_target, tmp_path, write837, write835):
+    db = db_target
     runner = CliRunner()
     write837(ClaimFileSpec([claim837(prior_auth="AUTH77")]))
     write835(_remit(carc="197"))
@@ -298,9 +290,9 @@ def test_show_cli_prints_the_submitted_claim(tmp_path, write837, write835):
 
 
 def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
-    tmp_path, write837, write835
+    db_target, tmp_path, write837, write835
 ):
-    db = tmp_path / "d.db"
+    db = db_target
     runner = CliRunner()
     old = ClaimFileSpec([claim837("ACCT-1"), claim837("ACCT-2", payer_id="BETA2",
                                                      payer_name="BETA CARE")],
@@ -324,6 +316,12 @@ def test_report_unanswered_lists_claims_with_no_remittance_after_n_days(
     assert r.exit_code == 0 and "ACCT-3" in r.stdout and "ACCT-2" in r.stdout
     r = runner.invoke(app, ["report", "unanswered", "--db", str(db)], env=env)
     assert r.exit_code == 0 and "BETA CARE" in r.stdout
+    # A client practice: the claims' billing provider (2010AA), by NPI or part of its name.
+    for practice, expected in (("1234567893", ["ACCT-2"]), ("NOBODY", [])):
+        r = runner.invoke(app, ["report", "unanswered", "--practice", practice, "--db", str(db),
+                                "--format", "json"], env=env)  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        assert [c["claim"] for c in json.loads(r.stdout)["claims"]] == expected, practice
 
 
 PUBLIC = ROOT / "tests" / "data" / "public837"
@@ -367,10 +365,10 @@ def test_public_837i_sample_linuxforhealth(store):
     assert r.status == "ingested" and r.totals.claims_submitted == 2
 
 
-def test_a_database_from_before_837_intake_gets_the_new_tables(tmp_path, write837):
+def test_a_database_from_before_837_intake_gets_the_new_tables(db_target, write837):
     from denialkit.store import Store
 
-    db = tmp_path / "old.db"
+    db = db_target
     with Store(db) as store:
         for table in ("submissions", "submitted_claims", "submitted_lines", "claim_links",
                       "line_links"):  # fmt: skip

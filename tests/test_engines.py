@@ -214,23 +214,73 @@ def test_two_ingests_at_once_both_finish_with_exact_totals(db_target, engine, wr
         assert store.query("SELECT COUNT(DISTINCT id) AS n FROM claims") == [{"n": 2000}]
 
 
-def test_837_on_postgresql_is_refused_clearly(pg_url, tmp_path):
-    """837 intake and scrub store their claims with SQLite-only SQL for now: said, not a
-    traceback, and nothing stored."""
-    import datetime as dt
+def test_837_linking_scrub_and_unanswered_print_the_same_on_both_engines(tmp_path, pg_url):
+    """Submitted claims on PostgreSQL: 837 intake, linking to the remittance, ``show`` with
+    the submitted claim, ``scrub`` reading the history, ``report unanswered``: the same."""
+    from denialkit.synthetic import (
+        Adj,
+        ClaimFileSpec,
+        ClaimLineSpec,
+        ClaimSpec,
+        D,
+        LineSpec,
+        RemitSpec,
+        SubmittedClaimSpec,
+        build_835,
+        build_837,
+    )
 
-    from denialkit.errors import UsageError
-    from denialkit.intake import ingest_file
-    from denialkit.rules import load_rules
-    from denialkit.scrub import scrub_file
-    from denialkit.store import Store
-    from denialkit.synthetic import ClaimFileSpec, ClaimLineSpec, SubmittedClaimSpec, build_837
+    def claim(pcn, **kw):
+        lines = [ClaimLineSpec("97110", D("95.00"), modifiers=("GP",), line_control="1"),
+                 ClaimLineSpec("97140", D("60.00"), units="2", line_control="2")]  # fmt: skip
+        return SubmittedClaimSpec(pcn, lines=lines, **kw)
 
-    path = tmp_path / "c.837"
-    path.write_text(build_837(ClaimFileSpec([SubmittedClaimSpec(lines=[ClaimLineSpec()])])))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.837").write_text(
+        build_837(
+            ClaimFileSpec(
+                [claim("ACCT-1", prior_auth="AUTH77"), claim("ACCT-2")], created="20261001"
+            )
+        )
+    )
+    (inbox / "b.837").write_text(
+        build_837(ClaimFileSpec([claim("ACCT-3")], created="20261120", reference="B2"))
+    )
+    line = LineSpec(
+        "97110",
+        D("95.00"),
+        modifiers=("GP",),
+        adjustments=[Adj("CO", "197", D("95.00"))],
+        date="20261005",
+    )
+    (inbox / "r.835").write_text(
+        build_835(
+            RemitSpec(claims=[ClaimSpec("ACCT-1", payer_claim_id="ICN1", lines=[line])], trace="T1")
+        )
+    )
+    later = tmp_path / "later.837"
+    later.write_text(build_837(ClaimFileSpec([claim("ACCT-9")], reference="C3")))
+    commands = [
+        ["ingest", str(inbox), "--format", "json"],
+        ["show", "1"],
+        ["report", "unanswered"],
+        ["report", "unanswered", "--days", "5", "--format", "json"],
+        ["scrub", str(later), "--format", "json"],
+        ["scrub", str(later)],
+    ]  # fmt: skip
+    env = {"DENIALKIT_TODAY": "2026-11-27", "COLUMNS": "120"}
+    runner = CliRunner()
+    out = {}
+    for db in (str(tmp_path / "c.db"), pg_url):
+        out[db] = [
+            (r.exit_code, STAMP.sub("T", r.stdout))
+            for r in (runner.invoke(app, [*cmd, "--db", db], env=env) for cmd in commands)
+        ]
+    sqlite, pg = out.values()
+    for cmd, a, b in zip(commands, sqlite, pg, strict=True):
+        assert a == b, cmd
+    assert [code for code, _ in pg] == [0] * len(commands), pg
+    assert "Submitted claim ACCT-1" in pg[1][1] and "ACCT-2" in pg[3][1]
     with Store(pg_url) as store:
-        r = ingest_file(store, path)
-        assert r.status == "failed" and "SQLite only" in r.error.message
-        assert store.count("files") == 0
-        with pytest.raises(UsageError, match="SQLite store only"):
-            scrub_file(store, load_rules(), path, dt.date(2026, 11, 27))
+        assert store.query("SELECT COUNT(*) AS n FROM claim_links") == [{"n": 1}]

@@ -178,10 +178,10 @@ def six_transactions():
     return build_835(specs)
 
 
-def test_same_trace_different_content_is_stored_with_a_warning(tmp_path):
+def test_same_trace_different_content_is_stored_with_a_warning(db_target, tmp_path):
     p = tmp_path / "six.835"
     p.write_text(six_transactions())
-    db = tmp_path / "d.db"
+    db = db_target
     r = cli("ingest", p, "--db", db, "--format", "json")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
@@ -326,9 +326,9 @@ def test_written_files_are_0600_and_folders_0700_under_umask_022(
 # -- 7. --redact covers the patient account number ------------------------------------------
 
 
-def test_redact_covers_clp01_in_every_format(tmp_path, rules, monkeypatch):
+def test_redact_covers_clp01_in_every_format(db_target, tmp_path, rules, monkeypatch):
     monkeypatch.setenv("DENIALKIT_TODAY", TODAY.isoformat())
-    db = tmp_path / "d.db"
+    db = db_target
     with Store(db) as s:
         fill(s, tmp_path, rules)
         late = reports.build("tracking", s, rules, TODAY)["past_deadline"]["denials"]
@@ -345,7 +345,7 @@ def test_redact_covers_clp01_in_every_format(tmp_path, rules, monkeypatch):
 # -- 8. CSV formula injection ---------------------------------------------------------------
 
 
-def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path, rules, monkeypatch):
+def test_csv_cells_that_start_a_formula_are_neutralised(db_target, tmp_path, rules, monkeypatch):
     monkeypatch.setenv("DENIALKIT_TODAY", TODAY.isoformat())
     evil = '=HYPERLINK("http://example.invalid","PAYER")'
     p = tmp_path / "evil.835"
@@ -354,7 +354,7 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path, rules, monkeyp
             RemitSpec(claims=[claim("@SUM(A1)", patient=("+CMD", "-X", "M1"))], payer_name=evil)
         )
     )
-    db = tmp_path / "d.db"
+    db = db_target
     with Store(db) as s:
         assert ingest_file(s, p, rules, TODAY).status == "ingested"
     r = cli("queue", "--format", "csv", "--limit", "0", "--db", db)
@@ -378,14 +378,14 @@ def test_negative_amounts_stay_numbers_in_csv():
 # -- 9. a segment without the element separator; a line without a terminator ---------------
 
 
-def test_segment_without_the_separator_is_an_error_without_its_content(tmp_path):
+def test_segment_without_the_separator_is_an_error_without_its_content(db_target, tmp_path):
     text = good_text().replace(
         "NM1*QC*1*DOE*JANE****MI*M1", "NM1|QC|1|KOWALSKI|ELI||||MI|MBR978264"
     )
     assert "KOWALSKI" in text
     p = tmp_path / "sep.835"
     p.write_text(text)
-    db = tmp_path / "d.db"
+    db = db_target
     r = cli("ingest", p, "--db", db, "--format", "json")
     assert r.exit_code == 1
     data = json.loads(r.stdout)
@@ -540,9 +540,9 @@ def test_user_template_limits_are_clear_errors(tmp_path, rules, body):
         writer.render(letter_context.sample_context(rules), draft=True, template="default.md.j2")
 
 
-def test_queue_csv_and_json_stream(tmp_path, rules, monkeypatch):
+def test_queue_csv_and_json_stream(db_target, tmp_path, rules, monkeypatch):
     monkeypatch.setenv("DENIALKIT_TODAY", TODAY.isoformat())
-    db = tmp_path / "d.db"
+    db = db_target
     with Store(db) as s:
         fill(s, tmp_path, rules)
         rows = worklist.queue(s, TODAY, status="all", stream=True)
@@ -563,8 +563,8 @@ def test_arabic_indic_dates_are_not_dates():
     assert parse_decimal("١٢٣") is None and parse_decimal("123") == 123
 
 
-def test_tracking_json_from_nightly_with_redact_has_no_account_numbers(tmp_path, rules):
-    with Store(tmp_path / "d.db") as s:
+def test_tracking_json_from_nightly_with_redact_has_no_account_numbers(db_target, tmp_path, rules):
+    with Store(db_target) as s:
         fill(s, tmp_path, rules)
         inbox = tmp_path / "inbox"
         inbox.mkdir()

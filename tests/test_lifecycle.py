@@ -264,8 +264,8 @@ def _worker(path: str, denial_id: int, who: str, n: int) -> None:
     s.close()
 
 
-def test_concurrent_changes_from_two_processes_lose_no_event(tmp_path, write835, rules):
-    path = tmp_path / "shared.db"
+def test_concurrent_changes_from_two_processes_lose_no_event(db_target, write835, rules):
+    path = db_target
     s = Store(path)
     put(s, write835, rules, [denied()], "T1")
     [denial_id] = rows(s)

@@ -53,8 +53,8 @@ def test_upgrade_from_schema_4(tmp_path):
         )
 
 
-def test_migrations_run_once(tmp_path):
-    db = tmp_path / "x.db"
+def test_migrations_run_once(db_target):
+    db = db_target
     Store(db).close()
     with Store(db) as store:
         rows = store.query("SELECT name, applied_at FROM migrations ORDER BY name")
@@ -67,14 +67,43 @@ def test_migration_names_are_ordered_and_unique():
     assert names == sorted(set(names))
 
 
-def test_denials_found_at_intake_carry_their_practice(tmp_path):
+def test_denials_found_at_intake_carry_their_practice(db_target):
     from denialkit.intake import ingest_paths
     from denialkit.rules import load_rules
 
     root = Path(__file__).resolve().parents[1]
-    with Store(tmp_path / "x.db") as store:
+    with Store(db_target) as store:
         ingest_paths(store, [root / "examples"], rules=load_rules(root / "examples" / "rules"))
         assert store.query(
             "SELECT COUNT(*) AS n FROM denials d JOIN remittances r ON r.id = d.remittance_id "
             "WHERE r.payee_id = d.payee_id"
         ) == [{"n": store.count("denials")}]
+
+
+def _indexes(store: Store) -> set[str]:
+    if store.engine == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    return {r[0] for r in store.conn.execute(sql)}
+
+
+def test_queue_filters_index_from_the_previous_schema(db_target):
+    """0006 on a store at 0005 (its index dropped, its name unrecorded): the index is made,
+    the migration recorded, and the queue's counts still agree with its rows."""
+    from denialkit.intake import ingest_paths
+    from denialkit.rules import load_rules
+
+    root = Path(__file__).resolve().parents[1]
+    name = "idx_denials_action_status_tier_category_team_payer_id_payee_id"
+    with Store(db_target) as store:
+        ingest_paths(store, [root / "examples"], rules=load_rules(root / "examples" / "rules"))
+        store.conn.execute(f"DROP INDEX {name}")
+        store.conn.execute("DELETE FROM migrations WHERE name = '0006_queue_filters'")
+        assert name not in _indexes(store)
+    with Store(db_target) as store:
+        assert name in _indexes(store)
+        assert store.applied_migrations()[-1] == "0006_queue_filters"
+        for category in ("technical", "administrative", "clinical"):
+            rows = store.queue(statuses=("new", "assigned"), category=category)
+            assert len(rows) == store.queue_count(statuses=("new", "assigned"), category=category)

@@ -29,14 +29,6 @@ from denialkit.synthetic import (
 
 from .conftest import ROOT
 
-
-@pytest.fixture
-def engine():
-    """837 intake, linking and scrub store their claims with SQLite-only SQL (claims837_store):
-    on SQLite only, until that SQL goes through the store's dialect."""
-    return "sqlite"
-
-
 TODAY = dt.date(2026, 11, 27)
 
 
@@ -229,8 +221,9 @@ def test_bad_scrub_settings_are_refused(tmp_path):
 
 
 @pytest.fixture
-def db(tmp_path, rules, store):
-    path = tmp_path / "d.db"
+def db(db_target, tmp_path, rules):
+    """A store with history on each engine (a SQLite file, or a PostgreSQL URL)."""
+    path = db_target
     from denialkit.store import Store
 
     with Store(path) as s:

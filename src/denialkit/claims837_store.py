@@ -15,30 +15,29 @@ from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import sqlite3
+from .vocabulary import Action, Status
 
+if TYPE_CHECKING:
     from .edi837 import SubmittedClaim
 
 CLAIM_TABLES_DDL = (
-    "CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY, file_id INTEGER, "
-    "transaction_no INTEGER, segment INTEGER, implementation TEXT, reference TEXT, "
-    "created TEXT, content_sha256 TEXT, claim_count INTEGER)",
-    "CREATE TABLE IF NOT EXISTS submitted_claims (id INTEGER PRIMARY KEY, "
-    "submission_id INTEGER, payer_id INTEGER, segment INTEGER, kind TEXT, "
-    "patient_control TEXT, charge_cents INTEGER, facility_code TEXT, frequency TEXT, "
+    "CREATE TABLE IF NOT EXISTS submissions ({pk}, file_id {int}, "
+    "transaction_no {int}, segment {int}, implementation TEXT, reference TEXT, "
+    "created TEXT, content_sha256 TEXT, claim_count {int})",
+    "CREATE TABLE IF NOT EXISTS submitted_claims ({pk}, "
+    "submission_id {int}, payer_id {int}, segment {int}, kind TEXT, "
+    "patient_control TEXT, charge_cents {int}, facility_code TEXT, frequency TEXT, "
     "original_ref TEXT, prior_auth TEXT, referral TEXT, diagnoses TEXT, billing_npi TEXT, "
     "billing_name TEXT, rendering_npi TEXT, referring_npi TEXT, filing_indicator TEXT, "
     "member_id TEXT, subscriber_last TEXT, subscriber_first TEXT, subscriber_dob TEXT, "
     "patient_last TEXT, patient_first TEXT, patient_dob TEXT, dos_from TEXT, dos_to TEXT, "
-    "created TEXT, line_count INTEGER, replaces_id INTEGER)",
-    "CREATE TABLE IF NOT EXISTS submitted_lines (id INTEGER PRIMARY KEY, "
-    "submitted_id INTEGER, line_no INTEGER, segment INTEGER, procedure_qualifier TEXT, "
-    "procedure TEXT, modifiers TEXT, charge_cents INTEGER, units TEXT, revenue_code TEXT, "
+    "created TEXT, line_count {int}, replaces_id {int})",
+    "CREATE TABLE IF NOT EXISTS submitted_lines ({pk}, "
+    "submitted_id {int}, line_no {int}, segment {int}, procedure_qualifier TEXT, "
+    "procedure TEXT, modifiers TEXT, charge_cents {int}, units TEXT, revenue_code TEXT, "
     "date_from TEXT, date_to TEXT, pointers TEXT, line_control TEXT, rendering_npi TEXT)",
-    "CREATE TABLE IF NOT EXISTS claim_links (claim_id INTEGER PRIMARY KEY, submitted_id INTEGER)",
-    "CREATE TABLE IF NOT EXISTS line_links (line_id INTEGER PRIMARY KEY, "
-    "submitted_line_id INTEGER)",
+    "CREATE TABLE IF NOT EXISTS claim_links (claim_id {int} PRIMARY KEY, submitted_id {int})",
+    "CREATE TABLE IF NOT EXISTS line_links (line_id {int} PRIMARY KEY, submitted_line_id {int})",
     "CREATE INDEX IF NOT EXISTS idx_submissions_content ON submissions (content_sha256)",
     "CREATE INDEX IF NOT EXISTS idx_submitted_claims_pcn ON submitted_claims "
     "(payer_id, patient_control)",
@@ -52,6 +51,15 @@ CLAIM_TABLES_DDL = (
     "CREATE INDEX IF NOT EXISTS idx_claims_patient_id ON claims (patient_id)",
     "CREATE INDEX IF NOT EXISTS idx_denials_claim_id ON denials (claim_id)",
 )
+
+
+# Every table of submitted claims, and those whose ids are generated (a move copies them all).
+CLAIM_TABLES = ("submissions", "submitted_claims", "submitted_lines", "claim_links", "line_links")
+CLAIM_TABLES_WITH_IDS = ("submissions", "submitted_claims", "submitted_lines")
+
+_LINE_COLUMNS = ("submitted_id", "line_no", "segment", "procedure_qualifier", "procedure",
+                 "modifiers", "charge_cents", "units", "revenue_code", "date_from", "date_to",
+                 "pointers", "line_control", "rendering_npi")  # fmt: skip
 
 
 def _cents(value: Decimal) -> int:
@@ -75,19 +83,25 @@ _PAYER_MATCH = "name LIKE ? OR identifier = ? OR ref_2u = ?"
 class ClaimsStore:
     """Mixed into ``Store``: everything about submitted (837) claims."""
 
-    conn: sqlite3.Connection
+    conn: Any
+    dialect: Any  # the store's Dialect (a layer above this module may not be imported)
 
     if TYPE_CHECKING:
 
-        def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]: ...
+        def query(
+            self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+        ) -> list[dict[str, Any]]: ...
         def _party_id(self, table: str, key: str, values: dict[str, Any]) -> int: ...
         def transaction(self) -> Any: ...
 
     # -- schema ---------------------------------------------------------------------------
 
     def create_claim_tables(self) -> None:
+        d = self.dialect
+        # Generated ids and integer widths differ by engine (64-bit on both).
+        words = {"pk": d.pk_column("id", int), "int": d.types[int]}
         for ddl in CLAIM_TABLES_DDL:
-            self.conn.execute(ddl)
+            self.conn.execute(ddl.format(**words))
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -108,7 +122,8 @@ class ClaimsStore:
         content: str | None,
         claim_count: int,
     ) -> int:
-        cur = self.conn.execute(
+        new_id: int = self.dialect.insert_id(
+            self.conn,
             "INSERT INTO submissions (file_id, transaction_no, segment, implementation, "
             "reference, created, content_sha256, claim_count) VALUES (?,?,?,?,?,?,?,?)",
             (
@@ -122,7 +137,7 @@ class ClaimsStore:
                 claim_count,
             ),  # fmt: skip
         )
-        return int(cur.lastrowid or 0)
+        return new_id
 
     def submitted_payer_id(self, claim: SubmittedClaim) -> int:
         return self._party_id(
@@ -143,7 +158,8 @@ class ClaimsStore:
 
     def add_submitted_claim(self, submission_id: int, c: SubmittedClaim) -> int:
         payer_id = self.submitted_payer_id(c)
-        cur = self.conn.execute(
+        sid: int = self.dialect.insert_id(
+            self.conn,
             "INSERT INTO submitted_claims (submission_id, payer_id, segment, kind, "
             "patient_control, charge_cents, facility_code, frequency, original_ref, prior_auth, "
             "referral, diagnoses, billing_npi, billing_name, rendering_npi, referring_npi, "
@@ -181,11 +197,10 @@ class ClaimsStore:
                 len(c.lines),
             ),  # fmt: skip
         )
-        sid = int(cur.lastrowid or 0)
-        self.conn.executemany(
-            "INSERT INTO submitted_lines (submitted_id, line_no, segment, procedure_qualifier, "
-            "procedure, modifiers, charge_cents, units, revenue_code, date_from, date_to, "
-            "pointers, line_control, rendering_npi) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        self.dialect.bulk_insert(
+            self.conn,
+            "submitted_lines",
+            list(_LINE_COLUMNS),
             [
                 (
                     sid,
@@ -262,14 +277,18 @@ class ClaimsStore:
             pairs = [(int(a), int(b)) for a, b in rows if b is not None]
         pairs = sorted(set(pairs))
         self.conn.executemany(
-            "INSERT OR IGNORE INTO claim_links (claim_id, submitted_id) VALUES (?, ?)", pairs
+            "INSERT INTO claim_links (claim_id, submitted_id) VALUES (?, ?) "
+            "ON CONFLICT (claim_id) DO NOTHING",
+            pairs,
         )
         return pairs
 
-    def lines_for_linking(self, pairs: Sequence[tuple[int, int]]) -> tuple[list[dict], list[dict]]:
+    def lines_for_linking(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The remittance lines and the submitted lines of linked pairs."""
-        remit: list[dict] = []
-        sub: list[dict] = []
+        remit: list[dict[str, Any]] = []
+        sub: list[dict[str, Any]] = []
         for part in _chunks(list(pairs)):
             cids = [a for a, _ in part]
             sids = [b for _, b in part]
@@ -288,7 +307,9 @@ class ClaimsStore:
 
     def add_line_links(self, pairs: Sequence[tuple[int, int]]) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO line_links (line_id, submitted_line_id) VALUES (?, ?)", pairs
+            "INSERT INTO line_links (line_id, submitted_line_id) VALUES (?, ?) "
+            "ON CONFLICT (line_id) DO NOTHING",
+            pairs,
         )
 
     def replaced_claim(
@@ -372,13 +393,18 @@ class ClaimsStore:
         )
         return s
 
-    def unanswered(self, before: str, payer: str | None) -> list[dict[str, Any]]:
+    def unanswered(self, before: str, f: Any) -> list[dict[str, Any]]:
         """Submitted claims created on or before ``before`` that no remittance claim is
-        linked to (nor to a claim that replaced them), with their payer."""
+        linked to (nor to a claim that replaced them), with their payer. ``f``: the report
+        filter (``store.ReportFilter``): its payer, and its practice as the billing provider
+        (2010AA: NPI, or part of the name)."""
         where, params = "COALESCE(s.created, s.dos_to) <= ?", [before]
-        if payer:
+        if f.payer:
             where += f" AND s.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
-            params += [f"%{payer}%", payer, payer]
+            params += [f"%{f.payer}%", f.payer, f.payer]
+        if f.practice:
+            where += " AND (s.billing_npi = ? OR s.billing_name LIKE ?)"
+            params += [f.practice.strip(), f"%{f.practice.strip()}%"]
         return self.query(
             "SELECT s.id, s.patient_control, s.charge_cents, s.dos_from, s.created, "  # noqa: S608
             "s.frequency, s.payer_id, p.name AS payer_name, p.identifier AS payer_identifier "
@@ -411,7 +437,7 @@ class ClaimsStore:
             "AND COALESCE(l.date_from, c.dos) >= ? ORDER BY l.id",
             (payer_id, procedure, since),
         )
-        live = "status != 'reversed' AND COALESCE(action, '') != 'bill_patient'"
+        live = f"status != '{Status.REVERSED}' AND COALESCE(action, '') != '{Action.BILL_PATIENT}'"
         by_line: dict[int, list[tuple[str, str]]] = {}
         by_claim: dict[int, list[tuple[str, str]]] = {}
         for line_id, group, carc, rarcs in self.conn.execute(
@@ -440,16 +466,16 @@ class ClaimsStore:
         """Denials of a member with these CARCs: their date of service and CARC."""
         return self.query(
             "SELECT d.carc, d.group_code, COALESCE(d.service_date, d.claim_date) AS dos "  # noqa: S608
-            "FROM claims c CROSS JOIN denials d ON d.claim_id = c.id WHERE c.patient_id = ? "
-            f"AND d.carc IN ({_marks(carcs)}) AND d.status != 'reversed'",
+            f"FROM claims c {self.dialect.ordered_join} denials d ON d.claim_id = c.id WHERE c.patient_id = ? "
+            f"AND d.carc IN ({_marks(carcs)}) AND d.status != '{Status.REVERSED}'",
             [member_id, *carcs],
         )
 
     def member_last_paid(self, member_id: str) -> str | None:
         """The latest date of service paid for this member (coverage shown to be in force)."""
         row = self.conn.execute(
-            "SELECT MAX(COALESCE(l.date_from, c.dos)) FROM claims c "
-            "CROSS JOIN service_lines l ON l.claim_id = c.id "
+            "SELECT MAX(COALESCE(l.date_from, c.dos)) FROM claims c "  # noqa: S608 - our words
+            f"{self.dialect.ordered_join} service_lines l ON l.claim_id = c.id "
             "WHERE c.patient_id = ? AND l.paid_cents > 0",
             (member_id,),
         ).fetchone()
@@ -458,7 +484,8 @@ class ClaimsStore:
     def member_lines_since(self, member_id: str, since: str) -> int:
         """Lines adjudicated for this member with a date of service on or after ``since``."""
         row = self.conn.execute(
-            "SELECT COUNT(*) FROM claims c CROSS JOIN service_lines l ON l.claim_id = c.id "
+            f"SELECT COUNT(*) FROM claims c {self.dialect.ordered_join} service_lines l "  # noqa: S608
+            "ON l.claim_id = c.id "
             "WHERE c.patient_id = ? AND COALESCE(l.date_from, c.dos) >= ?",
             (member_id, since),
         ).fetchone()
@@ -473,14 +500,15 @@ class ClaimsStore:
             "SELECT COUNT(*) FROM submitted_lines l JOIN submitted_claims s "
             "ON s.id = l.submitted_id WHERE s.member_id = ? AND l.procedure = ? "
             "AND l.date_from = ? AND s.submission_id NOT IN "
-            "(SELECT id FROM submissions WHERE file_id IS ?) "
+            "(SELECT id FROM submissions WHERE file_id IS NOT DISTINCT FROM ?) "
             "AND NOT EXISTS (SELECT 1 FROM submitted_claims r WHERE r.replaces_id = s.id)",
             (member_id, procedure, date, exclude_file),
         ).fetchone()[0]
         paid = self.conn.execute(
-            # CROSS JOIN keeps SQLite's order: the member's claims first (few), not every
-            # line of a common procedure.
-            "SELECT COUNT(*) FROM claims c CROSS JOIN service_lines l ON l.claim_id = c.id "
+            # An ordered join (SQLite's CROSS JOIN): the member's claims first (few), not
+            # every line of a common procedure.
+            f"SELECT COUNT(*) FROM claims c {self.dialect.ordered_join} service_lines l "  # noqa: S608
+            "ON l.claim_id = c.id "
             "WHERE c.patient_id = ? AND l.procedure = ? AND l.date_from = ? "
             "AND l.paid_cents > 0",
             (member_id, procedure, date),

@@ -484,11 +484,6 @@ def _ingest_file(
         result.error = pre.error
         return result
     if pre.kind == CLAIMS:
-        if store.engine != "sqlite":  # claims837_store's SQL has not gone through the dialect
-            result.error = Issue(
-                name, None, "837 claim files are stored on SQLite only for now; nothing stored"
-            )
-            return result
         return _ingest_claims(store, p, name, pre.size, pre.digest, result)
     if pre.kind is not None:
         result.error = Issue(name, None, f"{pre.kind}: not a remittance; nothing stored")

@@ -24,9 +24,9 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str]:
     return (row["procedure"] or "", row["modifiers"] or "", row["date_from"] or "")
 
 
-def _with_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], dict]:
+def _with_positions(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str, int], dict[str, Any]]:
     seen: dict[tuple[str, str, str], int] = {}
-    out: dict[tuple[str, str, str, int], dict] = {}
+    out: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for r in rows:
         k = _key(r)
         seen[k] = seen.get(k, 0) + 1
@@ -61,10 +61,10 @@ def link_lines(store: Store, pairs: Sequence[tuple[int, int]]) -> int:
     if not pairs:
         return 0
     remit, sub = store.lines_for_linking(pairs)
-    by_claim: dict[int, list[dict]] = {}
+    by_claim: dict[int, list[dict[str, Any]]] = {}
     for r in remit:
         by_claim.setdefault(r["claim_id"], []).append(r)
-    by_sub: dict[int, list[dict]] = {}
+    by_sub: dict[int, list[dict[str, Any]]] = {}
     for s in sub:
         by_sub.setdefault(s["submitted_id"], []).append(s)
     found: list[tuple[int, int]] = []

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import reports
 from .detection import triage
@@ -218,27 +219,25 @@ def run(
         try:
             with store.transaction():
                 result.triaged = triage(store, rules, today)
-        except Exception as exc:  # noqa: BLE001 - the reports are still written
+        except Exception as exc:  # the reports are still written
             _report_error(store, result, "retriage", exc, log)
         stamp = today.isoformat()
-        sections: dict[str, dict] = {}
-        for kind in reports.KINDS:
-            if kind == "summary":
-                continue
-            try:
-                sections[kind] = reports.build(kind, store, rules, today, redact=redact,
-                                               practice=practice)  # fmt: skip
-            except Exception as exc:  # noqa: BLE001 - one broken report never stops the rest
-                _report_error(store, result, kind, exc, log)
-                sections[kind] = {"report": kind, "error": f"{type(exc).__name__}"}
+
+        def failed(kind: str, exc: Exception) -> dict[str, Any]:
+            # One broken report never stops the rest.
+            _report_error(store, result, kind, exc, log)
+            return {"report": kind, "error": f"{type(exc).__name__}"}
+
+        # Each report computed once: its own file, and the summary's section.
+        sections = reports.sections(store, rules, today, redact=redact, practice=practice,
+                                    failed=failed)  # fmt: skip
         try:
             ok = {k: v for k, v in sections.items() if "error" not in v}
             sections["summary"] = reports.summary(ok, today, None, None, None)
-            if practice is not None:
-                sections["summary"]["practice"] = practice
-        except Exception as exc:  # noqa: BLE001
-            _report_error(store, result, "summary", exc, log)
-            sections["summary"] = {"report": "summary", "error": f"{type(exc).__name__}"}
+        except Exception as exc:  # the rest is still written
+            sections["summary"] = failed("summary", exc)
+        if practice is not None:
+            sections = {k: {**v, "practice": practice} for k, v in sections.items()}
         for kind, data in sections.items():
             path = reports_dir / f"{stamp}-{kind}.json"
             _write(path, json.dumps(data, indent=2) + "\n")
@@ -246,7 +245,7 @@ def run(
         page = reports_dir / f"{stamp}-summary.html"
         try:
             html = reports.render_html(sections["summary"], store, today)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # the rest is still written
             _report_error(store, result, "summary.html", exc, log)
             html = "<!doctype html><title>denialkit</title><p>The summary page failed; see the log."
         _write(page, html)

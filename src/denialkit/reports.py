@@ -14,6 +14,7 @@ import html
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,7 @@ from markupsafe import Markup
 
 from .rules import Roi, Rules
 from .settings import packaged_templates_dir
-from .store import Store
+from .store import ReportFilter, Store
 from .vocabulary import money_cents as money
 
 KINDS = ("tracking", "patterns", "team", "roi", "trend", "summary")
@@ -61,15 +62,17 @@ def tracking(
     until: str | None = None,
     payer: str | None = None,
     redact: bool = False,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Open denials now (by status, tier, category, team), what falls due within 7/14/30 days,
     what passed its deadline unappealed (should be empty), and what nobody is assigned."""
     groups: dict[str, dict[str, list[int]]] = {
         k: defaultdict(lambda: [0, 0]) for k in ("status", "tier", "category", "team")
     }
+    f = ReportFilter(since, until, payer, practice)
     total = [0, 0]
     unassigned = [0, 0]
-    for r in store.open_breakdown(payer):
+    for r in store.open_breakdown(f):
         for key in groups:
             g = groups[key][r[key] or ""]
             g[0] += r["n"]
@@ -80,13 +83,14 @@ def tracking(
             unassigned[0] += r["n"]
             unassigned[1] += r["cents"]
     iso = today.isoformat()
-    due = []
-    for days in DUE_WINDOWS:
-        last = (today + dt.timedelta(days=days)).isoformat()
-        d = store.due_between(iso, last, payer)
-        due.append({"within_days": days, "count": d["n"], "amount": money(d["cents"])})
-    n, cents, rows = store.past_deadline(iso, since, until, payer, PAST_DEADLINE_LIMIT)
-    fu = store.follow_up_due(iso, payer)
+    windows = [(iso, (today + dt.timedelta(days=days)).isoformat()) for days in DUE_WINDOWS]
+    counts = store.deadline_counts(iso, windows, f)
+    due = [
+        {"within_days": days, "count": n, "amount": money(cents)}
+        for days, (n, cents) in zip(DUE_WINDOWS, counts["windows"], strict=True)
+    ]
+    n, cents = counts["past"]
+    rows = store.past_deadline(iso, f, PAST_DEADLINE_LIMIT) if n else []
     past = [
         {
             "id": r["id"],
@@ -126,7 +130,7 @@ def tracking(
         "by_team": listed("team"),
         "due": due,
         "past_deadline": {"count": n, "amount": money(cents), "denials": past},
-        "follow_up_due": {"count": fu["n"], "amount": money(fu["cents"])},
+        "follow_up_due": {"count": counts["follow_up"][0], "amount": money(counts["follow_up"][1])},
         "unassigned": {"count": unassigned[0], "amount": money(unassigned[1])},
     }
 
@@ -143,6 +147,7 @@ def patterns(
     until: str | None = None,
     payer: str | None = None,
     limit: int = 50,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Payer x procedure x reason (count, dollars, denial rate, trend, prevention hint),
     rendering providers against the practice average, and authorization denials by month.
@@ -150,18 +155,19 @@ def patterns(
     until = until or today.isoformat()
     since = since or (dt.date.fromisoformat(until) - dt.timedelta(days=89)).isoformat()
     flags = rules.triage.patterns
+    f = ReportFilter(since, until, payer, practice)
     prev_since, prev_until = previous_period(since, until)
     before = {
         (r["payer_id"], r["procedure"], r["carc"]): r
-        for r in store.pattern_counts(prev_since, prev_until, payer)
+        for r in store.pattern_counts(f.period(prev_since, prev_until))
     }
     billed: dict[tuple[int, str], int] = defaultdict(int)
     by_provider_lines: dict[str, int] = defaultdict(int)
-    for r in store.lines_billed(since, until, payer):
+    for r in store.lines_billed(f):
         billed[(r["payer_id"], r["procedure"])] += r["n"]
         by_provider_lines[r["rendering"]] += r["n"]
     rows = []
-    counts = store.pattern_counts(since, until, payer)
+    counts = store.pattern_counts(f)
     # The payer's overall line denial rate: what a pattern's count is judged against.
     payer_lines: dict[int, int] = defaultdict(int)
     payer_denied: dict[int, int] = defaultdict(int)
@@ -216,7 +222,7 @@ def patterns(
     for row in rows:
         del row["_cents"]
     total_lines = sum(by_provider_lines.values())
-    denied = {r["rendering"]: r for r in store.denials_by_provider(since, until, payer)}
+    denied = {r["rendering"]: r for r in store.denials_by_provider(f)}
     total_denied = sum(r["n"] for r in denied.values())
     average = rate(total_denied, total_lines)
     names = store.provider_names(list(by_provider_lines))
@@ -242,9 +248,9 @@ def patterns(
                 ),
             }
         )
-    providers.sort(key=lambda p: (-(p["denial_rate"] or 0), p["npi"]))
-    auth = defaultdict(lambda: [0, 0])
-    for r in store.monthly(None, until, payer, AUTH_CARCS):
+    providers.sort(key=lambda p: (-float(p["denial_rate"] or 0), str(p["npi"])))
+    auth: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in store.monthly(f.period(None, until), AUTH_CARCS):
         auth[r["month"]][0] += r["n"]
         auth[r["month"]][1] += r["denied"]
     return {
@@ -274,11 +280,13 @@ def team(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Per assignee: open, overdue, appeals submitted and decided in the period, overturn rate,
     recovered dollars, median days from receipt to appeal."""
+    f = ReportFilter(since, until, payer, practice)
     days: dict[str, list[int]] = defaultdict(list)
-    for who, n in store.days_to_appeal(since, until, payer):
+    for who, n in store.days_to_appeal(f):
         days[who].append(n)
     rows = [
         {
@@ -293,7 +301,7 @@ def team(
             if days.get(r["assignee"])
             else None,
         }
-        for r in store.team_activity(today.isoformat(), since, until, payer)
+        for r in store.team_activity(today.isoformat(), f)
     ]
     return {"report": "team", "as_of": today.isoformat(), "period": _period(since, until),
             "payer": payer, "team": rows}  # fmt: skip
@@ -309,12 +317,14 @@ def roi(
     until: str | None = None,
     payer: str | None = None,
     costs: Roi | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """By month of receipt: denied, appealed, recovered (through an appeal, and without one:
     reprocessing, another payer), written off and expired dollars, the recovery rate; the
     cost of the appeals sent that month (minutes x hourly rate, ``triage.yaml`` roi) and the
     net; overturn rate of submitted appeals by category and by payer."""
     costs = costs or Roi()
+    f = ReportFilter(since, until, payer, practice)
     per_appeal = (Decimal(str(costs.minutes_per_appeal)) * costs.hourly_rate / 60).quantize(
         Decimal("0.01")
     )
@@ -322,25 +332,25 @@ def roi(
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     keys = ("n", "denied", "appealed", "n_appealed", "recovered", "recovered_without_appeal",
             "written_off", "expired", "sent")  # fmt: skip
-    for r in store.monthly(since, until, payer):
+    for r in store.monthly(f):
         m = months.setdefault(r["month"], dict.fromkeys(keys, 0))
         for k in keys:
             m[k] += r.get(k) or 0
         by_category[r["month"]][r["category"]] += r["denied"] or 0
-    for month, n in store.appeals_by_month(since, until, payer).items():
+    for month, n in store.appeals_by_month(f).items():
         months.setdefault(month, dict.fromkeys(keys, 0))["sent"] += n
     cost_cents = int(per_appeal * 100)
     for m in months.values():
         m["cost"] = m["sent"] * cost_cents
-    keys = (*keys, "cost")
-    totals = dict.fromkeys(keys, 0)
+    all_keys = (*keys, "cost")
+    totals = dict.fromkeys(all_keys, 0)
     month_rows = []
     for month, m in sorted(months.items()):
-        for k in keys:
+        for k in all_keys:
             totals[k] += m[k]
         month_rows.append(_roi_row({"month": month}, m))
     outcome: dict[str, dict[str, dict[str, int]]] = {"category": {}, "payer": {}}
-    for r in store.decided(since, until, payer):
+    for r in store.decided(f):
         for dim in ("category", "payer"):
             o = outcome[dim].setdefault(r[dim], {"decided": 0, "won": 0, "recovered": 0})
             o["decided"] += r["n"]
@@ -418,6 +428,7 @@ def trend(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """The initial denial rate by month of first adjudication (HFMA): each claim counted once,
     at its first adjudication; reversals and re-adjudications add nothing to the denominator.
@@ -428,7 +439,7 @@ def trend(
     months: dict[str, dict[str, int]] = {}
     payers: dict[tuple[str, int], dict[str, int]] = {}
     names: dict[int, str] = {}
-    counts = store.initial_rates(since, until, payer)
+    counts = store.initial_rates(ReportFilter(since, until, payer, practice))
     month_of: dict[int, str] = counts["months"]
     for r in counts["claims"]:
         month = month_of.get(r["remittance_id"])
@@ -441,44 +452,22 @@ def trend(
             bucket["lines"] += r["lines"] or 0
             bucket["billed"] += r["billed"] or 0
     cats: dict[tuple[str, str], dict[str, int]] = {}
-
-    def settle(rows: list[tuple]) -> None:
-        """One claim's denials (one per denied line, or one for the whole claim)."""
-        _, remittance_id, payer_id, line_count, *_ = rows[0]
+    for remittance_id, payer_id, n, lines, cents in counts["by_payer"]:
         month = month_of.get(remittance_id)
         if month is None:
-            return
-        line_count = line_count or 0
-        by_cat: dict[str, list[int]] = {}
-        for *_, category, whole, cents in rows:
-            c = by_cat.setdefault(category, [0, 0, 0])  # lines, whole, cents
-            c[0] += 0 if whole else 1
-            c[1] = max(c[1], whole)
-            c[2] += cents or 0
-        lines = sum(c[0] for c in by_cat.values())
-        whole_claim = any(c[1] for c in by_cat.values())
-        denied_lines = line_count if whole_claim else min(lines, line_count)
-        cents_all = sum(c[2] for c in by_cat.values())
+            continue
         for bucket in (months[month], payers[(month, payer_id)]):
-            bucket["denied_claims"] += 1
-            bucket["denied_lines"] += denied_lines
-            bucket["denied"] += cents_all
-        for category, (n, w, cents) in by_cat.items():
-            c = cats.setdefault((month, category), dict(zero))
-            c["denied_claims"] += 1
-            c["denied_lines"] += line_count if w else n
-            c["denied"] += cents
-
-    claim: list[tuple] = []
-    current = None
-    for row in counts["denials"]:
-        if row[0] != current:
-            if claim:
-                settle(claim)
-            claim, current = [], row[0]
-        claim.append(row)
-    if claim:
-        settle(claim)
+            bucket["denied_claims"] += int(n)
+            bucket["denied_lines"] += int(lines or 0)
+            bucket["denied"] += int(cents or 0)
+    for remittance_id, category, n, lines, cents in counts["by_category"]:
+        month = month_of.get(remittance_id)
+        if month is None:
+            continue
+        c = cats.setdefault((month, category), dict(zero))
+        c["denied_claims"] += int(n)
+        c["denied_lines"] += int(lines or 0)
+        c["denied"] += int(cents or 0)
     return {
         "report": "trend",
         "period": _period(since, until),
@@ -543,30 +532,64 @@ def build(
     """One report by name (``KINDS``, ``OTHER_KINDS``); ``summary`` carries ``KINDS`` under
     ``sections``. ``practice``: one client practice (the payee's NPI, tax id or part of its
     name)."""
-    if practice is not None:
-        with store.practice_scope(practice):
-            data = build(kind, store, rules, today, since=since, until=until, payer=payer,
-                         redact=redact, days=days)  # fmt: skip
-        return {**data, "practice": practice}
-    if kind == "tracking":
-        return tracking(store, today, since=since, until=until, payer=payer, redact=redact)
-    if kind == "patterns":
-        return patterns(store, rules, today, since=since, until=until, payer=payer)
-    if kind == "team":
-        return team(store, today, since=since, until=until, payer=payer)
-    if kind == "roi":
-        return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi)
-    if kind == "trend":
-        return trend(store, since=since, until=until, payer=payer)
-    if kind == "unanswered":
-        return unanswered(store, today, days=days, payer=payer, redact=redact)
     if kind == "summary":
-        sections = {
-            k: build(k, store, rules, today, since=since, until=until, payer=payer, redact=redact)
-            for k in KINDS[:-1]
-        }
-        return summary(sections, today, since, until, payer)
-    raise ValueError(f"unknown report {kind!r}")
+        parts = sections(store, rules, today, since=since, until=until, payer=payer,
+                         redact=redact, practice=practice)  # fmt: skip
+        data = summary(parts, today, since, until, payer)
+    elif kind == "unanswered":
+        data = unanswered(store, today, days=days, payer=payer, redact=redact,
+                          practice=practice)  # fmt: skip
+    elif kind in KINDS:
+        data = _section(kind, store, rules, today, ReportFilter(since, until, payer, practice),
+                        redact)  # fmt: skip
+    else:
+        raise ValueError(f"unknown report {kind!r}")
+    return data if practice is None else {**data, "practice": practice}
+
+
+def _section(
+    kind: str, store: Store, rules: Rules, today: dt.date, f: ReportFilter, redact: bool
+) -> dict[str, Any]:
+    since, until, payer, practice = f.since, f.until, f.payer, f.practice
+    if kind == "tracking":
+        return tracking(store, today, since=since, until=until, payer=payer, redact=redact,
+                        practice=practice)  # fmt: skip
+    if kind == "patterns":
+        return patterns(store, rules, today, since=since, until=until, payer=payer,
+                        practice=practice)  # fmt: skip
+    if kind == "team":
+        return team(store, today, since=since, until=until, payer=payer, practice=practice)
+    if kind == "roi":
+        return roi(store, since=since, until=until, payer=payer, costs=rules.triage.roi,
+                   practice=practice)  # fmt: skip
+    return trend(store, since=since, until=until, payer=payer, practice=practice)
+
+
+def sections(
+    store: Store,
+    rules: Rules,
+    today: dt.date,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    payer: str | None = None,
+    redact: bool = False,
+    practice: str | None = None,
+    failed: Callable[[str, Exception], dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every report the summary is made of (``KINDS`` but the summary), each computed once.
+    ``failed``: what to keep in place of a report that raised (nightly logs it and goes on);
+    without it the exception propagates."""
+    f = ReportFilter(since, until, payer, practice)
+    out: dict[str, dict[str, Any]] = {}
+    for kind in KINDS[:-1]:
+        try:
+            out[kind] = _section(kind, store, rules, today, f, redact)
+        except Exception as exc:
+            if failed is None:
+                raise
+            out[kind] = failed(kind, exc)
+    return out
 
 
 def unanswered(
@@ -576,11 +599,13 @@ def unanswered(
     days: int = UNANSWERED_DAYS,
     payer: str | None = None,
     redact: bool = False,
+    practice: str | None = None,
 ) -> dict[str, Any]:
     """Submitted claims (837) with no remittance ``days`` after they were submitted, per
-    payer: front-end rejections and lost claims never reach an 835, so nobody sees them."""
+    payer: front-end rejections and lost claims never reach an 835, so nobody sees them.
+    ``practice``: the billing provider's NPI or part of its name."""
     before = (today - dt.timedelta(days=days)).isoformat()
-    found = store.unanswered(before, payer)
+    found = store.unanswered(before, ReportFilter(payer=payer, practice=practice))
     claims = [
         {
             "payer": r["payer_name"] or r["payer_identifier"] or "",
@@ -633,8 +658,8 @@ def by_practice(
     out = []
     for p in store.practices():
         key = p["identifier"] or p["tax_id"] or p["name"]
-        with store.practice_scope(key):
-            head = build("summary", store, rules, today, since=since, until=until, payer=payer)
+        head = build("summary", store, rules, today, since=since, until=until, payer=payer,
+                     practice=key)  # fmt: skip
         out.append({"practice": p["name"], "npi": p["identifier"], "tax_id": p["tax_id"],
                     **head["headline"]})  # fmt: skip
     return {"report": "practices", "as_of": today.isoformat(), "period": _period(since, until),
@@ -735,16 +760,16 @@ def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int
             f'<p class="small">All denials in this period were received in {_esc(months[0])}: '
             f"${total:,.2f} denied ({parts}). The monthly chart needs two months or more.</p>"
         )
-    ticks = nice_ticks(max(sum(s.values()) for s in stacks.values()))
+    ticks = nice_ticks(max(sum(s.values(), Decimal(0)) for s in stacks.values()))
     top = ticks[-1]
     left, bottom, plot_h = 70, 30, height - 50
     step = (width - left - 10) / len(months)
     bar = max(4.0, step * 0.7)
-    parts = [f'<svg width="{width}" height="{height}" '
-             f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
+    svg = [f'<svg width="{width}" height="{height}" '
+           f'role="img" aria-label="Denied dollars per month by category">']  # fmt: skip
     for value in ticks:
         y = height - bottom - plot_h * float(value / top)
-        parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
+        svg.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
                      f'font-size="10">{short_dollars(value)}</text>')  # fmt: skip
     for i, m in enumerate(months):
@@ -756,19 +781,19 @@ def svg_stacked_months(rows: list[dict[str, Any]], width: int = 640, height: int
                 continue
             h = float(v / top) * plot_h
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+            svg.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{PALETTE[cat]}"><title>{_esc(m)} {_esc(cat)}: ${v:,.2f}'
                          f'</title></rect>')  # fmt: skip
         if len(months) <= 12 or i % max(1, len(months) // 12) == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" '
+            svg.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 14}" '
                          f'text-anchor="middle" font-size="10">{_esc(m)}</text>')  # fmt: skip
     lx = left
     for cat, color in PALETTE.items():
-        parts.append(f'<rect x="{lx}" y="2" width="10" height="10" fill="{color}"/>'
+        svg.append(f'<rect x="{lx}" y="2" width="10" height="10" fill="{color}"/>'
                      f'<text x="{lx + 14}" y="11" font-size="10">{_esc(cat)}</text>')  # fmt: skip
         lx += 110
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    svg.append("</svg>")
+    return Markup("".join(svg))
 
 
 def svg_rate_line(months: list[dict[str, Any]], width: int = 640, height: int = 200) -> Markup:
@@ -856,19 +881,17 @@ AGING = (("past deadline", None, -1), ("0-7 days", 0, 7), ("8-14 days", 8, 14),
          ("15-30 days", 15, 30), ("31-60 days", 31, 60), ("61+ days", 61, None))  # fmt: skip
 
 
-def aging_buckets(store: Store, today: dt.date, payer: str | None) -> list[tuple[str, int, int]]:
+def aging_buckets(store: Store, today: dt.date, f: ReportFilter) -> list[tuple[str, int, int]]:
     """Denials waiting for an appeal, by days left to their deadline: (label, count, cents)."""
-    out = []
-    for label, lo, hi in AGING:
-        if lo is None:  # past deadline: unappealed, whether or not already marked expired
-            n, cents, _ = store.past_deadline(today.isoformat(), None, None, payer, 0)
-            out.append((label, n, cents))
-            continue
-        first = today + dt.timedelta(days=lo)
-        last = today + dt.timedelta(days=hi) if hi is not None else dt.date(9999, 12, 31)
-        d = store.due_between(first.isoformat(), last.isoformat(), payer)
-        out.append((label, d["n"], d["cents"]))
-    return out
+    windows = [
+        ((today + dt.timedelta(days=lo)).isoformat(),
+         (today + dt.timedelta(days=hi)).isoformat() if hi is not None else "9999-12-31")
+        for _, lo, hi in AGING[1:]
+    ]  # fmt: skip
+    # Past deadline: unappealed, whether or not already marked expired, received any time.
+    counts = store.deadline_counts(today.isoformat(), windows, f.any_time())
+    found = [counts["past"], *counts["windows"]]
+    return [(label, n, cents) for (label, _, _), (n, cents) in zip(AGING, found, strict=True)]
 
 
 def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
@@ -897,8 +920,9 @@ def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
             ]
         )  # fmt: skip
     if "tracking" in sections:
-        with store.practice_scope(data.get("practice")):
-            buckets = aging_buckets(store, today, data.get("payer"))
+        buckets = aging_buckets(
+            store, today, ReportFilter(payer=data.get("payer"), practice=data.get("practice"))
+        )
         charts["aging"] = svg_hbars(
             [(f"{label} ({n:,})", Decimal(c) / 100, label == "past deadline" and n > 0)
              for label, n, c in buckets]

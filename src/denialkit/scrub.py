@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .edi837 import ClaimFile, SubmittedClaim, SubmittedLine, parse_837
-from .errors import UsageError
 from .payers import add_months, policy
 from .rules import Rules, Scrub
 from .store import Store
@@ -33,6 +32,11 @@ RULES = (
     "timely_filing",
 )
 TIER_ORDER = {"high": 0, "standard": 1}
+
+
+# What one check found on a line, or None: (check, risk, CAS group, CARC, denied, of,
+# since, detail).
+Hit = tuple[str, float, str, str, int, int, str | None, str] | None
 
 
 @dataclass
@@ -253,7 +257,7 @@ class Scrubber:
             or bool(remarks & set(cfg.authorization_remarks))
         )
 
-    def rate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def rate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         cfg = self.cfg
         mods = tuple(sorted(ln.modifiers))
         same = [r for r in rows if r["mods"] == mods]
@@ -276,7 +280,9 @@ class Scrubber:
         )
         return ("payer_procedure", denied / n, group, carc, denied, n, since, detail)
 
-    def authorization(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def authorization(
+        self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]
+    ) -> Hit:
         if c.prior_auth or ln.prior_auth:
             return None  # REF*G1 is on the claim (2300) or the line (2400)
         cfg = self.cfg
@@ -302,7 +308,7 @@ class Scrubber:
         )
         return ("authorization", denied / n, group, carc, denied, n, since, detail)
 
-    def diagnosis(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def diagnosis(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         if not c.diagnoses:
             return None
         cfg = self.cfg
@@ -324,7 +330,7 @@ class Scrubber:
         )
         return ("diagnosis", denied / n, group, carc, denied, n, since, detail)
 
-    def modifiers(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def modifiers(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         cfg = self.cfg
         paid = [r for r in rows if (r["paid_cents"] or 0) > 0 and not r["codes"]]
         if len(paid) < cfg.min_lines:
@@ -349,7 +355,7 @@ class Scrubber:
                 best = ("modifiers", risk, "CO", "4", denied, len(lacking), since, detail)
         return best
 
-    def duplicate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def duplicate(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         if c.frequency in ("7", "8") or not c.member_id or not ln.date_from:
             return None  # a replacement or void repeats the claim on purpose
         seen = self.store.same_service(c.member_id, ln.procedure, ln.date_from, self.same_file)
@@ -365,7 +371,7 @@ class Scrubber:
         return ("duplicate", risk, "CO", "18", seen["paid"], earlier + seen["paid"],
                 ln.date_from, detail)  # fmt: skip
 
-    def eligibility(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def eligibility(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]) -> Hit:
         dos = ln.date_from or c.dos_from
         if not c.member_id or not dos:
             return None
@@ -391,7 +397,9 @@ class Scrubber:
         )
         return ("eligibility", risk, carc[0], carc[1], len(hits), of, since, detail)
 
-    def timely_filing(self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]):
+    def timely_filing(
+        self, c: SubmittedClaim, ln: SubmittedLine, rows: list[dict[str, Any]]
+    ) -> Hit:
         dos = ln.date_from or c.dos_from
         if not dos:
             return None
@@ -419,8 +427,6 @@ def scrub_file(
     store: Store, rules: Rules, path: str | os.PathLike[str], today: dt.date
 ) -> ScrubResult:
     """Parse an 837 and score every line of every claim; raises ``X12Error`` for bad input."""
-    if store.engine != "sqlite":  # claims837_store's SQL has not gone through the dialect
-        raise UsageError("scrub reads history from a SQLite store only for now")
     scrubber = Scrubber(store, rules, today)
     parsed = parse_837(path)
     earlier = store.file_by_sha256(_sha256(path))

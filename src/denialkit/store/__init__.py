@@ -14,17 +14,19 @@ Split by concern: ``connection`` (opening, transactions), ``schema`` (tables and
 from .connection import BUSY_TIMEOUT_MS
 from .core import Store
 from .queries import _QUEUE_ORDER, _queue_where
+from .reports import ReportFilter
 from .schema import SCHEMA_VERSION
 from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
     QUEUE_ORDER,
     WAITING_STATUSES,
+    claim_key,
     from_cents,
     to_cents,
 )
 from .transfer import copy_store, figures
-from .writer import BATCH_CLAIMS, ClaimWriter, claim_key
+from .writer import BATCH_CLAIMS, ClaimWriter
 
 __all__ = [
     "BATCH_CLAIMS",
@@ -32,6 +34,7 @@ __all__ = [
     "DECIDED_STATUSES",
     "OPEN_STATUSES",
     "QUEUE_ORDER",
+    "ReportFilter",
     "SCHEMA_VERSION",
     "WAITING_STATUSES",
     "ClaimWriter",

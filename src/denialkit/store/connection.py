@@ -60,22 +60,22 @@ class _Rows:
         self._rows = [tuple(map(_unmark, row)) for row in cursor.fetchall()]
         self._i = 0
 
-    def fetchone(self) -> tuple | None:
+    def fetchone(self) -> tuple[Any, ...] | None:
         if self._i >= len(self._rows):
             return None
         self._i += 1
         return self._rows[self._i - 1]
 
-    def fetchall(self) -> list[tuple]:
+    def fetchall(self) -> list[tuple[Any, ...]]:
         rows, self._i = self._rows[self._i :], len(self._rows)
         return rows
 
-    def fetchmany(self, size: int = 1) -> list[tuple]:
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
         rows = self._rows[self._i : self._i + size]
         self._i += len(rows)
         return rows
 
-    def __iter__(self) -> Iterator[tuple]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         while (row := self.fetchone()) is not None:
             yield row
 
@@ -93,7 +93,7 @@ class _Connection(sqlite3.Connection):
     ones: a query whose SUM overflows is run again with an exact SUM in Python integers.
     """
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
         if "SUM(" not in sql.upper():
             return super().execute(sql, parameters)
         try:
@@ -101,7 +101,7 @@ class _Connection(sqlite3.Connection):
         except sqlite3.OperationalError as exc:
             if "integer overflow" not in str(exc):
                 raise
-        self.create_aggregate("SUM", 1, _ExactSum)  # type: ignore[arg-type]
+        self.create_aggregate("SUM", 1, _ExactSum)
         return _Rows(super().execute(sql, parameters))
 
 
@@ -137,16 +137,16 @@ class _PgCursor:
 
     @property
     def rowcount(self) -> int:
-        return self._cur.rowcount
+        return int(self._cur.rowcount)
 
     def fetchone(self) -> Any:
         return self._cur.fetchone()
 
     def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
+        return list(self._cur.fetchall())
 
     def fetchmany(self, size: int = 1) -> list[Any]:
-        return self._cur.fetchmany(size)
+        return list(self._cur.fetchmany(size))
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._cur)
@@ -201,7 +201,7 @@ class PgConnection:
             cur.executemany(self.dialect.translate(sql), rows)
         return _PgCursor(cur)
 
-    def copy_rows(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+    def copy_rows(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
         """Bulk load with COPY (inside the current transaction)."""
         cols = ", ".join(f'"{c}"' for c in columns)
         with self.raw.cursor() as cur:

@@ -127,8 +127,14 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin, Cla
     _grown = 0  # rows written since the planner's statistics were last refreshed
     _grown_at = 20_000  # refresh when that many (doubling: a few times per large file)
 
+    _tx_rows = 0  # rows intake wrote in the current transaction
+    # A transaction that wrote this many rows is a large load: once committed, the store is
+    # settled (PostgreSQL: vacuumed and analyzed) so that the next command is fast at once.
+    SETTLE_ROWS = 50_000
+
     def grew(self, rows: int) -> None:
         """Intake wrote ``rows`` rows: keep the planner's statistics in step."""
+        self._tx_rows += rows
         self._grown += rows
         if self._grown >= self._grown_at:
             self.dialect.refresh_statistics(self.conn)
@@ -158,5 +164,8 @@ class Store(SchemaMixin, IntakeMixin, DenialsMixin, QueryMixin, ReportMixin, Cla
             raise
         else:
             self.conn.execute("COMMIT")
+            if self._tx_rows >= self.SETTLE_ROWS:
+                self.dialect.settle(self.conn)
         finally:
             self._in_tx = False
+            self._tx_rows = 0

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import NotFound, StoreError
+from ..vocabulary import Status
+from .base import StoreBase
 from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -15,7 +17,7 @@ from .sql import (
 )
 
 
-class DenialsMixin:
+class DenialsMixin(StoreBase):
     """Writing denials and the audit trail."""
 
     def reverse_open_denials(
@@ -74,7 +76,7 @@ class DenialsMixin:
         ):
             for part in _chunks(values):
                 for r in self.query(
-                    f"{cols}WHERE d.payer_id = ? AND {column} IN ({_marks(part)}) "  # noqa: S608
+                    f"{cols}WHERE d.payer_id = ? AND {column} IN ({_marks(part)}) "
                     f"AND d.status IN ({_marks(OPEN_STATUSES)})",
                     [payer_id, *part, *OPEN_STATUSES],
                 ):
@@ -83,32 +85,43 @@ class DenialsMixin:
 
     def note_repeat(self, denial_id: int, at: str, source: str, detail: str = "") -> None:
         status = self.conn.execute(
-            "SELECT status FROM denials WHERE id = ?", (denial_id,)
+            f"SELECT status FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+            (denial_id,),
         ).fetchone()[0]
         text = "denied again on a later remittance" + (f": {detail}" if detail else "")
         self._event(denial_id, at, "denialkit", status, status, text, source)
+
+    def _payees_of(self, remittance_ids: set[int]) -> dict[int, int | None]:
+        out: dict[int, int | None] = {}
+        for part in _chunks(sorted(remittance_ids)):
+            for rid, payee_id in self.conn.execute(
+                f"SELECT id, payee_id FROM remittances WHERE id IN ({_marks(part)})",  # noqa: S608
+                part,
+            ):
+                out[rid] = payee_id
+        return out
 
     def insert_denials(self, rows: list[dict[str, Any]], at: str, source: str) -> list[int]:
         if not rows:
             return []
         first = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM denials").fetchone()[0])
-        cols = list(rows[0])
+        cols = [c for c in rows[0] if c != "payee_id"]
         ids = list(range(first, first + len(rows)))
+        # The practice: the payee (N1*PE) of the remittance the denial came on, written with
+        # the row (an UPDATE afterwards leaves a dead copy of every row on PostgreSQL: the
+        # table twice its size until a vacuum).
+        payee = self._payees_of({r["remittance_id"] for r in rows})
         # Bulk load (COPY on PostgreSQL), in the file's transaction.
-        bulk = self.dialect.bulk_insert
-        bulk(
+        self.dialect.bulk_insert(
             self.conn,
             "denials",
-            ["id", *cols],
-            [(i, *r.values()) for i, r in zip(ids, rows, strict=True)],
+            ["id", *cols, "payee_id"],
+            [
+                (i, *(r[c] for c in cols), payee.get(r["remittance_id"]))
+                for i, r in zip(ids, rows, strict=True)
+            ],
         )
         self.grew(2 * len(rows))  # the denials and their events
-        # The practice: the payee (N1*PE) of the remittance the denial came on.
-        self.conn.execute(
-            "UPDATE denials SET payee_id = (SELECT r.payee_id FROM remittances r "
-            "WHERE r.id = denials.remittance_id) WHERE id BETWEEN ? AND ?",
-            (first, ids[-1]),
-        )
         columns = ["denial_id", "at", "actor", "old_status", "new_status", "detail", "source"]
         found = [
             (i, at, "denialkit", None, "new",
@@ -120,15 +133,15 @@ class DenialsMixin:
             for i, r in zip(ids, rows, strict=True)
             if r["status"] == "expired"
         ]
-        bulk(self.conn, "events", columns, found + expired)
+        self.dialect.bulk_insert(self.conn, "events", columns, found + expired)
         return ids
 
     def pattern_count(self, payer_id: int, procedure: str, carc: str, since: str) -> int:
         """Denials with this payer, procedure and CARC received on or after ``since``."""
         return int(
             self.conn.execute(
-                "SELECT COUNT(*) FROM denials WHERE payer_id = ? AND procedure = ? AND carc = ? "
-                "AND received >= ? AND status != 'reversed'",
+                "SELECT COUNT(*) FROM denials WHERE payer_id = ? AND procedure = ? AND carc = ? "  # noqa: S608 - vocabulary words
+                f"AND received >= ? AND status != '{Status.REVERSED}'",
                 (payer_id, procedure, carc, since),
             ).fetchone()[0]
         )
@@ -137,8 +150,8 @@ class DenialsMixin:
         """Per payer and CARC: (overturned, decided); a partial overturn counts half. Only
         appeals count: money paid on reprocessing without an appeal says nothing about them."""
         rows = self.conn.execute(
-            "SELECT payer_id, carc, SUM(CASE status WHEN 'overturned' THEN 1.0 "  # noqa: S608
-            "WHEN 'partially_overturned' THEN 0.5 ELSE 0 END), COUNT(*) FROM denials "
+            f"SELECT payer_id, carc, SUM(CASE status WHEN '{Status.OVERTURNED}' THEN 1.0 "  # noqa: S608
+            f"WHEN '{Status.PARTIALLY_OVERTURNED}' THEN 0.5 ELSE 0 END), COUNT(*) FROM denials "
             f"WHERE status IN ({_marks(DECIDED_STATUSES)}) AND appealed_on IS NOT NULL "
             "GROUP BY payer_id, carc",
             DECIDED_STATUSES,
@@ -182,7 +195,7 @@ class DenialsMixin:
         sets = ", ".join(f"{f} = ?" for f in self.TRIAGE_FIELDS)
         self.conn.executemany(
             f"UPDATE denials SET {sets}, "  # noqa: S608 - names are ours
-            "follow_up = CASE WHEN status = 'appealed' THEN follow_up ELSE ? END WHERE id = ?",
+            f"follow_up = CASE WHEN status = '{Status.APPEALED}' THEN follow_up ELSE ? END WHERE id = ?",
             [(*(r[f] for f in self.TRIAGE_FIELDS), r["follow_up"], r["id"]) for r in rows],
         )
 
@@ -199,7 +212,8 @@ class DenialsMixin:
         """Assign (or with ``assignee`` None, unassign) one denial, with its event; a person
         assigned moves the status as ``moves`` says (old -> new: ``lifecycle.ON_ASSIGN``)."""
         row = self.conn.execute(
-            "SELECT status, assignee FROM denials WHERE id = ?", (denial_id,)
+            f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+            (denial_id,),
         ).fetchone()
         if row is None:
             raise NotFound(f"no denial with id {denial_id}")
@@ -266,7 +280,7 @@ class DenialsMixin:
             self._event(
                 denial_id, at, who, status, new_status, f"released (was {before})", "release"
             )
-        return before
+        return str(before)
 
     def expire_overdue(self, today: str, at: str, moves: Mapping[str, str]) -> int:
         """Denials in a status ``moves`` names, past their deadline, move as it says
@@ -316,8 +330,10 @@ class DenialsMixin:
             "status", "amount_cents", "recovered_cents", "appealed_on", "received", "level",
             "level_date", "outcome_date", "action",
         )  # fmt: skip
+        # PostgreSQL: the row stays locked to the end of the transaction, so a change decided
+        # on this read (and its event's old status) cannot interleave with another one.
         row = self.conn.execute(
-            f"SELECT {', '.join(keys)} FROM denials WHERE id = ?",  # noqa: S608
+            f"SELECT {', '.join(keys)} FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
             (denial_id,),
         ).fetchone()
         if row is None:
@@ -390,7 +406,7 @@ class DenialsMixin:
         )
         tail = (
             "JOIN claims c0 ON c0.id = d.claim_id LEFT JOIN service_lines l ON l.id = d.line_id "
-            f"WHERE c.id BETWEEN ? AND ? AND c.remittance_id = ? "  # noqa: S608
+            f"WHERE c.id BETWEEN ? AND ? AND c.remittance_id = ? "
             f"AND c.status IN ({_marks(paid_statuses)}) AND d.status IN ({_marks(statuses)}) "
             "AND d.remittance_id != ? AND d.received <= ?"
         )

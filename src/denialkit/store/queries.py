@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import NotFound
+from ..vocabulary import Tier
+from .base import StoreBase
 from .sql import (
     _PAYER_MATCH,
     _PRACTICE_MATCH,
@@ -82,7 +84,7 @@ def _queue_where(
     if action is not None:
         actions = [action] if isinstance(action, str) else list(action)
         # Rows from before actions were recorded are appeals.
-        where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")  # noqa: S608
+        where.append(f"COALESCE(d.action, 'appeal') IN ({_marks(actions)})")
         params += actions
     if member is not None:
         where.append("(c.patient_id = ? OR c.insured_id = ?)")
@@ -113,10 +115,10 @@ def _name_match(text: str) -> tuple[str, list[str]]:
     return f"({sql})", [p for w in like for p in (w, w)]
 
 
-class QueryMixin:
+class QueryMixin(StoreBase):
     """The queue and the detail of one denial."""
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts. For the store's own modules and tests; keep SQL here."""
         cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description]
@@ -179,10 +181,20 @@ class QueryMixin:
         consumed (exports in flat memory)."""
         where, params = _queue_where(statuses, tier, category, team, assignee, payer, due_by,
                                      **find)  # fmt: skip
+        if tier in Tier.ORDER:
+            # The same as ``d.tier = ?`` (triage writes tier_order from the tier), said so
+            # that the queue's own index (tier_order first) finds a tier's denials by range
+            # instead of walking a million of them for a tier that has none. (Counts read the
+            # narrow filters index instead.)
+            where += " AND d.tier_order = ?"
+            params.append(Tier.ORDER[tier])
         order = _QUEUE_ORDER[sort]
-        if sort is None and any(find.get(k) for k in ("patient", "member", "claim", "text")):
-            # A search matches a few rows: sort those, rather than walk the whole queue index
-            # looking for them (0.05 s instead of 0.25 s on 50,000 denials).
+        if sort is None and (
+            due_by is not None or any(find.get(k) for k in ("patient", "member", "claim", "text"))
+        ):
+            # A search, or what falls due within days, matches a few rows: sort those (found
+            # by their own index), rather than walk the whole queue index looking for them
+            # (0.05 s instead of 0.25 s on 50,000 denials).
             order = "+" + order
         sql = (
             "SELECT d.id, d.patient_control AS claim, d.payer_claim_id, p.name AS payer, "  # noqa: S608

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import StoreError
+from .base import StoreBase
 from .dialect import LOCK_SCHEMA
 from .sql import claim_key
 
@@ -15,7 +16,8 @@ from .sql import claim_key
 # service and line counts, remittances.content_sha256 (duplicates by content)
 # 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices),
 # an index for coordination of benefits
-SCHEMA_VERSION = 6
+# 7: an index for the queue's filters and counts (migration 0006)
+SCHEMA_VERSION = 7
 
 
 _TABLES: dict[str, dict[str, Any]] = {
@@ -338,7 +340,7 @@ _INDEXES: list[tuple[str, Sequence[str], bool]] = [
 # Insert statements for the hot path (executemany). Column order = the tuple order below.
 
 
-class SchemaMixin:
+class SchemaMixin(StoreBase):
     """Creating and upgrading the schema."""
 
     @property
@@ -355,9 +357,10 @@ class SchemaMixin:
         """Apply the migrations this database has not recorded, in order, in one write
         transaction (two processes opening a new database at once take turns)."""
         d = self.dialect
+        errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError, *self._errors)
         try:
             existing = {r[0] for r in self.conn.execute(d.tables_sql())}
-        except (sqlite3.DatabaseError, *self._errors) as exc:
+        except errors as exc:
             raise StoreError(f"not a denialkit database: {exc}") from None
         if existing and "meta" not in existing:
             raise StoreError("not a denialkit database (it has tables but no 'meta' table)")
@@ -407,8 +410,8 @@ class SchemaMixin:
             if isinstance(pk, tuple):
                 cols.append(f"PRIMARY KEY ({', '.join(f'[{c}]' for c in pk)})")
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS [{name}] ({', '.join(cols)})")
-        for table, cols, unique in _INDEXES:
-            self._index(table, cols, unique)
+        for table, columns, unique in _INDEXES:
+            self._index(table, columns, unique)
         self._queue_index()
 
     def _index(self, table: str, cols: Sequence[str], unique: bool = False) -> None:
@@ -523,6 +526,28 @@ def _m0005_submitted_claims(store: Any) -> None:
     store.create_claim_tables()
 
 
+def _m0006_queue_filters(store: Any) -> None:
+    """The queue's filters and counts off narrow indexes: counting the denials of one
+    category, tier, team, payer or practice, or due within N days, among a million reads an
+    index alone (an index-only scan on PostgreSQL once vacuumed) instead of every row."""
+    # Led by ``action``, which the queue never compares plainly (COALESCE(action, ...)):
+    # SQLite's planner, without statistics, would otherwise pick it for ``status IN (...)``
+    # and sort a million rows instead of reading the queue's order off idx_denials_next. A
+    # count scans it whole (it holds every column a count filters on); so does PostgreSQL.
+    store._index(
+        "denials", ["action", "status", "tier", "category", "team", "payer_id", "payee_id"]
+    )
+    # ``--due-within N``: the denials whose next date comes within N days, found by range
+    # (and counted off the index) instead of walking the whole queue for the few that match.
+    store.conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_denials_due ON denials "
+        "((COALESCE(follow_up, deadline)), status, action)"
+    )
+    # PostgreSQL keeps statistics on an indexed expression only after an ANALYZE; until then
+    # it guesses a third of the rows are due and walks the queue instead (6 s, not 0.1 s).
+    store.dialect.analyze(store.conn, "denials")
+
+
 # The schema's history, in order: a name is recorded in ``migrations`` when its step has run.
 # Append only; never rename or reorder (a database remembers them by name).
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
@@ -531,4 +556,5 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0003_other_payer_index", _m0003_other_payer_index),
     ("0004_first_adjudication", _m0004_first_adjudication),
     ("0005_submitted_claims", _m0005_submitted_claims),
+    ("0006_queue_filters", _m0006_queue_filters),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..claims837_store import CLAIM_TABLES, CLAIM_TABLES_WITH_IDS
 from ..errors import StoreError
 from .schema import _TABLES
 
@@ -22,11 +23,17 @@ MONEY = {
     "adjustments": ("amount_cents",),
     "provider_adjustments": ("amount_cents",),
     "denials": ("amount_cents", "recovered_cents", "ev_cents"),
+    "submitted_claims": ("charge_cents",),
+    "submitted_lines": ("charge_cents",),
 }
 
 
 def _tables() -> list[str]:
-    return [t for t in _TABLES if t != "meta"]
+    return [t for t in _TABLES if t != "meta"] + list(CLAIM_TABLES)
+
+
+def _has_ids(table: str) -> bool:
+    return _TABLES.get(table, {}).get("pk") == "id" or table in CLAIM_TABLES_WITH_IDS
 
 
 def figures(store: Store) -> dict[str, Any]:
@@ -58,7 +65,8 @@ def copy_store(source: Store, target: Store) -> dict[str, Any]:
             columns = [c[0] for c in cur.description]
             while rows := cur.fetchmany(BATCH_ROWS):
                 target.dialect.bulk_insert(target.conn, table, columns, [tuple(r) for r in rows])
-            if _TABLES[table].get("pk") == "id":
+                target.grew(len(rows))  # a large copy is settled (vacuumed) once committed
+            if _has_ids(table):
                 target.dialect.ids_follow(target.conn, table)
         got = figures(target)
         if got != expected:

@@ -38,12 +38,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from denialkit.edi837 import parse_837  # noqa: E402
-from denialkit.intake import ingest_paths  # noqa: E402
-from denialkit.rules import load_rules  # noqa: E402
-from denialkit.scrub import Scrubber  # noqa: E402
-from denialkit.store import Store  # noqa: E402
-from denialkit.synthetic import (  # noqa: E402
+from denialkit.edi837 import parse_837
+from denialkit.intake import ingest_paths
+from denialkit.rules import load_rules
+from denialkit.scrub import Scrubber
+from denialkit.store import Store
+from denialkit.synthetic import (
     Adj,
     ClaimFileSpec,
     ClaimLineSpec,

@@ -29,10 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import claims as ingest_claims  # noqa: E402
-from bench_queue import claims as denied_claims  # noqa: E402
+from bench_ingest import claims as ingest_claims
+from bench_queue import claims as denied_claims
 
-from denialkit.synthetic import RemitSpec, write_835  # noqa: E402
+from denialkit.synthetic import RemitSpec, write_835
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DENIALKIT_TODAY": "2026-11-27"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from denialkit.synthetic import Adj, ClaimSpec, LineSpec, RemitSpec, write_835  # noqa: E402
+from denialkit.synthetic import Adj, ClaimSpec, LineSpec, RemitSpec, write_835
 
 DENIALS = [("CO", "50"), ("CO", "97"), ("CO", "197"), ("CO", "4"), ("CO", "29"), ("CO", "16")]
 

@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import claims  # noqa: E402
+from bench_ingest import claims
 
-from denialkit.synthetic import RemitSpec, write_835  # noqa: E402
+from denialkit.synthetic import RemitSpec, write_835
 
 
 def main() -> None:

@@ -436,7 +436,7 @@ def test_recovered_is_bounded_by_the_amount_at_risk_unless_forced(tmp_path, rule
     r = cli("outcome", i, "--overturned", "--recovered", "340.00", "--force", "--db", db)
     assert r.exit_code == 0, r.stderr
     with Store(db) as s:
-        assert "--force" in s.history(i)[-1]["detail"]
+        assert "(forced: may exceed the amount at risk)" in s.history(i)[-1]["detail"]
 
 
 def test_parse_amount_accepts_ordinary_amounts():

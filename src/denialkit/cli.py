@@ -106,6 +106,7 @@ REMEDIES = {
     "partial": "; use --partial",
     "force_record": "; --force records it anyway",
     "force_letter": "; --force writes the letter anyway",
+    "overwrite": "; --force overwrites it",
     "out_file": " (--out FILE)",
     "out_folder": " (--out FOLDER)",
     "html": "; or use --format html and print to PDF from a browser",

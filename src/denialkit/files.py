@@ -52,7 +52,7 @@ def check_new_file(path: str | os.PathLike[str], force: bool = False) -> Path:
     if p.is_dir():
         raise UsageError(f"{p} is a folder; give a file name")
     if p.exists() and not force:
-        raise UsageError(f"{p} exists; --force overwrites it")
+        raise UsageError(f"{p} exists", parameter="path", remedy="overwrite")
     return p
 
 

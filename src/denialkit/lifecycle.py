@@ -303,7 +303,7 @@ def outcome(
         describe=lambda state, fields, status: (
             _outcome_text(p, state, fields, status, day)
             + (
-                " (--force: may exceed the amount at risk)"
+                " (forced: may exceed the amount at risk)"
                 if force and recovered is not None
                 else ""
             )

@@ -113,14 +113,15 @@ def check_folders(inbox: Path, archive: Path | None, reports_dir: Path) -> None:
     """Refuse an archive (or reports folder) inside the inbox, or an inbox inside either: the
     run would read its own output back as input, nesting deeper every night."""
     i = inbox.resolve()
-    for name, other in (("--archive", archive), ("--reports", reports_dir)):
+    for name, other in (("archive", archive), ("reports", reports_dir)):
         if other is None:
             continue
         o = other.resolve()
         if o == i or o.is_relative_to(i) or i.is_relative_to(o):
             raise UsageError(
-                f"{name} {other} and --inbox {inbox} overlap (one is inside the other); "
-                "give separate folders"
+                f"the {name} folder {other} and the inbox {inbox} overlap (one is inside the "
+                "other); give separate folders",
+                parameter=name,
             )
 
 

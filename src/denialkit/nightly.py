@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import reports
 from .detection import triage
@@ -224,21 +223,27 @@ def run(
             _report_error(store, result, "retriage", exc, log)
         stamp = today.isoformat()
 
-        def failed(kind: str, exc: Exception) -> dict[str, Any]:
+        def failed(kind: str, exc: Exception) -> reports.FailedReport:
             # One broken report never stops the rest.
             _report_error(store, result, kind, exc, log)
             return {"report": kind, "error": f"{type(exc).__name__}"}
 
         # Each report computed once: its own file, and the summary's section.
-        sections = reports.sections(store, rules, today, redact=redact, practice=practice,
-                                    failed=failed)  # fmt: skip
+        parts = reports.sections(store, rules, today, redact=redact, practice=practice,
+                                 failed=failed)  # fmt: skip
+        sections: dict[str, reports.Report | reports.FailedReport] = dict(parts)
         try:
-            ok = {k: v for k, v in sections.items() if "error" not in v}
-            sections["summary"] = reports.summary(ok, today, None, None, None)
+            # as_sections refuses a summary missing a part that failed (logged above).
+            sections["summary"] = reports.summary(
+                reports.as_sections(parts), today, None, None, None
+            )
         except Exception as exc:  # the rest is still written
             sections["summary"] = failed("summary", exc)
-        if practice is not None:
-            sections = {k: {**v, "practice": practice} for k, v in sections.items()}
+        if practice is not None:  # each file names it (copies: the summary holds the parts)
+            for kind, data in list(sections.items()):
+                stamped = data.copy()
+                stamped["practice"] = practice
+                sections[kind] = stamped
         for kind, data in sections.items():
             path = reports_dir / f"{stamp}-{kind}.json"
             _write(path, json.dumps(data, indent=2) + "\n")

@@ -752,7 +752,7 @@ ROI_COLUMNS = [
 ]
 
 
-def _tracking_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _tracking_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = [{"section": "open", "key": "all", **data["open"]}]
     for section in ("by_status", "by_tier", "by_category", "by_team"):
         key = section.removeprefix("by_")
@@ -794,7 +794,7 @@ UNANSWERED_COLUMNS = [
 ]
 
 
-def report(data: dict[str, Any], fmt: str) -> None:
+def report(data: Mapping[str, Any], fmt: str) -> None:
     """A report as JSON (the whole document), CSV (its main table) or terminal tables."""
     kind = data["report"]
     if fmt == "json":
@@ -829,7 +829,7 @@ def report(data: dict[str, Any], fmt: str) -> None:
                 show(sections[name], kind)
 
 
-def _practices(data: dict[str, Any], fmt: str) -> None:
+def _practices(data: Mapping[str, Any], fmt: str) -> None:
     if fmt == "csv":
         emit_csv(
             data["practices"], list(data["practices"][0]) if data["practices"] else ["practice"]
@@ -857,11 +857,13 @@ def _practices(data: dict[str, Any], fmt: str) -> None:
 
 
 # Each report's CSV: its main table (the summary's headline figures for the others).
-_headline_csv: tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], list[str] | None] = (
+_headline_csv: tuple[Callable[[Mapping[str, Any]], list[dict[str, Any]]], list[str] | None] = (
     lambda d: [{"metric": k, "value": v} for k, v in d["headline"].items()],
     None,
 )
-REPORT_CSV: dict[str, tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], list[str] | None]] = {
+REPORT_CSV: dict[
+    str, tuple[Callable[[Mapping[str, Any]], list[dict[str, Any]]], list[str] | None]
+] = {
     "tracking": (_tracking_rows, ["section", "key", "count", "amount"]),
     "patterns": (lambda d: d["patterns"], PATTERN_COLUMNS),
     "team": (lambda d: d["team"], TEAM_COLUMNS),
@@ -871,7 +873,7 @@ REPORT_CSV: dict[str, tuple[Callable[[dict[str, Any]], list[dict[str, Any]]], li
 }
 
 
-def _tracking_tables(t: dict[str, Any], kind: str) -> None:
+def _tracking_tables(t: Mapping[str, Any], kind: str) -> None:
     rows(
         _tracking_rows(t),
         "table",
@@ -888,7 +890,7 @@ def _tracking_tables(t: dict[str, Any], kind: str) -> None:
         )
 
 
-def _patterns_tables(p: dict[str, Any], kind: str) -> None:
+def _patterns_tables(p: Mapping[str, Any], kind: str) -> None:
     shown = [
         {
             **r,
@@ -924,12 +926,12 @@ def _patterns_tables(p: dict[str, Any], kind: str) -> None:
     )
 
 
-def _team_tables(t: dict[str, Any], kind: str) -> None:
+def _team_tables(t: Mapping[str, Any], kind: str) -> None:
     shown = [{**r, "overturn_rate": _pct(r["overturn_rate"])} for r in t["team"]]
     rows(shown, "table", TEAM_COLUMNS, title="Team")
 
 
-def _roi_tables(r: dict[str, Any], kind: str) -> None:
+def _roi_tables(r: Mapping[str, Any], kind: str) -> None:
     shown = [{**m, "recovery_rate": _pct(m["recovery_rate"])} for m in r["months"]]
     if r["months"]:
         shown.append(
@@ -938,7 +940,7 @@ def _roi_tables(r: dict[str, Any], kind: str) -> None:
     rows(shown, "table", ROI_COLUMNS, title="Return on appeals by month")
 
 
-def _trend_tables(t: dict[str, Any], kind: str) -> None:
+def _trend_tables(t: Mapping[str, Any], kind: str) -> None:
     rates = ("claim_denial_rate", "line_denial_rate", "dollar_denial_rate")
     shown = [{**m, **{k: _pct(m[k]) for k in rates}} for m in t["months"]]
     rows(
@@ -959,7 +961,7 @@ def _trend_tables(t: dict[str, Any], kind: str) -> None:
 
 
 # The terminal tables of each report section, in the order the summary prints them.
-REPORT_TABLES: dict[str, Callable[[dict[str, Any], str], None]] = {
+REPORT_TABLES: dict[str, Callable[[Mapping[str, Any], str], None]] = {
     "tracking": _tracking_tables,
     "patterns": _patterns_tables,
     "team": _team_tables,

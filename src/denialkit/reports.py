@@ -14,9 +14,9 @@ import html
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import jinja2
 from markupsafe import Markup
@@ -36,11 +36,241 @@ PAST_DEADLINE_LIMIT = 500
 REDACTED = None  # a redacted PHI field is null: the shape of every row stays the same
 
 
+# -- shapes --------------------------------------------------------------------------------------
+# What each report returns: the documented JSON, typed where it leaves this module (``nightly``,
+# ``cli``, ``output``). Rows keyed by a varying dimension (``by_status``: {"status": ...}) stay
+# plain mappings.
+
+
+class _Stamped(TypedDict):
+    # A report of one client practice names it (``build``, ``nightly``).
+    practice: NotRequired[str]
+
+
+class Period(TypedDict):
+    since: str | None
+    until: str | None
+
+
+class CountAmount(TypedDict):
+    count: int
+    amount: str
+
+
+class DueWindow(CountAmount):
+    within_days: int
+
+
+class PastDenial(TypedDict):
+    id: int
+    claim: str | None
+    payer: str
+    patient: str | None
+    member_id: str | None
+    procedure: str | None
+    reason: str
+    amount: str
+    received: str
+    deadline: str
+    days_over: int
+    status: str
+    assignee: str | None
+
+
+class PastDeadline(CountAmount):
+    denials: list[PastDenial]
+
+
+class TrackingReport(_Stamped):
+    report: str
+    as_of: str
+    period: Period
+    payer: str | None
+    open: CountAmount
+    by_status: list[dict[str, Any]]
+    by_tier: list[dict[str, Any]]
+    by_category: list[dict[str, Any]]
+    by_team: list[dict[str, Any]]
+    due: list[DueWindow]
+    past_deadline: PastDeadline
+    follow_up_due: CountAmount
+    unassigned: CountAmount
+
+
+class PatternRow(TypedDict):
+    payer: str
+    procedure: str
+    carc: str
+    group: str
+    reason: str
+    category: str
+    count: int
+    amount: str
+    lines_billed: int
+    denial_rate: float | None
+    previous_count: int
+    previous_amount: str
+    trend: float | None
+    prevention: str | None
+    payer_denial_rate: float
+    p_value: float | None
+    flagged: bool
+
+
+class ProviderRow(TypedDict):
+    provider: str
+    npi: str
+    lines_billed: int
+    denied: int
+    amount: str
+    denial_rate: float | None
+    practice_rate: float | None
+    flagged: bool
+
+
+class MonthCount(CountAmount):
+    month: str
+
+
+class PatternsReport(_Stamped):
+    report: str
+    period: Period
+    previous_period: Period
+    payer: str | None
+    thresholds: dict[str, Any]
+    patterns: list[PatternRow]
+    pattern_count: int
+    flagged_count: int
+    providers: list[ProviderRow]
+    practice_denial_rate: float | None
+    authorization_by_month: list[MonthCount]
+
+
+class TeamRow(TypedDict):
+    assignee: str
+    open: int
+    overdue: int
+    appeals_submitted: int
+    decided: int
+    overturn_rate: float | None
+    recovered: str
+    median_days_to_appeal: float | None
+
+
+class TeamReport(_Stamped):
+    report: str
+    as_of: str
+    period: Period
+    payer: str | None
+    team: list[TeamRow]
+
+
+class RoiReport(_Stamped):
+    report: str
+    period: Period
+    payer: str | None
+    months: list[dict[str, Any]]
+    total: dict[str, Any]
+    denied_by_month_and_category: list[dict[str, Any]]
+    overturn_by_category: list[dict[str, Any]]
+    overturn_by_payer: list[dict[str, Any]]
+    cost_per_appeal: str
+    overturn_rate: float | None
+
+
+class TrendReport(_Stamped):
+    report: str
+    period: Period
+    payer: str | None
+    months: list[dict[str, Any]]
+    by_category: list[dict[str, Any]]
+    by_payer: list[dict[str, Any]]
+
+
+class Headline(TypedDict):
+    open_denials: int
+    open_amount: str
+    high_tier_open: int
+    high_tier_amount: str
+    due_within_7_days: int
+    past_deadline: int
+    past_deadline_amount: str
+    follow_up_due: int
+    unassigned: int
+    denied: str
+    recovered: str
+    recovery_rate: float | None
+    written_off: str
+    expired: str
+    overturn_rate: float | None
+    flagged_patterns: int
+    team_overdue: int
+
+
+class Sections(TypedDict):
+    """The summary's parts, each computed once (``sections``)."""
+
+    tracking: TrackingReport
+    patterns: PatternsReport
+    team: TeamReport
+    roi: RoiReport
+    trend: TrendReport
+
+
+class SummaryReport(_Stamped):
+    report: str
+    as_of: str
+    period: Period
+    payer: str | None
+    headline: Headline
+    top_patterns: list[PatternRow]
+    sections: Sections
+
+
+class UnansweredClaim(TypedDict):
+    payer: str
+    claim: str | None
+    date_of_service: str | None
+    submitted: str | None
+    days: int
+    charge: str
+    frequency: str | None
+
+
+class UnansweredReport(_Stamped):
+    report: str
+    today: str
+    days: int
+    payer: str | None
+    total: CountAmount
+    by_payer: list[dict[str, Any]]
+    claims: list[UnansweredClaim]
+
+
+class PracticesReport(_Stamped):
+    report: str
+    as_of: str
+    period: Period
+    payer: str | None
+    practices: list[dict[str, Any]]
+
+
+class FailedReport(_Stamped):
+    """In place of a report that raised (``nightly`` goes on without it)."""
+
+    report: str
+    error: str
+
+
+Section = TrackingReport | PatternsReport | TeamReport | RoiReport | TrendReport
+Report = Section | SummaryReport | UnansweredReport
+
+
 def rate(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _period(since: str | None, until: str | None) -> dict[str, str | None]:
+def _period(since: str | None, until: str | None) -> Period:
     return {"since": since, "until": until}
 
 
@@ -63,7 +293,7 @@ def tracking(
     payer: str | None = None,
     redact: bool = False,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> TrackingReport:
     """Open denials now (by status, tier, category, team), what falls due within 7/14/30 days,
     what passed its deadline unappealed (should be empty), and what nobody is assigned."""
     groups: dict[str, dict[str, list[int]]] = {
@@ -85,13 +315,13 @@ def tracking(
     iso = today.isoformat()
     windows = [(iso, (today + dt.timedelta(days=days)).isoformat()) for days in DUE_WINDOWS]
     counts = store.deadline_counts(iso, windows, f)
-    due = [
+    due: list[DueWindow] = [
         {"within_days": days, "count": n, "amount": money(cents)}
         for days, (n, cents) in zip(DUE_WINDOWS, counts["windows"], strict=True)
     ]
     n, cents = counts["past"]
     rows = store.past_deadline(iso, f, PAST_DEADLINE_LIMIT) if n else []
-    past = [
+    past: list[PastDenial] = [
         {
             "id": r["id"],
             "claim": REDACTED if redact else r["claim"],  # CLP01, the patient account number
@@ -148,7 +378,7 @@ def patterns(
     payer: str | None = None,
     limit: int = 50,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> PatternsReport:
     """Payer x procedure x reason (count, dollars, denial rate, trend, prevention hint),
     rendering providers against the practice average, and authorization denials by month.
     Default period: the 90 days up to today."""
@@ -166,7 +396,7 @@ def patterns(
     for r in store.lines_billed(f):
         billed[(r["payer_id"], r["procedure"])] += r["n"]
         by_provider_lines[r["rendering"]] += r["n"]
-    rows = []
+    ranked: list[tuple[int, PatternRow]] = []  # (cents, row): dollars first
     counts = store.pattern_counts(f)
     # The payer's overall line denial rate: what a pattern's count is judged against.
     payer_lines: dict[int, int] = defaultdict(int)
@@ -196,37 +426,36 @@ def patterns(
             )
             and ((p_value is not None and p_value < flags.alpha) or key in top)
         )
-        rows.append(
-            {
-                "payer": r["payer"],
-                "procedure": r["procedure"],
-                "carc": r["carc"],
-                "group": r["group_code"] or "CO",
-                "reason": rules.carc_description(r["carc"]),
-                "category": r["category"],  # as categorized at intake (remarks included)
-                "count": r["n"],
-                "amount": money(r["cents"]),
-                "lines_billed": lines,
-                "denial_rate": denial_rate,
-                "previous_count": prev_n,
-                "previous_amount": money(prev["cents"] if prev else 0),
-                "trend": rate(r["n"] - prev_n, prev_n) if prev_n else None,
-                "prevention": resolved.prevention,
-                "payer_denial_rate": round(base, 4),
-                "p_value": None if p_value is None else round(p_value, 6),
-                "flagged": flagged,
-                "_cents": r["cents"],
-            }
-        )
-    rows.sort(key=lambda x: (-x["_cents"], -x["count"], x["payer"], x["procedure"], x["carc"]))
-    for row in rows:
-        del row["_cents"]
+        row: PatternRow = {
+            "payer": r["payer"],
+            "procedure": r["procedure"],
+            "carc": r["carc"],
+            "group": r["group_code"] or "CO",
+            "reason": rules.carc_description(r["carc"]),
+            "category": r["category"],  # as categorized at intake (remarks included)
+            "count": r["n"],
+            "amount": money(r["cents"]),
+            "lines_billed": lines,
+            "denial_rate": denial_rate,
+            "previous_count": prev_n,
+            "previous_amount": money(prev["cents"] if prev else 0),
+            "trend": rate(r["n"] - prev_n, prev_n) if prev_n else None,
+            "prevention": resolved.prevention,
+            "payer_denial_rate": round(base, 4),
+            "p_value": None if p_value is None else round(p_value, 6),
+            "flagged": flagged,
+        }
+        ranked.append((r["cents"], row))
+    ranked.sort(
+        key=lambda x: (-x[0], -x[1]["count"], x[1]["payer"], x[1]["procedure"], x[1]["carc"])
+    )
+    rows = [row for _, row in ranked]
     total_lines = sum(by_provider_lines.values())
     denied = {r["rendering"]: r for r in store.denials_by_provider(f)}
     total_denied = sum(r["n"] for r in denied.values())
     average = rate(total_denied, total_lines)
     names = store.provider_names(list(by_provider_lines))
-    providers = []
+    providers: list[ProviderRow] = []
     for npi, lines in by_provider_lines.items():
         d = denied.get(npi)
         n = d["n"] if d else 0
@@ -281,14 +510,14 @@ def team(
     until: str | None = None,
     payer: str | None = None,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> TeamReport:
     """Per assignee: open, overdue, appeals submitted and decided in the period, overturn rate,
     recovered dollars, median days from receipt to appeal."""
     f = ReportFilter(since, until, payer, practice)
     days: dict[str, list[int]] = defaultdict(list)
     for who, n in store.days_to_appeal(f):
         days[who].append(n)
-    rows = [
+    rows: list[TeamRow] = [
         {
             "assignee": r["assignee"] or "(unassigned)",
             "open": r["open"] or 0,
@@ -318,7 +547,7 @@ def roi(
     payer: str | None = None,
     costs: Roi | None = None,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> RoiReport:
     """By month of receipt: denied, appealed, recovered (through an appeal, and without one:
     reprocessing, another payer), written off and expired dollars, the recovery rate; the
     cost of the appeals sent that month (minutes x hourly rate, ``triage.yaml`` roi) and the
@@ -429,7 +658,7 @@ def trend(
     until: str | None = None,
     payer: str | None = None,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> TrendReport:
     """The initial denial rate by month of first adjudication (HFMA): each claim counted once,
     at its first adjudication; reversals and re-adjudications add nothing to the denominator.
     By claims, lines and dollars; split by category (same denominators) and by payer."""
@@ -528,28 +757,29 @@ def build(
     redact: bool = False,
     days: int = UNANSWERED_DAYS,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """One report by name (``KINDS``, ``OTHER_KINDS``); ``summary`` carries ``KINDS`` under
     ``sections``. ``practice``: one client practice (the payee's NPI, tax id or part of its
     name)."""
+    f = ReportFilter(since, until, payer, practice)
+    data: Report
     if kind == "summary":
-        parts = sections(store, rules, today, since=since, until=until, payer=payer,
-                         redact=redact, practice=practice)  # fmt: skip
-        data = summary(parts, today, since, until, payer)
+        data = summary(compute_sections(store, rules, today, f, redact), today, since, until, payer)
     elif kind == "unanswered":
         data = unanswered(store, today, days=days, payer=payer, redact=redact,
                           practice=practice)  # fmt: skip
     elif kind in KINDS:
-        data = _section(kind, store, rules, today, ReportFilter(since, until, payer, practice),
-                        redact)  # fmt: skip
+        data = _section(kind, store, rules, today, f, redact)
     else:
         raise ValueError(f"unknown report {kind!r}")
-    return data if practice is None else {**data, "practice": practice}
+    if practice is not None:
+        data["practice"] = practice
+    return data
 
 
 def _section(
     kind: str, store: Store, rules: Rules, today: dt.date, f: ReportFilter, redact: bool
-) -> dict[str, Any]:
+) -> Section:
     since, until, payer, practice = f.since, f.until, f.payer, f.practice
     if kind == "tracking":
         return tracking(store, today, since=since, until=until, payer=payer, redact=redact,
@@ -565,6 +795,22 @@ def _section(
     return trend(store, since=since, until=until, payer=payer, practice=practice)
 
 
+def compute_sections(
+    store: Store, rules: Rules, today: dt.date, f: ReportFilter, redact: bool = False
+) -> Sections:
+    """Every report the summary is made of, each computed once."""
+    return as_sections({k: _section(k, store, rules, today, f, redact) for k in KINDS[:-1]})
+
+
+def as_sections(parts: Mapping[str, Section | FailedReport]) -> Sections:
+    """The summary's parts, checked: a KeyError names the first one missing, a ValueError
+    the first that failed."""
+    for kind in KINDS[:-1]:
+        if "error" in parts[kind]:
+            raise ValueError(f"the {kind} report failed")
+    return cast(Sections, dict(parts))
+
+
 def sections(
     store: Store,
     rules: Rules,
@@ -575,19 +821,17 @@ def sections(
     payer: str | None = None,
     redact: bool = False,
     practice: str | None = None,
-    failed: Callable[[str, Exception], dict[str, Any]] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Every report the summary is made of (``KINDS`` but the summary), each computed once.
-    ``failed``: what to keep in place of a report that raised (nightly logs it and goes on);
-    without it the exception propagates."""
+    failed: Callable[[str, Exception], FailedReport],
+) -> dict[str, Section | FailedReport]:
+    """Every report the summary is made of (``KINDS`` but the summary), each computed once;
+    ``failed(kind, exc)`` is kept in place of a report that raised (nightly logs it and goes
+    on without it)."""
     f = ReportFilter(since, until, payer, practice)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Section | FailedReport] = {}
     for kind in KINDS[:-1]:
         try:
             out[kind] = _section(kind, store, rules, today, f, redact)
         except Exception as exc:
-            if failed is None:
-                raise
             out[kind] = failed(kind, exc)
     return out
 
@@ -600,13 +844,13 @@ def unanswered(
     payer: str | None = None,
     redact: bool = False,
     practice: str | None = None,
-) -> dict[str, Any]:
+) -> UnansweredReport:
     """Submitted claims (837) with no remittance ``days`` after they were submitted, per
     payer: front-end rejections and lost claims never reach an 835, so nobody sees them.
     ``practice``: the billing provider's NPI or part of its name."""
     before = (today - dt.timedelta(days=days)).isoformat()
     found = store.unanswered(before, ReportFilter(payer=payer, practice=practice))
-    claims = [
+    claims: list[UnansweredClaim] = [
         {
             "payer": r["payer_name"] or r["payer_identifier"] or "",
             "claim": REDACTED if redact else r["patient_control"],
@@ -652,32 +896,33 @@ def by_practice(
     since: str | None = None,
     until: str | None = None,
     payer: str | None = None,
-) -> dict[str, Any]:
+) -> PracticesReport:
     """The summary's headline, one row per client practice (payee): for a billing company
     that works many practices from one database."""
     out = []
     for p in store.practices():
         key = p["identifier"] or p["tax_id"] or p["name"]
-        head = build("summary", store, rules, today, since=since, until=until, payer=payer,
-                     practice=key)  # fmt: skip
+        parts = compute_sections(store, rules, today, ReportFilter(since, until, payer, key))
+        head = summary(parts, today, since, until, payer)["headline"]
         out.append({"practice": p["name"], "npi": p["identifier"], "tax_id": p["tax_id"],
-                    **head["headline"]})  # fmt: skip
+                    **head})  # fmt: skip
     return {"report": "practices", "as_of": today.isoformat(), "period": _period(since, until),
             "payer": payer, "practices": out}  # fmt: skip
 
 
 def summary(
-    sections: dict[str, dict[str, Any]],
+    sections: Sections,
     today: dt.date,
     since: str | None,
     until: str | None,
     payer: str | None,
-) -> dict[str, Any]:
-    t, p, tm, r = (sections[k] for k in ("tracking", "patterns", "team", "roi"))
-    high = next((x for x in t["by_tier"] if x["tier"] == "high"), {"count": 0, "amount": "0.00"})
+) -> SummaryReport:
+    t, p, tm, r = sections["tracking"], sections["patterns"], sections["team"], sections["roi"]
+    none: dict[str, Any] = {"count": 0, "amount": "0.00"}
+    high = next((x for x in t["by_tier"] if x["tier"] == "high"), none)
     decided = sum(x["decided"] for x in r["overturn_by_category"])
     won = sum(x["overturned"] for x in r["overturn_by_category"])
-    headline = {
+    headline: Headline = {
         "open_denials": t["open"]["count"],
         "open_amount": t["open"]["amount"],
         "high_tier_open": high["count"],
@@ -894,7 +1139,7 @@ def aging_buckets(store: Store, today: dt.date, f: ReportFilter) -> list[tuple[s
     return [(label, n, cents) for (label, _, _), (n, cents) in zip(AGING, found, strict=True)]
 
 
-def render_html(data: dict[str, Any], store: Store, today: dt.date) -> str:
+def render_html(data: Mapping[str, Any], store: Store, today: dt.date) -> str:
     """One self-contained page (inline CSS and SVG, no scripts, no network) for any report;
     a summary gets every section and chart."""
     env = jinja2.Environment(

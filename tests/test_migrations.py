@@ -103,7 +103,35 @@ def test_queue_filters_index_from_the_previous_schema(db_target):
         assert name not in _indexes(store)
     with Store(db_target) as store:
         assert name in _indexes(store)
-        assert store.applied_migrations()[-1] == "0006_queue_filters"
+        assert "0006_queue_filters" in store.applied_migrations()
         for category in ("technical", "administrative", "clinical"):
             rows = store.queue(statuses=("new", "assigned"), category=category)
             assert len(rows) == store.queue_count(statuses=("new", "assigned"), category=category)
+
+
+def test_report_indexes_from_the_previous_schema(db_target):
+    """0007 on a store at 0006 (its indexes dropped, its name unrecorded): the indexes are
+    made, the migration recorded, and every report reads the same as before."""
+    import datetime as dt
+
+    from denialkit import reports
+    from denialkit.intake import ingest_paths
+    from denialkit.rules import load_rules
+
+    root = Path(__file__).resolve().parents[1]
+    rules = load_rules(root / "examples" / "rules")
+    today = dt.date(2026, 11, 27)
+    names = {"idx_denials_patterns", "idx_denials_claim_rates", "idx_denials_months",
+             "idx_claims_rates"}  # fmt: skip
+    with Store(db_target) as store:
+        ingest_paths(store, [root / "examples"], rules=rules)
+        expected = reports.build("summary", store, rules, today)
+        for name in names:
+            store.conn.execute(f"DROP INDEX {name}")
+        store.conn.execute("DELETE FROM migrations WHERE name = '0007_report_indexes'")
+        assert not names & _indexes(store)
+        assert reports.build("summary", store, rules, today) == expected
+    with Store(db_target) as store:
+        assert names <= _indexes(store)
+        assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
+        assert reports.build("summary", store, rules, today) == expected

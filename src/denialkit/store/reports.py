@@ -43,6 +43,12 @@ class ReportFilter:
         return replace(self, since=None, until=None)
 
 
+def _month_order(row: dict[str, Any]) -> tuple[bool, str, bool, str]:
+    """Month, then category, nulls first (as SQLite orders them)."""
+    return (row["month"] is not None, row["month"] or "",
+            row["category"] is not None, row["category"] or "")  # fmt: skip
+
+
 class ReportMixin(StoreBase):
     """The aggregates behind every report."""
 
@@ -153,11 +159,13 @@ class ReportMixin(StoreBase):
         """Denials by payer x procedure x CARC in a period."""
         where, params = self._denial_filter(f)
         return self.query(
-            "SELECT d.payer_id, p.name AS payer, d.procedure, d.carc, "  # noqa: S608
+            # Grouped in the order of idx_denials_patterns, which holds every column read
+            # here: SQLite sorts nothing (the payer's name is one per payer id).
+            "SELECT d.payer_id, MIN(p.name) AS payer, d.procedure, d.carc, "  # noqa: S608
             "MIN(d.group_code) AS group_code, MIN(d.category) AS category, COUNT(*) AS n, "
             "SUM(d.amount_cents) AS cents "
             f"FROM denials d JOIN payers p ON p.id = d.payer_id WHERE {where} "
-            "GROUP BY d.payer_id, p.name, d.procedure, d.carc",
+            "GROUP BY d.payer_id, d.procedure, d.carc ORDER BY d.payer_id, d.procedure, d.carc",
             params,
         )
 
@@ -203,8 +211,11 @@ class ReportMixin(StoreBase):
         if carcs:
             where += f" AND d.carc IN ({_marks(carcs)})"
             params = [*params, *carcs]
-        return self.query(
-            "SELECT substr(d.received, 1, 7) AS month, d.category, COUNT(*) AS n, "  # noqa: S608
+        # Grouped by category and day in the order of idx_denials_months, which holds every
+        # column read (SQLite sorts nothing: a grouping by month would sort every denial),
+        # then the days summed into months here (a few hundred rows).
+        rows = self.query(
+            "SELECT d.received AS day, d.category, COUNT(*) AS n, "  # noqa: S608
             "SUM(d.amount_cents) AS denied, "
             "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN d.amount_cents ELSE 0 END) AS appealed, "
             "SUM(CASE WHEN d.appealed_on IS NOT NULL THEN 1 ELSE 0 END) AS n_appealed, "
@@ -213,9 +224,22 @@ class ReportMixin(StoreBase):
             "AS recovered_without_appeal, "
             f"SUM(CASE WHEN d.status = '{Status.WRITTEN_OFF}' THEN d.amount_cents ELSE 0 END) AS written_off, "
             f"SUM(CASE WHEN d.status = '{Status.EXPIRED}' THEN d.amount_cents ELSE 0 END) AS expired "
-            f"FROM denials d WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            f"FROM denials d WHERE {where} GROUP BY d.category, d.received "
+            "ORDER BY d.category, d.received",
             params,
         )
+        months: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+        for r in rows:
+            day = r.pop("day")
+            month = None if day is None else day[:7]
+            m = months.get((month, r["category"]))
+            if m is None:
+                months[(month, r["category"])] = {"month": month, **r}
+            else:
+                for k, v in r.items():
+                    if k != "category":
+                        m[k] = (m[k] or 0) + (v or 0) if m[k] is not None or v is not None else None
+        return sorted(months.values(), key=_month_order)
 
     def decided(self, f: ReportFilter) -> list[dict[str, Any]]:
         """Appeal decisions (overturned, partial, upheld) by category and payer."""
@@ -260,34 +284,36 @@ class ReportMixin(StoreBase):
             cond += f" AND c.payer_id IN (SELECT id FROM payers WHERE {_PAYER_MATCH})"  # noqa: S608
             params += _payer_params(f.payer)
         claims = self.query(
-            "SELECT c.remittance_id, c.payer_id, p.name AS payer, COUNT(*) AS claims, "  # noqa: S608
+            # Off idx_claims_rates alone, in its order (the payer's name is one per payer id).
+            "SELECT c.remittance_id, c.payer_id, MIN(p.name) AS payer, COUNT(*) AS claims, "  # noqa: S608
             "SUM(c.line_count) AS lines, SUM(c.charge_cents) AS billed FROM claims c "
             f"JOIN payers p ON p.id = c.payer_id WHERE {cond} "
-            "GROUP BY c.remittance_id, c.payer_id, p.name",
+            "GROUP BY c.remittance_id, c.payer_id",
             params,
         )
-        # Per claim and category: denied lines, denied as a whole, cents (``per``, computed
-        # once); then summed per remittance, by payer (claims) and by category, in the
-        # database: a million-line store has 355,556 denied claims, too many to carry into
-        # Python one by one.
-        lines = "COALESCE(c.line_count, 0)"
-        rows = self.conn.execute(
-            "WITH per AS MATERIALIZED (SELECT d.claim_id, d.category, c.remittance_id, "  # noqa: S608
-            f"c.payer_id, {lines} AS lc, "
+        # Per claim (``y``) and per claim and category (``g``): denied lines, denied as a whole,
+        # cents; each grouped in the order of idx_denials_claim_rates, which holds every
+        # column read (SQLite sorts nothing), then summed per remittance, by payer (claims)
+        # and by category, in the database: a million-line store has 355,556 denied claims,
+        # too many to carry into Python one by one.
+        per = (
             "SUM(CASE WHEN d.line_id IS NULL THEN 0 ELSE 1 END) AS n, "
             "MAX(CASE WHEN d.line_id IS NULL THEN 1 ELSE 0 END) AS w, "
-            "SUM(COALESCE(d.amount_cents, 0)) AS cents FROM denials d JOIN claims c "
-            f"ON c.id = d.claim_id WHERE {cond} AND COALESCE(d.action, '') != '{Action.BILL_PATIENT}' "
-            f"GROUP BY d.claim_id, d.category, c.remittance_id, c.payer_id, {lines}) "
-            "SELECT 1, remittance_id, payer_id, NULL, COUNT(*), "
-            f"SUM(CASE WHEN w = 1 THEN lc ELSE {self.dialect.least('n', 'lc')} END), SUM(cents) "
-            "FROM (SELECT claim_id, remittance_id, payer_id, lc, SUM(n) AS n, MAX(w) AS w, "
-            "SUM(cents) AS cents FROM per GROUP BY claim_id, remittance_id, payer_id, lc) y "
-            "GROUP BY remittance_id, payer_id UNION ALL "
-            "SELECT 2, remittance_id, NULL, category, COUNT(*), "
-            "SUM(CASE WHEN w = 1 THEN lc ELSE n END), SUM(cents) FROM per "
-            "GROUP BY remittance_id, category",
-            params,
+            "SUM(COALESCE(d.amount_cents, 0)) AS cents FROM denials d "
+            f"WHERE COALESCE(d.action, '') != '{Action.BILL_PATIENT}'"
+        )
+        lc = "COALESCE(c.line_count, 0)"
+        rows = self.conn.execute(
+            f"WITH y AS (SELECT d.claim_id, {per} GROUP BY d.claim_id), "  # noqa: S608
+            f"g AS (SELECT d.claim_id, d.category, {per} GROUP BY d.claim_id, d.category) "
+            "SELECT 1, c.remittance_id, c.payer_id, NULL, COUNT(*), "
+            f"SUM(CASE WHEN y.w = 1 THEN {lc} ELSE {self.dialect.least('y.n', lc)} END), "
+            f"SUM(y.cents) FROM y JOIN claims c ON c.id = y.claim_id WHERE {cond} "
+            "GROUP BY c.remittance_id, c.payer_id UNION ALL "
+            "SELECT 2, c.remittance_id, NULL, g.category, COUNT(*), "
+            f"SUM(CASE WHEN g.w = 1 THEN {lc} ELSE g.n END), SUM(g.cents) FROM g "
+            f"JOIN claims c ON c.id = g.claim_id WHERE {cond} GROUP BY c.remittance_id, g.category",
+            [*params, *params],
         ).fetchall()
         by_payer = [(r[1], r[2], r[4], r[5], r[6]) for r in rows if r[0] == 1]
         by_category = [(r[1], r[3], r[4], r[5], r[6]) for r in rows if r[0] == 2]

@@ -17,7 +17,8 @@ from .sql import claim_key
 # 5: migrations recorded by name (table ``migrations``); denials.payee_id (client practices),
 # an index for coordination of benefits
 # 7: an index for the queue's filters and counts (migration 0006)
-SCHEMA_VERSION = 7
+# 8: covering indexes for the reports (migration 0007)
+SCHEMA_VERSION = 8
 
 
 _TABLES: dict[str, dict[str, Any]] = {
@@ -548,6 +549,31 @@ def _m0006_queue_filters(store: Any) -> None:
     store.dialect.analyze(store.conn, "denials")
 
 
+def _m0007_report_indexes(store: Any) -> None:
+    """The summary on a million lines under five seconds: the reports' largest groupings read
+    off covering indexes, in the order they group by (SQLite sorts nothing, and reads no
+    table row). The patterns (payer x procedure x CARC in a period), the initial denial rate's
+    denials per claim and category, the denials per day and category (ROI's months) and the
+    first adjudications per remittance and payer. None leads with ``received``: without
+    statistics SQLite would take it for every report's period and visit the table row by row
+    (on a store whose denials all fall in the period, three times slower than reading it)."""
+    for name, table, columns in (
+        ("idx_denials_patterns", "denials",
+         "payer_id, procedure, carc, received, status, action, group_code, category, "
+         "amount_cents"),
+        ("idx_denials_claim_rates", "denials",
+         "claim_id, category, action, line_id, amount_cents"),
+        ("idx_denials_months", "denials",
+         "category, received, status, action, carc, amount_cents, appealed_on, "
+         "recovered_cents"),
+        ("idx_claims_rates", "claims",
+         "remittance_id, payer_id, first_adj, line_count, charge_cents"),
+    ):  # fmt: skip
+        store.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+    store.dialect.analyze(store.conn, "denials")
+    store.dialect.analyze(store.conn, "claims")
+
+
 # The schema's history, in order: a name is recorded in ``migrations`` when its step has run.
 # Append only; never rename or reorder (a database remembers them by name).
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
@@ -557,4 +583,5 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0004_first_adjudication", _m0004_first_adjudication),
     ("0005_submitted_claims", _m0005_submitted_claims),
     ("0006_queue_filters", _m0006_queue_filters),
+    ("0007_report_indexes", _m0007_report_indexes),
 ]

@@ -127,3 +127,17 @@ def test_what_a_worker_reads_ahead(mixed):
     )
     other = read_in_worker(mixed / "ack.999")
     assert other.kind is not None and other.contents is None
+
+
+def test_default_jobs_start_workers_only_for_enough_input(tmp_path, monkeypatch):
+    import os
+
+    from denialkit import intake
+
+    small = [tmp_path / "a.835", tmp_path / "b.835"]
+    for p in small:
+        p.write_text(build_835(_spec("S1", 1)), newline="")
+    assert intake.default_jobs(small) == 1  # a few KB: starting workers costs more
+    monkeypatch.setattr(intake, "AUTO_JOBS_MIN_BYTES", sum(p.stat().st_size for p in small))
+    assert intake.default_jobs(small) == max(1, min(os.cpu_count() or 1, intake.MAX_JOBS))
+    assert intake.default_jobs() == max(1, min(os.cpu_count() or 1, intake.MAX_JOBS))

@@ -334,8 +334,8 @@ def ingest(
             "--jobs",
             "-j",
             min=1,
-            help="Processes reading files ahead (default: the number of cores, at most 8); "
-            "one stores them, in order.",
+            help="Processes reading files ahead (default: the number of cores, at most 8, "
+            "when the files come to 16 MB or more); one stores them, in order.",
             show_default=False,
         ),
     ] = None,
@@ -352,7 +352,7 @@ def ingest(
 
     Example: `denialkit ingest examples/ --db denials.db`
     """
-    from .intake import default_jobs, find_files, ingest_paths
+    from .intake import find_files, ingest_paths
 
     files = list(find_files(paths))
     if not files:
@@ -369,7 +369,7 @@ def ingest(
             rules=rules,
             today=settings.today(),
             read_progress=bar.update,
-            jobs=default_jobs() if jobs is None else jobs,
+            jobs=jobs,
         )
     output.ingest_report(report, fmt.value)
     raise typer.Exit(1 if report.failed else 0)

@@ -29,7 +29,7 @@ from .detection import triage
 from .era import Issue
 from .errors import DenialkitError, UsageError
 from .files import FILE_MODE, private_dir, write_private
-from .intake import FileResult, default_jobs, ingest_paths, log_traceback, not_x12_reason
+from .intake import FileResult, ingest_paths, log_traceback, not_x12_reason
 from .rules import Rules
 from .store import Store
 from .vocabulary import now_iso
@@ -204,7 +204,7 @@ def run(
                 progress=progress,
                 rules=rules,
                 today=today,
-                jobs=default_jobs() if jobs is None else jobs,
+                jobs=jobs,
             )
         result.files = rejected + report.files
         for f in result.files:

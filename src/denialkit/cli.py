@@ -295,11 +295,17 @@ def _outcome_words(r: dict[str, Any]) -> str:
     return f"{r['status']}, recovered {money_cents(r['recovered_cents'])}"
 
 
+def _about(denial_id: int, text: str) -> str:
+    """A message about one denial of a batch, naming it once (most errors name it already)."""
+    prefix = f"denial {denial_id}"
+    return text if text.startswith(prefix + " ") else f"{prefix}: {text}"
+
+
 def _each(done: list["Each"], describe: Callable[[Any], str]) -> None:
     """Report a batch (``submit 12 13 14``): one line per denial; exit 1 if any failed."""
     for d in done:
         if d.error is not None:
-            output.message(f"denial {d.denial_id}: {worded(d.error)}", style="red")
+            output.message(_about(d.denial_id, worded(d.error)), style="red")
         else:
             output.message(f"denial {d.denial_id}: {describe(d.result)}")
     if any(d.error is not None for d in done):
@@ -947,7 +953,7 @@ def appeal(
     for why in skipped:
         output.message(f"skipped: {worded(why)}", style="yellow")
     for denial_id, error in failed:
-        output.message(f"denial {denial_id}: {worded(error)}", style="red")
+        output.message(_about(denial_id, worded(error)), style="red")
     written = len(results) - len(failed) - len(skipped)
     output.message(
         f"wrote {written} letter(s) to {out}; {len(skipped)} skipped, {len(failed)} failed"

@@ -350,6 +350,19 @@ class Diagnostics:
                 return
         self.warnings.append(Issue(self.name, segment, message, self.transactions or None))
 
+    def control(self, seg: Segment, opener: Segment, at: int) -> None:
+        """A trailer's control number (element 2) against its opener's (element ``at``)."""
+        if seg[2].strip() != opener[at].strip():
+            self.warn(
+                seg.ordinal,
+                f"{seg.id}02 {seg[2]!r} does not match {opener.id}{at:02d} {opener[at]!r}",
+            )
+
+    def counted(self, seg: Segment, counted: int, what: str) -> None:
+        """A trailer's count (element 1) against what was counted."""
+        if seg[1].strip() != str(counted):
+            self.warn(seg.ordinal, f"{seg.id}01 says {seg[1]!r} {what}, counted {counted}")
+
     def error(self, seg: Segment, message: str) -> X12Error:
         return X12Error(message, file=self.name, segment=seg.ordinal, segment_id=seg.id)
 
@@ -1133,10 +1146,8 @@ def _env_iea(f: _File, seg: Segment) -> None:
         raise d.error(seg, "IEA without an ISA")
     if f.gs is not None:
         raise d.error(seg, "IEA before the functional group was closed by GE")
-    if seg[2].strip() != f.isa[13].strip():
-        d.warn(seg.ordinal, f"IEA02 {seg[2]!r} does not match ISA13 {f.isa[13]!r}")
-    if seg[1].strip() != str(f.gs_count):
-        d.warn(seg.ordinal, f"IEA01 says {seg[1]!r} groups, counted {f.gs_count}")
+    d.control(seg, f.isa, 13)
+    d.counted(seg, f.gs_count, "groups")
     f.isa = None
 
 
@@ -1161,10 +1172,8 @@ def _env_ge(f: _File, seg: Segment) -> None:
         raise d.error(seg, "GE inside an open transaction (the transaction has no SE)")
     if f.gs is None:
         raise d.error(seg, "GE without a GS")
-    if seg[2].strip() != f.gs[6].strip():
-        d.warn(seg.ordinal, f"GE02 {seg[2]!r} does not match GS06 {f.gs[6]!r}")
-    if seg[1].strip() != str(f.st_count):
-        d.warn(seg.ordinal, f"GE01 says {seg[1]!r} transactions, counted {f.st_count}")
+    d.control(seg, f.gs, 6)
+    d.counted(seg, f.st_count, "transactions")
     f.gs = None
 
 
@@ -1222,10 +1231,8 @@ def _env_se(f: _File, seg: Segment) -> None:
     _close_claim(tx)
     tx.send_header()
     h = tx.header
-    if seg[1].strip() != str(tx.seg_count):
-        d.warn(seg.ordinal, f"SE01 says {seg[1]!r} segments, counted {tx.seg_count}")
-    if seg[2].strip() != tx.st[2].strip():
-        d.warn(seg.ordinal, f"SE02 {seg[2]!r} does not match ST02 {tx.st[2]!r}")
+    d.counted(seg, tx.seg_count, "segments")
+    d.control(seg, tx.st, 2)
     expected = tx.total_paid - tx.plb_total
     if h.payment_amount != expected:
         d.warn(

@@ -42,21 +42,7 @@ class DenialsMixin(StoreBase):
             sql += " AND payer_claim_id = ?"
             params.append(payer_claim_id)
         rows = self.conn.execute(sql, params).fetchall()
-        for denial_id, status in rows:
-            self._event(
-                denial_id,
-                at,
-                "denialkit",
-                status,
-                moves[status],
-                "payer reversed the claim (CLP02=22)",
-                source,
-            )
-        self.conn.executemany(
-            "UPDATE denials SET status = ? WHERE id = ? AND status = ?",
-            [(moves[status], denial_id, status) for denial_id, status in rows],
-        )
-        return len(rows)
+        return self._move_all(rows, moves, at, "payer reversed the claim (CLP02=22)", source)
 
     def open_denials_like(
         self, payer_id: int, payer_claim_ids: Sequence[str], patient_controls: Sequence[str]
@@ -290,16 +276,20 @@ class DenialsMixin(StoreBase):
             "AND deadline < ?",
             [*moves, today],
         ).fetchall()
+        return self._move_all(rows, moves, at, "appeal deadline passed", "deadline")
+
+    def _move_all(
+        self,
+        rows: Sequence[tuple[int, str]],
+        moves: Mapping[str, str],
+        at: str,
+        detail: str,
+        source: str,
+    ) -> int:
+        """Move each (id, status) as ``moves`` says, one event each, guarded by the status it
+        was read with; returns how many."""
         for denial_id, status in rows:
-            self._event(
-                denial_id,
-                at,
-                "denialkit",
-                status,
-                moves[status],
-                "appeal deadline passed",
-                "deadline",
-            )
+            self._event(denial_id, at, "denialkit", status, moves[status], detail, source)
         self.conn.executemany(
             "UPDATE denials SET status = ? WHERE id = ? AND status = ?",
             [(moves[status], denial_id, status) for denial_id, status in rows],

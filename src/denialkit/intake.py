@@ -530,7 +530,7 @@ def _store_file(
     contents = pre.contents if pre.contents is not None else transaction_digests(p, name)
     file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
     denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
-    remittance_ids = _store_events(store, stream, result, denials, file_id, contents)
+    remittance_ids = _Sink(store, stream, result, denials, file_id, contents).drain()
     if denials is not None:
         result.denials = denials.created
     result.warnings = list(stream.warnings)
@@ -644,35 +644,6 @@ def _failed(
     )
 
 
-def _store_events(
-    store: Store,
-    stream: EraStream,
-    result: FileResult,
-    denials: DenialProcessor | None,
-    file_id: int,
-    contents: dict[int, str],
-) -> dict[int, int]:
-    """Consume the parser's events into the store; returns transaction no. -> remittance id."""
-    sink = _Sink(store, stream, result, denials, file_id, contents)
-    for event in stream:
-        if isinstance(event, Claim):
-            if sink.writer is not None:
-                sink.claim(event)
-        elif isinstance(event, RawText):
-            if sink.writer is not None:
-                store.add_raw_text(sink.remittance_id, sink.chunk, event.text)
-                sink.chunk += 1
-        elif isinstance(event, ProviderAdjustment):
-            if sink.writer is not None:
-                store.add_provider_adjustment(sink.remittance_id, event)
-                result.totals.plb_total += event.amount
-        elif isinstance(event, RemittanceHeader):
-            sink.header(event)
-        elif isinstance(event, RemittanceEnd):
-            sink.end(event)
-    return sink.remittance_ids
-
-
 class _Sink:
     """Where one file's events go: the transaction being stored (``writer`` is None while a
     duplicate transaction is passed over) and the denial work on its claims."""
@@ -697,6 +668,28 @@ class _Sink:
         self.current: RemittanceHeader | None = None
         self.remittance_id = 0
         self.chunk = 0
+
+    def drain(self) -> dict[int, int]:
+        """Consume the parser's events into the store; returns transaction no. -> remittance
+        id."""
+        store, result = self.store, self.result
+        for event in self.stream:
+            if isinstance(event, Claim):
+                if self.writer is not None:
+                    self.claim(event)
+            elif isinstance(event, RawText):
+                if self.writer is not None:
+                    store.add_raw_text(self.remittance_id, self.chunk, event.text)
+                    self.chunk += 1
+            elif isinstance(event, ProviderAdjustment):
+                if self.writer is not None:
+                    store.add_provider_adjustment(self.remittance_id, event)
+                    result.totals.plb_total += event.amount
+            elif isinstance(event, RemittanceHeader):
+                self.header(event)
+            elif isinstance(event, RemittanceEnd):
+                self.end(event)
+        return self.remittance_ids
 
     def claim(self, event: Claim) -> None:
         writer, header = self.writer, self.current

@@ -197,13 +197,7 @@ class DenialsMixin(StoreBase):
     ) -> None:
         """Assign (or with ``assignee`` None, unassign) one denial, with its event; a person
         assigned moves the status as ``moves`` says (old -> new: ``lifecycle.ON_ASSIGN``)."""
-        row = self.conn.execute(
-            f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
-            (denial_id,),
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no denial with id {denial_id}")
-        status, before = row
+        status, before = self._holding(denial_id)
         new_status = moves.get(status, status) if assignee else status
         self.conn.execute(
             "UPDATE denials SET team = COALESCE(?, team), assignee = ?, status = ? WHERE id = ?",
@@ -245,17 +239,22 @@ class DenialsMixin(StoreBase):
             self.set_assignment(denial_id, None, who, who, source, at, moves)
         return denial_id
 
+    def _holding(self, denial_id: int) -> tuple[str, str | None]:
+        """A denial's status and who holds it, its row locked to the end of the transaction
+        (PostgreSQL; SQLite's write transaction already is)."""
+        row = self.conn.execute(
+            f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+            (denial_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no denial with id {denial_id}")
+        return row[0], row[1]
+
     def release(self, denial_id: int, who: str, at: str, moves: Mapping[str, str]) -> str | None:
         """Give a denial back: nobody holds it, its status moved as ``moves`` says
         (``lifecycle.ON_RELEASE``). Returns who held it (None: nobody did; nothing changes)."""
         with self.transaction():
-            row = self.conn.execute(
-                f"SELECT status, assignee FROM denials WHERE id = ?{self.dialect.for_update}",  # noqa: S608
-                (denial_id,),
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no denial with id {denial_id}")
-            status, before = row
+            status, before = self._holding(denial_id)
             if before is None:
                 return None
             new_status = moves.get(status, status)

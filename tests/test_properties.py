@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from denialkit.era import EraStream, parse_835
 from denialkit.errors import X12Error
+from denialkit.intake import _DIGEST_MARKS as DIGEST_MARKS
+from denialkit.intake import _plain_digests, _segment_digests, transaction_digests
 from denialkit.synthetic import Adj, ClaimSpec, Layout, LineSpec, PLBSpec, RemitSpec, build_835
 
 pytestmark = pytest.mark.slow  # hypothesis: generated remittances
@@ -150,3 +152,42 @@ def test_mangled_input_never_raises_anything_but_x12error(spec, data):
             pass
     except X12Error as exc:
         assert str(exc).startswith("mangled.835")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(remit, min_size=1, max_size=3),
+    layouts(),
+    st.data(),
+    st.sampled_from([64, 257, 4096]),
+)
+def test_transaction_digests_read_plainly_equal_the_definition(
+    tmp_path, specs, layout, data, chunk_size
+):
+    """The block-wise digest (``_plain_digests``) hashes what the segment-by-segment one
+    does, or declines; it never declines a plain file, mangled or not as a sender would."""
+    text = build_835(specs, layout)
+    used = {layout.element, layout.segment, layout.component, layout.repetition}
+    plain = not (used & set(DIGEST_MARKS))  # the ISA carries the repetition separator too
+    mangle = data.draw(st.sampled_from(["none", "space", "tab", "empty", "accent", "dtm"]))
+    e, t = layout.element, layout.segment
+    if mangle == "space":  # white space at an element's edge (stripped by the definition)
+        text = text.replace(f"{e}CLP{e}", f"{e} CLP{e}", 1).replace(f"CLP{e}", f"CLP{e} ", 1)
+    elif mangle == "tab":
+        text = text.replace(f"NM1{e}", f"NM1{e}\t", 1)
+    elif mangle == "empty" and t not in "\r\n":
+        text = text.replace(f"{t}LX", f"{t}{t}LX", 1)
+    elif mangle == "accent":
+        text = text.replace("PATIENT", "PATIENTÉ", 1)
+    elif mangle == "dtm":  # production dates with and without more elements
+        text = text.replace(f"{t}BPR{e}", f"{t}DTM{e}405{t}DTM{e}4050{e}X{t}BPR{e}", 1)
+    path = tmp_path / "digests.835"
+    path.write_bytes(text.encode("utf-8"))
+    want = _segment_digests(path, "gen.835")
+    got = _plain_digests(path, "gen.835", chunk_size)
+    assert len(want) == len(specs)
+    if got is not None:
+        assert got == want
+    assert transaction_digests(path, "gen.835", chunk_size) == want
+    if plain and mangle in ("none", "dtm"):
+        assert got is not None, "a plain file must take the fast path"

@@ -252,6 +252,35 @@ class SegmentReader:
                 return
             yield chunk
 
+    def blocks(self) -> Iterator[str]:
+        """The file's text in blocks of whole segments, each block ending with the segment
+        terminator (the last may not: a file's final terminator is often missing), line breaks
+        handled as ``__iter__`` handles them. For a pass that needs the text, not the segments:
+        the caller finds what it wants in C (``re``, ``str.count``) instead of segment by
+        segment. Nothing is checked here that ``__iter__`` checks (ids, the ISA's separator,
+        empty segments, a segment longer than ``MAX_SEGMENT_CHARS``, given as a block of its
+        own): such a pass must tell a regular text from one it cannot read so."""
+        term = self.delimiters.segment
+        newline_term = term in "\r\n"
+        if newline_term:
+            term = "\n"
+        buffer = ""
+        for chunk in self._chunks():
+            if newline_term:
+                chunk = chunk.replace("\r\n", "\n").replace("\r", "\n")
+            else:
+                chunk = chunk.replace("\r", "").replace("\n", "")
+            buffer += chunk
+            cut = buffer.rfind(term) + 1
+            if cut:
+                yield buffer[:cut]
+                buffer = buffer[cut:]
+            if len(buffer) > MAX_SEGMENT_CHARS:  # no terminator: given as it is, not held
+                yield buffer
+                buffer = ""
+        if buffer:
+            yield buffer
+
     def __iter__(self) -> Iterator[Segment]:
         d = self.delimiters
         term = d.segment

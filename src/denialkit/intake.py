@@ -368,6 +368,7 @@ class _PlainWalk:
             not text.isascii()
             or any(c in text for c in _ODD_SPACE)
             or any(edge in text for edge in self.segment_edges)
+            or self.long_segment(text)
         ):
             return False
         start = 0  # the terminator before the open transaction's next segment
@@ -395,6 +396,14 @@ class _PlainWalk:
             return False
         self.before += text.count(term) - 1
         return True
+
+    def long_segment(self, text: str) -> bool:
+        """True when a segment may be longer than the tokenizer reads (it raises there): a
+        segment that long spans a whole window of half that length with no terminator in it,
+        and windows are few (a search each, in C) where segments are many."""
+        half = MAX_SEGMENT_CHARS // 2
+        windows = range(0, len(text) - half + 1, half)
+        return any(text.find(self.term, i, i + half) < 0 for i in windows)
 
     def hash(self, text: str) -> bool:
         """Segments, each after its terminator, hashed as ``_hash_piece`` hashes them one by

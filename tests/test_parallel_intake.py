@@ -1,15 +1,19 @@
-"""Parallel intake (``ingest -j N``): worker processes read ahead (hash, kind, content
-digests), one process parses and stores, in file order. The store must end up exactly as with
-one process."""
+"""Parallel intake (``ingest -j N``): on SQLite, worker processes parse the files into scratch
+files and one process copies their rows in and does the denial work, in file order; on
+PostgreSQL, workers read ahead (hash, kind, content digests) and one process parses and stores.
+The store must end up exactly as with one process."""
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from denialkit.intake import ingest_paths, read_in_worker
+from denialkit import intake
+from denialkit.intake import ingest_paths, parse_in_worker, read_in_worker
 from denialkit.rules import load_rules
 from denialkit.store import Store
 from denialkit.store.schema import _TABLES
@@ -141,3 +145,80 @@ def test_default_jobs_start_workers_only_for_enough_input(tmp_path, monkeypatch)
     monkeypatch.setattr(intake, "AUTO_JOBS_MIN_BYTES", sum(p.stat().st_size for p in small))
     assert intake.default_jobs(small) == max(1, min(os.cpu_count() or 1, intake.MAX_JOBS))
     assert intake.default_jobs() == max(1, min(os.cpu_count() or 1, intake.MAX_JOBS))
+
+
+def _rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, ids and all, but when and where a run happened."""
+    out = {}
+    for table, spec in _TABLES.items():
+        cols = [c for c in spec["columns"] if c not in _WHEN]
+        rows = store.conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()  # noqa: S608
+        out[table] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def test_rows_copied_from_workers_are_the_rows_one_process_writes(mixed, tmp_path):
+    """SQLite gives the same ids either way: every row, every id and every link between them
+    (a line's claim, an adjustment's line, a denial's claim and line) is the same; the claim
+    keys and first-adjudication marks the copy computes too. Files stored twice in a row (a
+    reversal and a correction of stored claims) exercise the marks against stored claims."""
+    later = tmp_path / "later"
+    later.mkdir()
+    again = _spec("A9", 0)
+    for c in again.claims[:2]:
+        c.status = "22"
+    (later / "h.835").write_text(build_835([again, _spec("H1", 20)]), newline="")
+    (later / "i.835").write_text(build_835(_spec("I1", 60, n=30)), newline="")
+    rules = load_rules()
+    one, four = Store(tmp_path / "one.db"), Store(tmp_path / "four.db")
+    for folder in (mixed, later):
+        r1 = ingest_paths(one, [folder], rules=rules, today=TODAY, jobs=1)
+        r4 = ingest_paths(four, [folder], rules=rules, today=TODAY, jobs=4)
+        assert r4.as_dict() == r1.as_dict()
+    assert one.count("denials") > 0 and one.count("claims") > 40
+    assert _rows(four) == _rows(one)
+    one.close()
+    four.close()
+
+
+def test_scratch_files_are_private_and_gone_after_the_run(mixed, tmp_path, monkeypatch):
+    """A worker's scratch file holds PHI: owner-only, in a folder of its own, removed when
+    its rows are copied; the folder goes at the end of the run, failures or not."""
+    folder = tmp_path / "scratch"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setitem(intake._WORKER, "folder", str(folder))
+    monkeypatch.setitem(intake._WORKER, "rules", load_rules())
+    parsed = parse_in_worker(mixed / "a.835")
+    assert parsed.failure is None and parsed.scratch is not None
+    scratch = Path(parsed.scratch)
+    assert scratch.parent == folder and scratch.stat().st_mode & 0o777 == 0o600
+    assert [tx.header.trace_number for tx in parsed.transactions] == ["A1", "A2"]
+    failed = parse_in_worker(mixed / "e-bad-amount.835")
+    assert failed.failure is not None and failed.scratch is None
+    assert list(folder.iterdir()) == [scratch]  # the failed file left nothing
+
+    runs = tmp_path / "tmp"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    report = ingest_paths(Store.memory(), [mixed], rules=load_rules(), today=TODAY, jobs=2)
+    assert report.count("failed") == 2 and report.count("ingested") == 4
+    assert list(runs.iterdir()) == []
+
+
+def test_postgresql_workers_read_ahead_and_parse_nothing(mixed, pg_pooled, monkeypatch):
+    """A scratch file would reach PostgreSQL row by row through Python: there the workers only
+    read ahead, and the result is the same."""
+    seen: list[bool] = []
+    original = intake._read_ahead
+
+    def spy(files, jobs, rules, parse):
+        seen.append(parse)
+        return original(files, jobs, rules, parse)
+
+    monkeypatch.setattr(intake, "_read_ahead", spy)
+    store = Store(pg_pooled)
+    try:
+        r = ingest_paths(store, [mixed], rules=load_rules(), today=TODAY, jobs=2)
+    finally:
+        store.close()
+    assert seen == [False] and r.count("ingested") == 4

@@ -154,7 +154,9 @@ def test_mangled_input_never_raises_anything_but_x12error(spec, data):
         assert str(exc).startswith("mangled.835")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(remit, min_size=1, max_size=3),
     layouts(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from .era import ZERO, Adjustment, Claim, Remark, ServiceLine
 from .rules import Resolved, Rules
@@ -162,6 +162,28 @@ def claim_date(claim: Claim) -> str | None:
     """The claim's date of service: its first line's, else the claim's own (DTM*232/472)."""
     dates = [ln.date_from for ln in claim.lines if ln.date_from]
     return min(dates) if dates else (claim.service_date or claim.statement_from)
+
+
+class ClaimFacts(NamedTuple):
+    """What the denial work needs of a claim beyond its candidates (a worker process sends
+    these, not the claim)."""
+
+    status: str
+    patient_control: str
+    payer_claim_id: str
+    filing_indicator: str
+    patient: tuple[str | None, str | None, str | None]  # member id, last, first
+
+
+def claim_facts(claim: Claim) -> ClaimFacts:
+    p = claim.person("QC")  # what the store keeps as the claim's patient
+    return ClaimFacts(
+        claim.status,
+        claim.patient_control,
+        claim.payer_claim_id,
+        claim.filing_indicator,
+        (p.id, p.last, p.first) if p else (None, None, None),
+    )
 
 
 def find_denials(claim: Claim, rules: Rules, claim_id: int, line_ids: list[int]) -> list[Candidate]:

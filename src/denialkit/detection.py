@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .assignment import route
-from .denials import REVERSAL, Candidate, find_denials
+from .denials import REVERSAL, Candidate, ClaimFacts, claim_facts, find_denials
 from .era import Claim, RemittanceHeader
 from .lifecycle import PaidBatch, resolve_from_payment, same_line, same_patient
 from .payers import PayerPolicy, next_step, policy
@@ -58,6 +58,22 @@ class DenialProcessor:
         claim_id: int,
         line_ids: list[int],
     ) -> None:
+        found = (
+            [] if claim.status == REVERSAL else find_denials(claim, self.rules, claim_id, line_ids)
+        )
+        self.found(header, payer_id, remittance_id, claim_facts(claim), found, claim_id)
+
+    def found(
+        self,
+        header: RemittanceHeader,
+        payer_id: int,
+        remittance_id: int,
+        claim: ClaimFacts,
+        found: list[Candidate],
+        claim_id: int,
+    ) -> None:
+        """One stored claim, its denials found already (``find_denials``: in a worker
+        process, or by ``claim``)."""
         if self._remittance[0] != remittance_id:  # once per remittance, not per claim
             # The appeal clock runs from the remittance date: BPR16, else DTM*405.
             date = header.payment_date or header.production_date or header.notice_date
@@ -70,7 +86,6 @@ class DenialProcessor:
         if claim.status == REVERSAL:
             self.reversals.append((payer_id, claim.patient_control, claim.payer_claim_id, source))
             return
-        found = find_denials(claim, self.rules, claim_id, line_ids)
         batch = self.batch
         if batch is None or batch.remittance_id != remittance_id:
             if batch is not None:
@@ -93,7 +108,7 @@ class DenialProcessor:
             "payer_ids": [header.payer.id, header.payer.ref("2U"), header.trace_originator],
             "payer_name": header.payer.name,
             "filing": claim.filing_indicator,
-            "patient": _patient(claim),
+            "patient": claim.patient,
         }
         self.pending.extend((c, ctx) for c in found)
 
@@ -209,11 +224,6 @@ class DenialProcessor:
             payer_id: self.store.open_denials_like(payer_id, sorted(icns), sorted(pcns))
             for payer_id, (icns, pcns) in wanted.items()
         }
-
-
-def _patient(claim: Claim) -> tuple[str | None, str | None, str | None]:
-    p = claim.person("QC")  # what the store keeps as the claim's patient
-    return (p.id, p.last, p.first) if p else (None, None, None)
 
 
 def _same_denial(e: dict[str, Any], c: Candidate, ctx: dict[str, Any]) -> bool:

@@ -33,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .denials import REVERSAL, Candidate, ClaimFacts, claim_facts, find_denials
 from .detection import DenialProcessor
 from .edi837 import parse_837
 from .era import (
@@ -50,7 +51,7 @@ from .filekinds import CLAIMS, not_a_remittance
 from .files import private_open
 from .linking import link_remittances, link_submissions
 from .rules import Rules
-from .store import ClaimWriter, Store, to_cents
+from .store import ClaimRows, ClaimWriter, Scratch, Store, TxRows, to_cents
 from .vocabulary import GROUP_CODES as GROUPS
 from .vocabulary import money
 from .x12 import CHUNK_SIZE, MAX_SEGMENT_CHARS, Delimiters, SegmentReader, check_regular_file
@@ -523,6 +524,134 @@ def read_in_worker(path: str | os.PathLike[str]) -> Prepared:
 
 
 @dataclass
+class ParsedTransaction:
+    """One transaction of a file parsed in a worker: what the storing process needs to store
+    it as ``_Sink`` would have (its rows wait in the scratch file)."""
+
+    header: RemittanceHeader
+    content: str | None
+    warn_at: int  # the file's warnings when its header came: a duplicate's warning goes there
+    rows: TxRows
+    totals: Totals = field(default_factory=Totals)
+    provider_adjustments: list[ProviderAdjustment] = field(default_factory=list)
+    end: RemittanceEnd | None = None
+
+
+@dataclass
+class Parsed:
+    """A file read in a worker process: ``prepared``, then for a remittance its transactions
+    (rows in the ``scratch`` file), warnings and any failure, raised again where the store
+    would have met it."""
+
+    prepared: Prepared
+    scratch: str | None = None
+    transactions: list[ParsedTransaction] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
+    failure: _Failure | None = None
+    segment: int | None = None  # the last segment read, for an unforeseen failure
+
+
+# Set in each worker process by ``_start_worker``: the rules the denials are found with, and
+# the private folder scratch files go in.
+_WORKER: dict[str, Any] = {}
+
+
+def parse_in_worker(path: str | os.PathLike[str]) -> Parsed:
+    """``prepare`` the file and, for a remittance, parse it: its claim rows go to a scratch
+    file, the rest comes back. Runs in a worker process; never raises."""
+    with collector_paused():
+        parsed = Parsed(prepare(path))
+        pre = parsed.prepared
+        if pre.error is not None or pre.kind is not None:
+            return parsed
+        p, name = Path(path), os.fspath(path)
+        scratch_path = Path(_WORKER["folder"]) / f"{pre.digest}-{os.getpid()}-{time.time_ns()}.db"
+        parsed.scratch = os.fspath(scratch_path)
+        stream = EraStream(p, name)
+        try:
+            scratch = Scratch(scratch_path)
+            try:
+                _ScratchSink(stream, scratch, parsed, _WORKER["rules"]).drain(
+                    transaction_digests(p, name)
+                )
+            finally:
+                scratch.close()
+        except Exception as exc:  # raised again in the storing process, in its place
+            parsed.failure = _Failure.of(exc)
+            parsed.segment = stream.segment or None
+            parsed.transactions = []
+            scratch_path.unlink(missing_ok=True)
+            parsed.scratch = None
+        parsed.warnings = list(stream.warnings)
+        parsed.suppressed = dict(stream.suppressed)
+        return parsed
+
+
+class _ScratchSink:
+    """A worker's ``_Sink``: the same events, into a scratch file and ``Parsed``; the denials
+    are found here (rules only), the rest of the denial work waits for the store."""
+
+    def __init__(self, stream: EraStream, scratch: Scratch, parsed: Parsed, rules: Rules | None):
+        self.stream = stream
+        self.scratch = scratch
+        self.parsed = parsed
+        self.rules = rules
+        self.rows = ClaimRows(0, 0)
+        self.tx: ParsedTransaction | None = None
+        self.since: dict[str, int] = {}
+        self.facts: list[tuple[int, ClaimFacts, list[Candidate]]] = []
+        self.seq = 0
+        self.chunk = 0
+
+    def drain(self, contents: dict[int, str]) -> None:
+        for event in self.stream:
+            if isinstance(event, Claim):
+                self.claim(event)
+            elif isinstance(event, RawText):
+                assert self.tx is not None
+                self.scratch.raw_text(self.tx.header.transaction, self.chunk, event.text)
+                self.chunk += 1
+            elif isinstance(event, ProviderAdjustment):
+                assert self.tx is not None
+                self.tx.provider_adjustments.append(event)
+            elif isinstance(event, RemittanceHeader):
+                rows = TxRows((self.rows.claim_id, self.rows.line_id, self.rows.adj_id))
+                self.since = self.scratch.mark()
+                self.tx = ParsedTransaction(
+                    event, contents.get(event.segment), len(self.stream.warnings), rows
+                )
+                self.parsed.transactions.append(self.tx)
+                self.seq = self.chunk = 0
+            elif isinstance(event, RemittanceEnd):
+                assert self.tx is not None
+                self.flush()
+                self.tx.end = event
+                self.tx.rows.ranges = self.scratch.ranges(self.since)
+
+    def claim(self, c: Claim) -> None:
+        assert self.tx is not None
+        cid, line_ids = self.rows.add(c)
+        self.tx.totals.add_claim(c)
+        if self.rules is not None:
+            found = [] if c.status == REVERSAL else find_denials(c, self.rules, cid, line_ids)
+            self.facts.append((cid, claim_facts(c), found))
+        if self.rows.full:
+            self.flush()
+
+    def flush(self) -> None:
+        """A batch: its rows, and its denial inputs as one piece (the storing process does
+        its denial work batch by batch, as ``_Sink`` does)."""
+        assert self.tx is not None
+        self.scratch.write(self.rows.rows)
+        self.rows.pending = 0
+        if self.rules is not None:
+            self.scratch.facts(self.tx.header.transaction, self.seq, self.facts)
+            self.seq += 1
+            self.facts = []
+
+
+@dataclass
 class _Failure:
     """An exception raised in a worker, as data (exceptions do not all survive pickling)."""
 
@@ -576,13 +705,14 @@ def ingest_file(
     rules: Rules | None = None,
     today: dt.date | None = None,
     read_progress: ReadProgress | None = None,
-    prepared: Prepared | None = None,
+    prepared: Prepared | Parsed | None = None,
 ) -> FileResult:
     """Store one file whole, or nothing. Never raises for bad input: see ``FileResult``.
 
     With ``rules``, the denials in it are found, triaged and routed in the same transaction.
-    ``read_progress(bytes_read, claims)`` is called as the file is read. ``prepared``: what
-    ``read_in_worker`` read of it in another process (the same result, sooner).
+    ``read_progress(bytes_read, claims)`` is called as the file is read. ``prepared``: what a
+    worker process read of it (``read_in_worker``) or parsed (``parse_in_worker``, its scratch
+    file deleted here): the same result, sooner.
     """
     with collector_paused():
         return _ingest_file(store, path, rules, today, read_progress, prepared)
@@ -594,12 +724,17 @@ def _ingest_file(
     rules: Rules | None,
     today: dt.date | None,
     read_progress: ReadProgress | None,
-    prepared: Prepared | None,
+    prepared: Prepared | Parsed | None,
 ) -> FileResult:
     p = Path(path)
     name = os.fspath(path)
     result = FileResult(name, "failed")
-    pre = prepared if prepared is not None else prepare(p)
+    parsed = prepared if isinstance(prepared, Parsed) else None
+    pre: Prepared
+    if isinstance(prepared, Parsed):
+        pre = prepared.prepared
+    else:
+        pre = prepared if prepared is not None else prepare(p)
     if pre.error is not None:
         result.error = pre.error
         return result
@@ -608,6 +743,8 @@ def _ingest_file(
     if pre.kind is not None:
         result.error = Issue(name, None, f"{pre.kind}: not a remittance; nothing stored")
         return result
+    if parsed is not None:
+        return _ingest_parsed(store, p, parsed, result, rules, today)
     source: Any = p
     if read_progress is not None:
         source = io.BufferedReader(
@@ -618,15 +755,45 @@ def _ingest_file(
         with store.transaction():
             _store_file(store, p, pre, stream, result, rules, today)
     except _AllDuplicate:
-        result.status = "duplicate"
-        result.duplicate_of = "remittances with the same content stored earlier"
-        result.totals = Totals()
+        _all_duplicate(result)
     except Exception as exc:  # one file never stops the run
         _failed(store, result, name, exc, stream.segment or None, stream.warnings)
     finally:
         if source is not p:
             source.close()  # the parser closes only the files it opened itself
     return result
+
+
+def _ingest_parsed(
+    store: Store,
+    p: Path,
+    parsed: Parsed,
+    result: FileResult,
+    rules: Rules | None,
+    today: dt.date | None,
+) -> FileResult:
+    """``_ingest_file`` for a remittance a worker parsed: its scratch file attached for the
+    copy, then deleted, whatever happens."""
+    try:
+        with contextlib.ExitStack() as stack:
+            if parsed.scratch is not None:
+                stack.enter_context(store.scratch_attached(parsed.scratch))
+            with store.transaction():
+                _store_parsed(store, p, parsed, result, rules, today)
+    except _AllDuplicate:
+        _all_duplicate(result)
+    except Exception as exc:  # one file never stops the run
+        _failed(store, result, result.path, exc, parsed.segment, parsed.warnings)
+    finally:
+        if parsed.scratch is not None:
+            Path(parsed.scratch).unlink(missing_ok=True)
+    return result
+
+
+def _all_duplicate(result: FileResult) -> None:
+    result.status = "duplicate"
+    result.duplicate_of = "remittances with the same content stored earlier"
+    result.totals = Totals()
 
 
 def _store_file(
@@ -651,11 +818,90 @@ def _store_file(
     file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
     denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
     remittance_ids = _Sink(store, stream, result, denials, file_id, contents).drain()
+    _finish_file(
+        store, result, file_id, remittance_ids, denials, stream.warnings, stream.suppressed
+    )
+
+
+def _store_parsed(
+    store: Store,
+    p: Path,
+    parsed: Parsed,
+    result: FileResult,
+    rules: Rules | None,
+    today: dt.date | None,
+) -> None:
+    """``_store_file`` for a file a worker parsed: the same rows, warnings and denial work,
+    the rows copied from its scratch file (attached) instead of written one by one."""
+    name, pre = result.path, parsed.prepared
+    earlier = store.file_by_sha256(pre.digest)
+    if earlier is not None:
+        result.status = "duplicate"
+        result.duplicate_of = earlier["name"]
+        return
+    if parsed.failure is not None:
+        raise parsed.failure.exception(name)
+    file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
+    denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
+    warnings = list(parsed.warnings)
+    remittance_ids: dict[int, int] = {}
+    for tx in parsed.transactions:
+        h, n = tx.header, tx.header.transaction
+        payer_id = store.payer_id(h)
+        skip, message = _earlier_remittance(store, h, payer_id, tx.content)
+        if message is not None:  # where the parse would have put it: before what followed
+            at = tx.warn_at + len(warnings) - len(parsed.warnings)
+            warnings.insert(at, Issue(name, h.segment, message, n))
+        if skip:
+            result.duplicate_transactions += 1
+            continue
+        rid = store.add_remittance(
+            file_id,
+            h,
+            payer_id,
+            store.payee_id(h),
+            tx.content,
+        )
+        remittance_ids[n] = rid
+        result.totals.transactions += 1
+        result.totals.payment_total += h.payment_amount
+        claim_off, line_off = store.copy_scratch(
+            n, tx.rows, rid, payer_id, h.payment_date or h.production_date
+        )
+        result.totals.merge(tx.totals)
+        for adj in tx.provider_adjustments:
+            store.add_provider_adjustment(rid, adj)
+            result.totals.plb_total += adj.amount
+        if denials is not None:
+            for batch in store.scratch_facts(n):
+                for cid, facts, found in batch:
+                    for c in found:
+                        c.claim_id += claim_off
+                        if c.line_id is not None:
+                            c.line_id += line_off
+                    denials.found(h, payer_id, rid, facts, found, cid + claim_off)
+                denials.flush()
+        assert tx.end is not None
+        store.finish_remittance(rid, tx.end)
+    _finish_file(store, result, file_id, remittance_ids, denials, warnings, parsed.suppressed)
+
+
+def _finish_file(
+    store: Store,
+    result: FileResult,
+    file_id: int,
+    remittance_ids: dict[int, int],
+    denials: DenialProcessor | None,
+    warnings: Iterable[Issue],
+    suppressed: dict[str, int],
+) -> None:
+    """The end of a remittance file's transaction: its warnings, links and counts."""
+    name = result.path
     if denials is not None:
         result.denials = denials.created
-    result.warnings = list(stream.warnings)
-    result.suppressed = dict(stream.suppressed)
-    for what, n in sorted(stream.suppressed.items()):
+    result.warnings = list(warnings)
+    result.suppressed = dict(suppressed)
+    for what, n in sorted(suppressed.items()):
         result.warnings.append(Issue(name, None, f"{n} more {what} warnings not shown"))
     if result.duplicate_transactions and not remittance_ids:
         raise _AllDuplicate
@@ -764,6 +1010,28 @@ def _failed(
     )
 
 
+def _earlier_remittance(
+    store: Store, header: RemittanceHeader, payer_id: int, content: str | None
+) -> tuple[bool, str | None]:
+    """Whether a transaction repeats a remittance stored before (skip it), and the warning
+    to give: a duplicate, or the same payer, TRN02 and BPR02 with other content."""
+    n = header.transaction
+    earlier = store.find_remittance(
+        payer_id, header.trace_number, to_cents(header.payment_amount) or 0, content
+    )
+    if earlier is None:
+        return False, None
+    if earlier[1] is not None:
+        return True, (
+            f"transaction {n} repeats a remittance already stored ({earlier[1]}); "
+            "skipped: its claims are not stored again"
+        )
+    return False, (
+        f"transaction {n} has the same payer, TRN02 and BPR02 as a remittance already stored "
+        "but different content: a separate remittance, not a duplicate"
+    )
+
+
 class _Sink:
     """Where one file's events go: the transaction being stored (``writer`` is None while a
     duplicate transaction is passed over) and the denial work on its claims."""
@@ -831,23 +1099,12 @@ class _Sink:
         payer_id = store.payer_id(event)
         n = event.transaction
         content = self.contents.get(event.segment)
-        earlier = store.find_remittance(
-            payer_id, event.trace_number, to_cents(event.payment_amount) or 0, content
-        )
-        if earlier is not None and earlier[1] is not None:
+        skip, message = _earlier_remittance(store, event, payer_id, content)
+        if message is not None:
+            self.stream.warn(event.segment, message)
+        if skip:
             result.duplicate_transactions += 1
-            self.stream.warn(
-                event.segment,
-                f"transaction {n} repeats a remittance already stored ({earlier[1]}); "
-                "skipped: its claims are not stored again",
-            )
             return
-        if earlier is not None:
-            self.stream.warn(
-                event.segment,
-                f"transaction {n} has the same payer, TRN02 and BPR02 as a remittance "
-                "already stored but different content: a separate remittance, not a duplicate",
-            )
         rid = store.add_remittance(self.file_id, event, payer_id, store.payee_id(event), content)
         self.remittance_ids[n] = rid
         self.remittance_id = rid
@@ -907,22 +1164,30 @@ def ingest_paths(
     files = list(find_files(paths))
     if jobs is None:
         jobs = default_jobs(files)
-    for path, prepared in _read_ahead(files, jobs):
+    # SQLite: workers parse, this process copies their rows in. PostgreSQL: workers read
+    # ahead (hashes), this process parses: a copy from a SQLite scratch file into PostgreSQL
+    # would go through Python row by row, what the scratch file is there to avoid.
+    parse = store.engine == "sqlite"
+    for path, ahead in _read_ahead(files, jobs, rules if parse else None, parse):
         each = None
         if read_progress is not None:
             each = functools.partial(read_progress, path)
-        r = ingest_file(store, path, rules, today, each, prepared)
+        r = ingest_file(store, path, rules, today, each, ahead)
         report.files.append(r)
         if progress is not None:
             progress(r)
     return report
 
 
-def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared | None]]:
-    """Each file with what a worker read of it ahead (None: everything is read here).
+def _read_ahead(
+    files: list[Path], jobs: int, rules: Rules | None, parse: bool
+) -> Iterator[tuple[Path, Prepared | Parsed | None]]:
+    """Each file with what a worker read of it ahead (None: everything is read here): parsed
+    into a scratch file (``parse``), else its hashes only.
 
-    At most ``jobs`` + 1 files are read ahead; what comes back is small (hashes), so memory
-    stays flat however large the files.
+    At most ``jobs`` + 1 files are read ahead, so memory stays flat however large the files
+    (a parsed file comes back as its transactions' headers and totals; its rows wait on
+    disk, in a private folder removed at the end).
     """
     if jobs <= 1 or len(files) < 2:
         for path in files:
@@ -936,21 +1201,39 @@ def _read_ahead(files: list[Path], jobs: int) -> Iterator[tuple[Path, Prepared |
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["denialkit.intake"])
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
-    ) as pool:
-        ahead: collections.deque[tuple[Path, Future[Prepared]]] = collections.deque()
+    work: Callable[[Path], Prepared | Parsed] = parse_in_worker if parse else read_in_worker
+    with (
+        tempfile.TemporaryDirectory(prefix="denialkit-intake-") as folder,
+        ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), rules, folder),
+        ) as pool,
+    ):
+        ahead: collections.deque[tuple[Path, Future[Prepared | Parsed]]] = collections.deque()
         todo = iter(files)
-        for path in todo:
-            ahead.append((path, pool.submit(read_in_worker, path)))
-            if len(ahead) > jobs:
-                break
-        while ahead:
-            path, future = ahead.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                ahead.append((nxt, pool.submit(read_in_worker, nxt)))
-            yield path, future.result()
+        try:
+            for path in todo:
+                ahead.append((path, pool.submit(work, path)))
+                if len(ahead) > jobs:
+                    break
+            while ahead:
+                path, future = ahead.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    ahead.append((nxt, pool.submit(work, nxt)))
+                yield path, future.result()
+        finally:
+            for _, future in ahead:  # a run stopped early: nothing more is parsed
+                future.cancel()
+
+
+def _start_worker(storer: int, rules: Rules | None, folder: str) -> None:
+    """In a worker: what ``parse_in_worker`` uses, and a watch on the storing process."""
+    _WORKER["rules"] = rules
+    _WORKER["folder"] = folder
+    _watch(storer)
 
 
 def _watch(storer: int) -> None:

@@ -16,6 +16,7 @@ from .core import Store
 from .queries import _QUEUE_ORDER, _queue_where
 from .reports import ReportFilter
 from .schema import SCHEMA_VERSION
+from .scratch import Scratch, TxRows
 from .sql import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -26,7 +27,7 @@ from .sql import (
     to_cents,
 )
 from .transfer import copy_store, figures
-from .writer import BATCH_CLAIMS, ClaimWriter
+from .writer import BATCH_CLAIMS, ClaimRows, ClaimWriter
 
 __all__ = [
     "BATCH_CLAIMS",
@@ -37,7 +38,10 @@ __all__ = [
     "ReportFilter",
     "SCHEMA_VERSION",
     "WAITING_STATUSES",
+    "ClaimRows",
     "ClaimWriter",
+    "Scratch",
+    "TxRows",
     "Store",
     "_QUEUE_ORDER",
     "_queue_where",

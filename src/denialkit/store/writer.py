@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,21 +24,10 @@ if TYPE_CHECKING:  # names for annotations only: reading the queue does not load
     from .core import Store
 
 from .dialect import LOCK_IDS, Dialect
-from .schema import _TABLES
+from .scratch import _INSERT_COLUMNS, TxRows, copy_sql, scratch_facts
 from .sql import _chunks, _insert_sql, _marks, _num, claim_key, to_cents
 
 BATCH_CLAIMS = 2000
-
-_INSERT_COLUMNS = {
-    "claims": list(_TABLES["claims"]["columns"]),
-    "claim_names": list(_TABLES["claim_names"]["columns"]),
-    "service_lines": list(_TABLES["service_lines"]["columns"]),
-    "adjustments": list(_TABLES["adjustments"]["columns"]),
-    "remarks": list(_TABLES["remarks"]["columns"]),
-    "refs": list(_TABLES["refs"]["columns"]),
-    "amounts": list(_TABLES["amounts"]["columns"]),
-    "quantities": list(_TABLES["quantities"]["columns"]),
-}
 
 
 class IntakeMixin:
@@ -45,6 +36,10 @@ class IntakeMixin:
     # Set by Store, the class this is mixed into.
     conn: Any
     dialect: Dialect
+
+    if TYPE_CHECKING:
+
+        def grew(self, rows: int) -> None: ...  # Store's
 
     def file_by_sha256(self, sha256: str) -> dict[str, Any] | None:
         # The first question of a file's transaction: from here on, one intake at a time on
@@ -256,6 +251,78 @@ class IntakeMixin:
             for t in ("claims", "service_lines", "adjustments")
         )
 
+    @contextmanager
+    def scratch_attached(self, path: str | os.PathLike[str]) -> Iterator[None]:
+        """A worker's scratch file (``store.scratch``), attached for ``copy_scratch`` (SQLite
+        only; outside a transaction: SQLite attaches only there)."""
+        self.conn.execute("ATTACH DATABASE ? AS scratch", (os.fspath(path),))
+        try:
+            yield
+        finally:
+            self.conn.execute("DETACH DATABASE scratch")
+
+    def copy_scratch(
+        self, tx: int, rows: TxRows, remittance_id: int, payer_id: int, date: str | None
+    ) -> tuple[int, int]:
+        """Copy one transaction's rows from the attached scratch file into the store: what
+        ``ClaimWriter`` would have written for it. Returns the claim and line id offsets (the
+        store's id = the worker's + offset)."""
+        ids = self.next_ids()
+        offsets = {
+            "claim": ids[0] - rows.first_ids[0],
+            "line": ids[1] - rows.first_ids[1],
+            "adj": ids[2] - rows.first_ids[2],
+            "remittance_id": remittance_id,
+            "payer_id": payer_id,
+        }
+        self._scratch_keys(rows, offsets["claim"], payer_id, date or "9999-12-31")
+        for table, (low, high) in rows.ranges.items():
+            if table == "raw_text":
+                self.conn.execute(
+                    "INSERT INTO raw_text (remittance_id, chunk, text) SELECT ?, chunk, text "
+                    "FROM scratch.raw_text WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                    (remittance_id, low, high),
+                )
+                continue
+            if table == "facts":
+                continue
+            sql, names = _COPY_SQL[table]
+            bounds = {"from": low, "to": high}
+            self.conn.execute(sql, [offsets[n] if n in offsets else bounds[n] for n in names])
+            self.grew(high - low + 1)
+        return offsets["claim"], offsets["line"]
+
+    def _scratch_keys(self, rows: TxRows, offset: int, payer_id: int, date: str) -> None:
+        """Each claim's key (it holds the payer's id) and first-adjudication mark, into the
+        temporary table the copy of the claims joins."""
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scratch_keys "
+            "(id INTEGER PRIMARY KEY, claim_key INTEGER, first_adj INTEGER)"
+        )
+        self.conn.execute("DELETE FROM temp.scratch_keys")
+        if "claims" not in rows.ranges:
+            return
+        low, high = rows.ranges["claims"]
+        claims = [
+            (cid, claim_key(payer_id, pcn, pid, last, first, dos), status)
+            for cid, pcn, pid, last, first, dos, status in self.conn.execute(
+                "SELECT id, patient_control, patient_id, patient_last, patient_first, dos, "
+                "status FROM scratch.claims WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                (low, high),
+            )
+        ]
+        flags = first_adjudication_flags(
+            cast("Store", self), date, [(cid + offset, key, s) for cid, key, s in claims]
+        )
+        self.conn.executemany(
+            "INSERT INTO temp.scratch_keys (id, claim_key, first_adj) VALUES (?, ?, ?)",
+            [(cid, key, flags[cid + offset]) for cid, key, _ in claims],
+        )
+
+    def scratch_facts(self, tx: int) -> Iterator[Any]:
+        """The denial inputs the worker wrote for transaction ``tx``, batch by batch."""
+        return scratch_facts(self.conn, tx)
+
     def claim_writer(
         self, remittance_id: int, payer_id: int, date: str | None = None
     ) -> ClaimWriter:
@@ -296,23 +363,51 @@ def _claim_dos(c: Claim) -> str | None:
     return min(dates) if dates else (c.service_date or c.statement_from)
 
 
-class ClaimWriter:
-    """Buffers claims of one remittance and writes them in batches (executemany).
+def first_adjudication_flags(
+    store: Store, date: str, claims: list[tuple[int, int, str]]
+) -> dict[int, int]:
+    """Each claim's ``first_adj`` (claims as (id, key, status), in id order, of one remittance
+    dated ``date``): 1 when no claim with the same key was adjudicated earlier (by remittance
+    date, then id), 0 for re-adjudications and reversals. A claim from an older remittance
+    stored later takes the mark over (the stored one is unmarked here)."""
+    keys = {key for _, key, status in claims if status != "22"}
+    first = store.first_adjudications(keys)  # key -> (claim id, date)
+    flags: dict[int, int] = {}
+    for cid, key, status in claims:
+        if status == "22":
+            flags[cid] = 0
+            continue
+        earlier = first.get(key)
+        if earlier is not None and earlier[1] <= date:
+            flags[cid] = 0
+            continue
+        if earlier is not None:  # an older adjudication arrives after a newer one
+            if earlier[0] in flags:
+                flags[earlier[0]] = 0
+            else:
+                store.conn.execute("UPDATE claims SET first_adj = 0 WHERE id = ?", (earlier[0],))
+        flags[cid] = 1
+        first[key] = (cid, date)
+    return flags
 
-    Ids are assigned here rather than by SQLite so that lines and adjustments can point at
-    their claim without a round trip per row; the file's write transaction makes that safe.
-    """
+
+class ClaimRows:
+    """The rows of claims, one tuple per row and table, with ids given here: lines and
+    adjustments point at their claim without a round trip per row. No store: a worker process
+    builds them too (``ids`` from 1, ``remittance_id`` and ``payer_id`` 0, set when stored)."""
 
     def __init__(
-        self, store: Store, remittance_id: int, payer_id: int, date: str | None = None
+        self, remittance_id: int, payer_id: int, ids: tuple[int, int, int] = (1, 1, 1)
     ) -> None:
-        self.store = store
         self.remittance_id = remittance_id
         self.payer_id = payer_id
-        self.date = date or "9999-12-31"  # the remittance date: which adjudication came first
-        self.claim_id, self.line_id, self.adj_id = store.next_ids()
+        self.claim_id, self.line_id, self.adj_id = ids
         self.rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _INSERT_COLUMNS}
         self.pending = 0
+
+    @property
+    def full(self) -> bool:
+        return self.pending >= BATCH_CLAIMS
 
     def add(self, c: Claim) -> tuple[int, list[int]]:
         """Buffer one claim; returns its id and its lines' ids."""
@@ -409,10 +504,6 @@ class ClaimWriter:
         self.pending += 1
         return cid, line_ids
 
-    @property
-    def full(self) -> bool:
-        return self.pending >= BATCH_CLAIMS
-
     def _details(
         self,
         cid: int,
@@ -447,35 +538,26 @@ class ClaimWriter:
         for q, n in quantities:
             rows["quantities"].append((cid, lid, q, str(n)))
 
+
+class ClaimWriter(ClaimRows):
+    """Buffers claims of one remittance and writes them in batches (executemany); the file's
+    write transaction makes the ids it gives safe."""
+
+    def __init__(
+        self, store: Store, remittance_id: int, payer_id: int, date: str | None = None
+    ) -> None:
+        super().__init__(remittance_id, payer_id, store.next_ids())
+        self.store = store
+        self.date = date or "9999-12-31"  # the remittance date: which adjudication came first
+
     def _first_adjudications(self) -> None:
-        """Mark each buffered claim's ``first_adj``: 1 when no claim with the same key was
-        adjudicated earlier (by remittance date, then id), 0 for re-adjudications and
-        reversals. A claim from an older remittance stored later takes the mark over."""
         rows = self.rows["claims"]
         if not rows:
             return
         key_at, status_at = len(rows[0]) - 2, len(rows[0]) - 1
-        keys = {r[key_at] for r in rows if r[status_at] != "22"}
-        first = self.store.first_adjudications(keys)  # key -> (claim id, date)
-        flags: dict[int, int] = {}
-        for r in rows:
-            cid, key = r[0], r[key_at]
-            if r[status_at] == "22":
-                flags[cid] = 0
-                continue
-            earlier = first.get(key)
-            if earlier is not None and earlier[1] <= self.date:
-                flags[cid] = 0
-                continue
-            if earlier is not None:  # an older adjudication arrives after a newer one
-                if earlier[0] in flags:
-                    flags[earlier[0]] = 0
-                else:
-                    self.store.conn.execute(
-                        "UPDATE claims SET first_adj = 0 WHERE id = ?", (earlier[0],)
-                    )
-            flags[cid] = 1
-            first[key] = (cid, self.date)
+        flags = first_adjudication_flags(
+            self.store, self.date, [(r[0], r[key_at], r[status_at]) for r in rows]
+        )
         self.rows["claims"] = [(*r[:status_at], flags[r[0]]) for r in rows]
 
     def flush(self) -> None:
@@ -487,3 +569,6 @@ class ClaimWriter:
                 self.store.grew(len(rows))
                 rows.clear()
         self.pending = 0
+
+
+_COPY_SQL = {t: copy_sql(t) for t in _INSERT_COLUMNS}

@@ -340,8 +340,9 @@ def ingest(
             "--jobs",
             "-j",
             min=1,
-            help="Processes reading files ahead (default: the number of cores, at most 8, "
-            "when the files come to 16 MB or more); one stores them, in order.",
+            help="Processes parsing files ahead (default: the number of cores, at most 8, "
+            "when the files come to 16 MB or more); one stores them, in order, with the same "
+            "result as -j 1. On PostgreSQL they read ahead and one process parses.",
             show_default=False,
         ),
     ] = None,

@@ -157,11 +157,18 @@ def _rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
-def test_rows_copied_from_workers_are_the_rows_one_process_writes(mixed, tmp_path):
+@pytest.mark.parametrize("split", [False, True], ids=["file-a-worker", "files-shared"])
+def test_rows_copied_from_workers_are_the_rows_one_process_writes(
+    mixed, tmp_path, monkeypatch, split
+):
     """SQLite gives the same ids either way: every row, every id and every link between them
     (a line's claim, an adjustment's line, a denial's claim and line) is the same; the claim
     keys and first-adjudication marks the copy computes too. Files stored twice in a row (a
-    reversal and a correction of stored claims) exercise the marks against stored claims."""
+    reversal and a correction of stored claims) exercise the marks against stored claims.
+    ``files-shared``: every file is parsed by all four workers, each keeping every fourth
+    transaction (most files have fewer: some shares keep none)."""
+    if split:
+        monkeypatch.setattr(intake, "SPLIT_MIN_BYTES", 0)
     later = tmp_path / "later"
     later.mkdir()
     again = _spec("A9", 0)
@@ -169,6 +176,9 @@ def test_rows_copied_from_workers_are_the_rows_one_process_writes(mixed, tmp_pat
         c.status = "22"
     (later / "h.835").write_text(build_835([again, _spec("H1", 20)]), newline="")
     (later / "i.835").write_text(build_835(_spec("I1", 60, n=30)), newline="")
+    many = [_spec(f"J{i}", 100 + 10 * i, n=3) for i in range(9)]
+    many[4] = _spec("A1", 0)  # a transaction stored before, amid others: skipped, warned
+    (later / "j-nine-transactions.835").write_text(build_835(many), newline="")
     rules = load_rules()
     one, four = Store(tmp_path / "one.db"), Store(tmp_path / "four.db")
     for folder in (mixed, later):
@@ -189,12 +199,12 @@ def test_scratch_files_are_private_and_gone_after_the_run(mixed, tmp_path, monke
     monkeypatch.setitem(intake._WORKER, "folder", str(folder))
     monkeypatch.setitem(intake._WORKER, "rules", load_rules())
     parsed = parse_in_worker(mixed / "a.835")
-    assert parsed.failure is None and parsed.scratch is not None
-    scratch = Path(parsed.scratch)
+    assert parsed.failure is None and len(parsed.scratches) == 1
+    scratch = Path(parsed.scratches[0])
     assert scratch.parent == folder and scratch.stat().st_mode & 0o777 == 0o600
     assert [tx.header.trace_number for tx in parsed.transactions] == ["A1", "A2"]
     failed = parse_in_worker(mixed / "e-bad-amount.835")
-    assert failed.failure is not None and failed.scratch is None
+    assert failed.failure is not None and failed.scratches == []
     assert list(folder.iterdir()) == [scratch]  # the failed file left nothing
 
     runs = tmp_path / "tmp"

@@ -548,7 +548,7 @@ class Parsed:
     would have met it."""
 
     prepared: Prepared
-    scratch: str | None = None
+    scratches: list[str] = field(default_factory=list)  # one per share, in share order
     transactions: list[ParsedTransaction] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     suppressed: dict[str, int] = field(default_factory=dict)
@@ -561,9 +561,14 @@ class Parsed:
 _WORKER: dict[str, Any] = {}
 
 
-def parse_in_worker(path: str | os.PathLike[str]) -> Parsed:
+def parse_in_worker(path: str | os.PathLike[str], share: tuple[int, int] = (0, 1)) -> Parsed:
     """``prepare`` the file and, for a remittance, parse it: its claim rows go to a scratch
-    file, the rest comes back. Runs in a worker process; never raises."""
+    file, the rest comes back. Runs in a worker process; never raises.
+
+    ``share`` (k, n): a large file is parsed by n workers at once, each storing the rows of
+    every n-th transaction (the k-th, the k+n-th, …). Each parses the whole file, so segment
+    numbers, warnings, envelope checks and failures are the same in every share; only the
+    rows, the denials found and the scratch file are its own (``combine`` joins them)."""
     with collector_paused():
         parsed = Parsed(prepare(path))
         pre = parsed.prepared
@@ -571,12 +576,12 @@ def parse_in_worker(path: str | os.PathLike[str]) -> Parsed:
             return parsed
         p, name = Path(path), os.fspath(path)
         scratch_path = Path(_WORKER["folder"]) / f"{pre.digest}-{os.getpid()}-{time.time_ns()}.db"
-        parsed.scratch = os.fspath(scratch_path)
+        parsed.scratches = [os.fspath(scratch_path)]
         stream = EraStream(p, name)
         try:
             scratch = Scratch(scratch_path)
             try:
-                _ScratchSink(stream, scratch, parsed, _WORKER["rules"]).drain(
+                _ScratchSink(stream, scratch, parsed, _WORKER["rules"], share).drain(
                     transaction_digests(p, name)
                 )
             finally:
@@ -586,17 +591,47 @@ def parse_in_worker(path: str | os.PathLike[str]) -> Parsed:
             parsed.segment = stream.segment or None
             parsed.transactions = []
             scratch_path.unlink(missing_ok=True)
-            parsed.scratch = None
+            parsed.scratches = []
         parsed.warnings = list(stream.warnings)
         parsed.suppressed = dict(stream.suppressed)
         return parsed
+
+
+def combine(shares: list[Parsed]) -> Parsed:
+    """One file's shares (``parse_in_worker``), as if one worker had parsed it: the
+    transactions of all, in order; warnings, suppressed counts and any failure from the
+    first that has one (every share reads the whole file, so they agree); every scratch file,
+    in share order, for the store to attach (and delete) together."""
+    if len(shares) == 1:
+        return shares[0]
+    first = shares[0]
+    failed = next((s for s in shares if s.failure is not None), None)
+    out = Parsed(
+        first.prepared,
+        [path for s in shares for path in s.scratches],
+        sorted((tx for s in shares for tx in s.transactions), key=lambda t: t.header.transaction),
+        first.warnings,
+        first.suppressed,
+    )
+    if failed is not None:
+        out.failure, out.segment, out.transactions = failed.failure, failed.segment, []
+        out.warnings = failed.warnings
+    return out
 
 
 class _ScratchSink:
     """A worker's ``_Sink``: the same events, into a scratch file and ``Parsed``; the denials
     are found here (rules only), the rest of the denial work waits for the store."""
 
-    def __init__(self, stream: EraStream, scratch: Scratch, parsed: Parsed, rules: Rules | None):
+    def __init__(
+        self,
+        stream: EraStream,
+        scratch: Scratch,
+        parsed: Parsed,
+        rules: Rules | None,
+        share: tuple[int, int],
+    ):
+        self.share = share
         self.stream = stream
         self.scratch = scratch
         self.parsed = parsed
@@ -609,26 +644,29 @@ class _ScratchSink:
         self.chunk = 0
 
     def drain(self, contents: dict[int, str]) -> None:
+        k, n = self.share
         for event in self.stream:
-            if isinstance(event, Claim):
-                self.claim(event)
-            elif isinstance(event, RawText):
-                assert self.tx is not None
-                self.scratch.raw_text(self.tx.header.transaction, self.chunk, event.text)
-                self.chunk += 1
-            elif isinstance(event, ProviderAdjustment):
-                assert self.tx is not None
-                self.tx.provider_adjustments.append(event)
-            elif isinstance(event, RemittanceHeader):
-                rows = TxRows((self.rows.claim_id, self.rows.line_id, self.rows.adj_id))
+            if isinstance(event, RemittanceHeader):
+                if (event.transaction - 1) % n != k:  # another share's: read, not kept
+                    self.tx = None
+                    continue
+                rows = TxRows((self.rows.claim_id, self.rows.line_id, self.rows.adj_id), {}, k)
                 self.since = self.scratch.mark()
                 self.tx = ParsedTransaction(
                     event, contents.get(event.segment), len(self.stream.warnings), rows
                 )
                 self.parsed.transactions.append(self.tx)
                 self.seq = self.chunk = 0
+            elif self.tx is None:
+                continue
+            elif isinstance(event, Claim):
+                self.claim(event)
+            elif isinstance(event, RawText):
+                self.scratch.raw_text(self.tx.header.transaction, self.chunk, event.text)
+                self.chunk += 1
+            elif isinstance(event, ProviderAdjustment):
+                self.tx.provider_adjustments.append(event)
             elif isinstance(event, RemittanceEnd):
-                assert self.tx is not None
                 self.flush()
                 self.tx.end = event
                 self.tx.rows.ranges = self.scratch.ranges(self.since)
@@ -780,8 +818,8 @@ def _ingest_parsed(
     copy, then deleted, whatever happens."""
     try:
         with contextlib.ExitStack() as stack:
-            if parsed.scratch is not None:
-                stack.enter_context(store.scratch_attached(parsed.scratch))
+            if parsed.failure is None:
+                stack.enter_context(store.scratch_attached(parsed.scratches))
             with store.transaction():
                 _store_parsed(store, p, parsed, result, rules, today)
     except _AllDuplicate:
@@ -789,8 +827,8 @@ def _ingest_parsed(
     except Exception as exc:  # one file never stops the run
         _failed(store, result, result.path, exc, parsed.segment, parsed.warnings)
     finally:
-        if parsed.scratch is not None:
-            Path(parsed.scratch).unlink(missing_ok=True)
+        for scratch in parsed.scratches:
+            Path(scratch).unlink(missing_ok=True)
     return result
 
 
@@ -877,7 +915,7 @@ def _store_parsed(
             store.add_provider_adjustment(rid, adj)
             result.totals.plb_total += adj.amount
         if denials is not None:
-            for batch in store.scratch_facts(n):
+            for batch in store.scratch_facts(n, tx.rows):
                 for cid, facts, found in batch:
                     for c in found:
                         c.claim_id += claim_off
@@ -1188,50 +1226,81 @@ def _read_ahead(
     files: list[Path], jobs: int, rules: Rules | None, parse: bool
 ) -> Iterator[tuple[Path, Prepared | Parsed | None]]:
     """Each file with what a worker read of it ahead (None: everything is read here): parsed
-    into a scratch file (``parse``), else its hashes only.
+    into scratch files (``parse``; a file of ``SPLIT_MIN_BYTES`` or more by ``jobs`` workers
+    at once, see ``parse_in_worker``), else its hashes only.
 
-    At most ``jobs`` + 1 files are read ahead, so memory stays flat however large the files
+    At most ``jobs`` + 1 pieces of work are ahead, so memory stays flat however large the files
     (a parsed file comes back as its transactions' headers and totals; its rows wait on
     disk, in a private folder removed at the end).
     """
-    if jobs <= 1 or len(files) < 2:
+    shares = {p: _shares(p, jobs, parse) for p in files}
+    if jobs <= 1 or (len(files) < 2 and not any(n > 1 for n in shares.values())):
         for path in files:
             yield path, None
         return
-    # Workers start from a clean process (forkserver), not as forks of this one: a fork would
-    # inherit this process's open files, the nightly run lock among them, and a worker outliving
-    # a killed run would hold it. (Like spawn, it imports the main module again: a script
-    # calling this needs the ``if __name__ == "__main__":`` guard.)
+    with (
+        tempfile.TemporaryDirectory(prefix="denialkit-intake-") as folder,
+        _worker_pool(jobs, rules, folder) as pool,
+    ):
+
+        def submit(path: Path) -> list[Future[Any]]:
+            if not parse:
+                return [pool.submit(read_in_worker, path)]
+            n = shares[path]
+            return [pool.submit(parse_in_worker, path, (k, n)) for k in range(n)]
+
+        ahead: collections.deque[tuple[Path, list[Future[Any]]]] = collections.deque()
+        todo = iter(files)
+        queued = 0
+        try:
+            for path in todo:
+                ahead.append((path, submit(path)))
+                queued += len(ahead[-1][1])
+                if queued > jobs:
+                    break
+            while ahead:
+                path, futures = ahead.popleft()
+                queued -= len(futures)
+                while queued <= jobs:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
+                    ahead.append((nxt, submit(nxt)))
+                    queued += len(ahead[-1][1])
+                results = [f.result() for f in futures]
+                yield path, combine(results) if parse else results[0]
+        finally:  # a run stopped early: nothing more is parsed
+            for future in (f for _, futures in ahead for f in futures):
+                future.cancel()
+
+
+def _worker_pool(jobs: int, rules: Rules | None, folder: str) -> ProcessPoolExecutor:
+    """Workers start from a clean process (forkserver), not as forks of this one: a fork would
+    inherit this process's open files, the nightly run lock among them, and a worker outliving
+    a killed run would hold it. (Like spawn, it imports the main module again: a script
+    calling ``ingest_paths`` needs the ``if __name__ == "__main__":`` guard.)"""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["denialkit.intake"])
-    work: Callable[[Path], Prepared | Parsed] = parse_in_worker if parse else read_in_worker
-    with (
-        tempfile.TemporaryDirectory(prefix="denialkit-intake-") as folder,
-        ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(os.getpid(), rules, folder),
-        ) as pool,
-    ):
-        ahead: collections.deque[tuple[Path, Future[Prepared | Parsed]]] = collections.deque()
-        todo = iter(files)
-        try:
-            for path in todo:
-                ahead.append((path, pool.submit(work, path)))
-                if len(ahead) > jobs:
-                    break
-            while ahead:
-                path, future = ahead.popleft()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    ahead.append((nxt, pool.submit(work, nxt)))
-                yield path, future.result()
-        finally:
-            for _, future in ahead:  # a run stopped early: nothing more is parsed
-                future.cancel()
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(), rules, folder),
+    )
+
+
+# A file this large is parsed by every worker at once, each keeping a share of its
+# transactions (below it, one worker a file keeps them busy with less work in all).
+SPLIT_MIN_BYTES = 16 * 1024 * 1024
+
+
+def _shares(path: Path, jobs: int, parse: bool) -> int:
+    """How many workers parse this file (scratch files attach 10 at most)."""
+    if not parse or jobs <= 1 or _size(path) < SPLIT_MIN_BYTES:
+        return 1
+    return min(jobs, 10)
 
 
 def _start_worker(storer: int, rules: Rules | None, folder: str) -> None:

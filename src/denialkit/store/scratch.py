@@ -14,6 +14,7 @@ it is copied (or the file fails).
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import sqlite3
@@ -47,10 +48,22 @@ TABLES = [*_INSERT_COLUMNS, *_EXTRA]
 @dataclass
 class TxRows:
     """Where one transaction's rows are in a scratch file: its first ids (claim, line,
-    adjustment) and, per table, the rowids from and to (rows are only ever appended)."""
+    adjustment) and, per table, the rowids from and to (rows are only ever appended).
+    ``source``: which of the attached scratch files (a large file's transactions are shared
+    among several workers, each writing its own)."""
 
     first_ids: tuple[int, int, int]
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    source: int = 0
+
+    @property
+    def schema(self) -> str:
+        return scratch_schema(self.source)
+
+
+def scratch_schema(source: int) -> str:
+    """The name a scratch file is attached under (ours: safe to put in SQL)."""
+    return f"scratch{int(source)}"
 
 
 class Scratch:
@@ -99,11 +112,12 @@ class Scratch:
         self.conn.close()
 
 
-def scratch_facts(conn: Any, tx: int) -> Iterator[Any]:
-    """The denial inputs of one transaction, batch by batch, from the attached scratch file.
+def scratch_facts(conn: Any, tx: int, rows: TxRows) -> Iterator[Any]:
+    """The denial inputs of one transaction, batch by batch, from its attached scratch file.
     Unpickling is safe here: the file was written by our own worker, in a folder only this
     user can open, and it never outlives the run."""
-    for (data,) in conn.execute("SELECT data FROM scratch.facts WHERE tx = ? ORDER BY seq", (tx,)):
+    sql = f"SELECT data FROM {rows.schema}.facts WHERE tx = ? ORDER BY seq"  # noqa: S608
+    for (data,) in conn.execute(sql, (tx,)):
         yield pickle.loads(data)
 
 
@@ -112,7 +126,8 @@ _OFFSET = {"claim_id": "claim", "line_id": "line"}
 _OWN_ID = {"claims": "claim", "service_lines": "line", "adjustments": "adj"}
 
 
-def copy_sql(table: str) -> tuple[str, list[str]]:
+@functools.cache
+def copy_sql(table: str, schema: str) -> tuple[str, list[str]]:
     """``INSERT … SELECT`` for one table from the attached scratch file, and the names of its
     parameters in order (offsets ``claim``, ``line``, ``adj``; ``remittance_id``, ``payer_id``;
     the rowids ``from`` and ``to``). Claims join the temporary ``scratch_keys`` for their key
@@ -138,6 +153,6 @@ def copy_sql(table: str) -> tuple[str, list[str]]:
     cols = ", ".join(f"[{c}]" for c in columns)
     sql = (
         f"INSERT INTO main.[{table}] ({cols}) SELECT {', '.join(exprs)} "  # noqa: S608
-        f"FROM scratch.[{table}] s{join} WHERE s.rowid BETWEEN ? AND ? ORDER BY s.rowid"
+        f"FROM {schema}.[{table}] s{join} WHERE s.rowid BETWEEN ? AND ? ORDER BY s.rowid"
     )
     return sql, [*params, "from", "to"]

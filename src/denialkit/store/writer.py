@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # names for annotations only: reading the queue does not load
     from .core import Store
 
 from .dialect import LOCK_IDS, Dialect
-from .scratch import _INSERT_COLUMNS, TxRows, copy_sql, scratch_facts
+from .scratch import _INSERT_COLUMNS, TxRows, copy_sql, scratch_facts, scratch_schema
 from .sql import _chunks, _insert_sql, _marks, _num, claim_key, to_cents
 
 BATCH_CLAIMS = 2000
@@ -252,14 +252,20 @@ class IntakeMixin:
         )
 
     @contextmanager
-    def scratch_attached(self, path: str | os.PathLike[str]) -> Iterator[None]:
-        """A worker's scratch file (``store.scratch``), attached for ``copy_scratch`` (SQLite
-        only; outside a transaction: SQLite attaches only there)."""
-        self.conn.execute("ATTACH DATABASE ? AS scratch", (os.fspath(path),))
+    def scratch_attached(self, paths: Sequence[str | os.PathLike[str]]) -> Iterator[None]:
+        """Workers' scratch files (``store.scratch``), attached for ``copy_scratch`` as
+        ``TxRows.source`` numbers them (SQLite only; outside a transaction: SQLite attaches
+        only there; at most 10 at once)."""
+        attached: list[str] = []
         try:
+            for i, path in enumerate(paths):
+                schema = scratch_schema(i)
+                self.conn.execute(f"ATTACH DATABASE ? AS {schema}", (os.fspath(path),))
+                attached.append(schema)
             yield
         finally:
-            self.conn.execute("DETACH DATABASE scratch")
+            for schema in attached:
+                self.conn.execute(f"DETACH DATABASE {schema}")
 
     def copy_scratch(
         self, tx: int, rows: TxRows, remittance_id: int, payer_id: int, date: str | None
@@ -279,14 +285,14 @@ class IntakeMixin:
         for table, (low, high) in rows.ranges.items():
             if table == "raw_text":
                 self.conn.execute(
-                    "INSERT INTO raw_text (remittance_id, chunk, text) SELECT ?, chunk, text "
-                    "FROM scratch.raw_text WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                    "INSERT INTO raw_text (remittance_id, chunk, text) SELECT ?, chunk, text "  # noqa: S608
+                    f"FROM {rows.schema}.raw_text WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
                     (remittance_id, low, high),
                 )
                 continue
             if table == "facts":
                 continue
-            sql, names = _COPY_SQL[table]
+            sql, names = copy_sql(table, rows.schema)
             bounds = {"from": low, "to": high}
             self.conn.execute(sql, [offsets[n] if n in offsets else bounds[n] for n in names])
             self.grew(high - low + 1)
@@ -306,8 +312,8 @@ class IntakeMixin:
         claims = [
             (cid, claim_key(payer_id, pcn, pid, last, first, dos), status)
             for cid, pcn, pid, last, first, dos, status in self.conn.execute(
-                "SELECT id, patient_control, patient_id, patient_last, patient_first, dos, "
-                "status FROM scratch.claims WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                "SELECT id, patient_control, patient_id, patient_last, patient_first, dos, "  # noqa: S608
+                f"status FROM {rows.schema}.claims WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
                 (low, high),
             )
         ]
@@ -319,9 +325,9 @@ class IntakeMixin:
             [(cid, key, flags[cid + offset]) for cid, key, _ in claims],
         )
 
-    def scratch_facts(self, tx: int) -> Iterator[Any]:
+    def scratch_facts(self, tx: int, rows: TxRows) -> Iterator[Any]:
         """The denial inputs the worker wrote for transaction ``tx``, batch by batch."""
-        return scratch_facts(self.conn, tx)
+        return scratch_facts(self.conn, tx, rows)
 
     def claim_writer(
         self, remittance_id: int, payer_id: int, date: str | None = None
@@ -569,6 +575,3 @@ class ClaimWriter(ClaimRows):
                 self.store.grew(len(rows))
                 rows.clear()
         self.pending = 0
-
-
-_COPY_SQL = {t: copy_sql(t) for t in _INSERT_COLUMNS}

@@ -4,7 +4,7 @@ against a raw floor on the same file.
     python benchmarks/bench_ingest.py                  # 100,000 claims, simple and rich files
     python benchmarks/bench_ingest.py --claims 400000  # memory must stay flat as files grow
     python benchmarks/bench_ingest.py --file rich      # only the rich file
-    python benchmarks/bench_ingest.py --jobs 1,2,4     # -j scaling on 20 rich files
+    python benchmarks/bench_ingest.py --jobs 1,2,4     # -j: one file shared, and 20 rich files
 
 Two files. ``simple``: about 3 service lines per 2 claims, one CAS on most lines, about 7
 segments per claim, in one transaction (the worst case for memory). ``rich``: what real
@@ -15,8 +15,10 @@ REF*6R, AMT*B6 and LQ), reversals, PLB, about 20% of claims denied.
 The ingest runs as a child process (``-j 1`` for the single files); start-up (interpreter,
 imports, rules: an ingest of a one-claim file) is measured apart and taken out of claims/s,
 segments/s and the floor ratio; the rest is hashing, parsing, storing, denial work and the
-commit. Peak memory is the child's maximum resident set size. The scaling run ingests 20 rich
-files of 10,000 claims with ``-j 1`` and ``-j 2`` (and whatever ``--jobs`` lists). The **floor** is
+commit. Peak memory is the child's maximum resident set size. Each file is then ingested again
+with every ``--jobs`` value above 1 (one file: its transactions shared among the workers; the
+JSON must be the same). The scaling run ingests 20 rich files of 10,000 claims with ``-j 1``
+and ``-j 2`` (and whatever ``--jobs`` lists). The **floor** is
 a plain Python program on the same file: read it, split segments and elements with the file's
 delimiters, insert every segment as one row into SQLite in one transaction (GC off) — as fast
 as plain Python can touch every segment once. denialkit's time is reported as a multiple of
@@ -195,7 +197,7 @@ def startup(work: Path, repeat: int = 3) -> float:
     return best
 
 
-def run(kind: str, n: int, work: Path, keep: bool, start_s: float) -> None:
+def run(kind: str, n: int, work: Path, keep: bool, start_s: float, jobs: list[int]) -> None:
     src = work / f"{kind}.835"
     db = work / f"{kind}.db"
     t0 = time.perf_counter()
@@ -231,6 +233,13 @@ def run(kind: str, n: int, work: Path, keep: bool, start_s: float) -> None:
         f"stored:      {summary['claims']:,} claims, total charge {summary['total_charge']}, "
         f"denials {summary.get('denials', 0):,}, warnings {len(summary['warnings'])}"
     )
+    for j in (j for j in jobs if j > 1):  # one file, its transactions shared among workers
+        j_s, j_mb, j_summary = ingest_child([src], work / f"{kind}-j{j}.db", j)
+        assert j_summary == summary, "-j gave another result"
+        print(
+            f"one file -j {j}: {j_s - start_s:.2f} s without start-up -> "
+            f"{work_s / (j_s - start_s):.2f}x -j 1, peak {j_mb:.0f} MB (largest process)"
+        )
     if not keep:
         for p in work.glob(f"{kind}*"):
             p.unlink()
@@ -290,10 +299,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="denialkit-bench-"))
     start_s = startup(work)
     print(f"start-up:    {start_s:.2f} s (best of 3 ingests of a one-claim file; taken out below)")
+    jobs = [int(j) for j in args.jobs.split(",")] if args.jobs else []
     for kind in ("simple", "rich") if args.file == "both" else (args.file,):
-        run(kind, args.claims, work, args.keep, start_s)
-    if args.jobs:
-        jobs = [int(j) for j in args.jobs.split(",")]
+        run(kind, args.claims, work, args.keep, start_s, jobs)
+    if jobs:
         scaling(args.scaling_files, args.scaling_claims, jobs, work, start_s)
     if args.keep:
         print(f"kept:        {work}")

@@ -213,6 +213,21 @@ def test_scratch_files_are_private_and_gone_after_the_run(mixed, tmp_path, monke
     report = ingest_paths(Store.memory(), [mixed], rules=load_rules(), today=TODAY, jobs=2)
     assert report.count("failed") == 2 and report.count("ingested") == 4
     assert list(runs.iterdir()) == []
+    # With a database file: beside it (where its rows are going), hidden, gone after the run.
+    home = tmp_path / "office"
+    seen: list[str] = []
+    combine = intake.combine
+
+    def spy(shares):  # runs in the storing process, as each parsed file arrives
+        seen.extend(p.name for p in home.iterdir() if p.is_dir())
+        return combine(shares)
+
+    monkeypatch.setattr(intake, "combine", spy)
+    with Store(home / "denials.db") as store:
+        report = ingest_paths(store, [mixed], rules=load_rules(), today=TODAY, jobs=2)
+    assert report.count("ingested") == 4
+    assert seen and all(name.startswith(".denialkit-intake-") for name in seen)
+    assert not [p for p in home.iterdir() if p.is_dir()]
 
 
 def test_postgresql_workers_read_ahead_and_parse_nothing(mixed, pg_pooled, monkeypatch):
@@ -221,9 +236,9 @@ def test_postgresql_workers_read_ahead_and_parse_nothing(mixed, pg_pooled, monke
     seen: list[bool] = []
     original = intake._read_ahead
 
-    def spy(files, jobs, rules, parse):
+    def spy(files, jobs, rules, parse, beside=None):
         seen.append(parse)
-        return original(files, jobs, rules, parse)
+        return original(files, jobs, rules, parse, beside)
 
     monkeypatch.setattr(intake, "_read_ahead", spy)
     store = Store(pg_pooled)

@@ -575,13 +575,14 @@ def parse_in_worker(path: str | os.PathLike[str], share: tuple[int, int] = (0, 1
         if pre.error is not None or pre.kind is not None:
             return parsed
         p, name = Path(path), os.fspath(path)
-        scratch_path = Path(_WORKER["folder"]) / f"{pre.digest}-{os.getpid()}-{time.time_ns()}.db"
+        folder = _WORKER.get("folder") or tempfile.gettempdir()
+        scratch_path = Path(folder) / f"{pre.digest}-{os.getpid()}-{time.time_ns()}.db"
         parsed.scratches = [os.fspath(scratch_path)]
         stream = EraStream(p, name)
         try:
             scratch = Scratch(scratch_path)
             try:
-                _ScratchSink(stream, scratch, parsed, _WORKER["rules"], share).drain(
+                _ScratchSink(stream, scratch, parsed, _WORKER.get("rules"), share).drain(
                     transaction_digests(p, name)
                 )
             finally:
@@ -1211,7 +1212,10 @@ def ingest_paths(
     # ahead (hashes), this process parses: a copy from a SQLite scratch file into PostgreSQL
     # would go through Python row by row, what the scratch file is there to avoid.
     parse = store.engine == "sqlite"
-    for path, ahead in _read_ahead(files, jobs, rules if parse else None, parse):
+    # Scratch files go beside the database: where there is room for the rows they hold (the
+    # database grows by as much), under the same protection as the PHI already there.
+    beside = store.path.parent if store.path is not None else None
+    for path, ahead in _read_ahead(files, jobs, rules if parse else None, parse, beside):
         each = None
         if read_progress is not None:
             each = functools.partial(read_progress, path)
@@ -1223,7 +1227,11 @@ def ingest_paths(
 
 
 def _read_ahead(
-    files: list[Path], jobs: int, rules: Rules | None, parse: bool
+    files: list[Path],
+    jobs: int,
+    rules: Rules | None,
+    parse: bool,
+    beside: Path | None = None,
 ) -> Iterator[tuple[Path, Prepared | Parsed | None]]:
     """Each file with what a worker read of it ahead (None: everything is read here): parsed
     into scratch files (``parse``; a file of ``SPLIT_MIN_BYTES`` or more by ``jobs`` workers
@@ -1231,7 +1239,8 @@ def _read_ahead(
 
     At most ``jobs`` + 1 pieces of work are ahead, so memory stays flat however large the files
     (a parsed file comes back as its transactions' headers and totals; its rows wait on
-    disk, in a private folder removed at the end).
+    disk, in a private folder removed at the end: a hidden one in ``beside`` when given, else
+    in the temporary directory).
     """
     shares = {p: _shares(p, jobs, parse) for p in files}
     if jobs <= 1 or (len(files) < 2 and not any(n > 1 for n in shares.values())):
@@ -1239,7 +1248,7 @@ def _read_ahead(
             yield path, None
         return
     with (
-        tempfile.TemporaryDirectory(prefix="denialkit-intake-") as folder,
+        tempfile.TemporaryDirectory(prefix=".denialkit-intake-", dir=beside) as folder,
         _worker_pool(jobs, rules, folder) as pool,
     ):
 

@@ -554,6 +554,7 @@ class Parsed:
     suppressed: dict[str, int] = field(default_factory=dict)
     failure: _Failure | None = None
     segment: int | None = None  # the last segment read, for an unforeseen failure
+    skipped: bool = False  # a share with no transaction to keep: the file was not read
 
 
 # Set in each worker process by ``_start_worker``: the rules the denials are found with, and
@@ -580,11 +581,14 @@ def parse_in_worker(path: str | os.PathLike[str], share: tuple[int, int] = (0, 1
         parsed.scratches = [os.fspath(scratch_path)]
         stream = EraStream(p, name)
         try:
+            contents = transaction_digests(p, name)
+            if share[0] and share[0] >= len(contents):  # fewer transactions than shares
+                parsed.scratches = []
+                parsed.skipped = True
+                return parsed
             scratch = Scratch(scratch_path)
             try:
-                _ScratchSink(stream, scratch, parsed, _WORKER.get("rules"), share).drain(
-                    transaction_digests(p, name)
-                )
+                _ScratchSink(stream, scratch, parsed, _WORKER.get("rules"), share).drain(contents)
             finally:
                 scratch.close()
         except Exception as exc:  # raised again in the storing process, in its place
@@ -607,13 +611,13 @@ def combine(shares: list[Parsed]) -> Parsed:
         return shares[0]
     first = shares[0]
     failed = next((s for s in shares if s.failure is not None), None)
-    out = Parsed(
-        first.prepared,
-        [path for s in shares for path in s.scratches],
-        sorted((tx for s in shares for tx in s.transactions), key=lambda t: t.header.transaction),
-        first.warnings,
-        first.suppressed,
-    )
+    out = Parsed(first.prepared, [], [], first.warnings, first.suppressed)
+    for share in shares:
+        for tx in share.transactions:  # which of the attached files holds its rows
+            tx.rows.source = len(out.scratches)
+        out.scratches.extend(share.scratches)
+        out.transactions.extend(share.transactions)
+    out.transactions.sort(key=lambda t: t.header.transaction)
     if failed is not None:
         out.failure, out.segment, out.transactions = failed.failure, failed.segment, []
         out.warnings = failed.warnings

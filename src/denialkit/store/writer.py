@@ -281,7 +281,6 @@ class IntakeMixin:
             "remittance_id": remittance_id,
             "payer_id": payer_id,
         }
-        self._scratch_keys(rows, offsets["claim"], payer_id, date or "9999-12-31")
         for table, (low, high) in rows.ranges.items():
             if table == "raw_text":
                 self.conn.execute(
@@ -293,32 +292,40 @@ class IntakeMixin:
             if table == "facts":
                 continue
             sql, names = copy_sql(table, rows.schema)
-            bounds = {"from": low, "to": high}
-            self.conn.execute(sql, [offsets[n] if n in offsets else bounds[n] for n in names])
-            self.grew(high - low + 1)
+            # Claims in ClaimWriter's batches: each batch's first-adjudication marks look at
+            # the claims stored before it, and memory stays flat however long the remittance.
+            step = BATCH_CLAIMS if table == "claims" else high - low + 1
+            for start in range(low, high + 1, step):
+                end = min(start + step - 1, high)
+                if table == "claims":
+                    self._scratch_keys(rows.schema, start, end, offsets["claim"], payer_id, date)
+                bounds = {"from": start, "to": end}
+                self.conn.execute(sql, [offsets[n] if n in offsets else bounds[n] for n in names])
+                self.grew(end - start + 1)
         return offsets["claim"], offsets["line"]
 
-    def _scratch_keys(self, rows: TxRows, offset: int, payer_id: int, date: str) -> None:
-        """Each claim's key (it holds the payer's id) and first-adjudication mark, into the
-        temporary table the copy of the claims joins."""
+    def _scratch_keys(
+        self, schema: str, low: int, high: int, offset: int, payer_id: int, date: str | None
+    ) -> None:
+        """Each claim's key (it holds the payer's id) and first-adjudication mark, for the
+        scratch claims ``low``..``high`` (rowids), into the temporary table their copy joins."""
         self.conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS scratch_keys "
             "(id INTEGER PRIMARY KEY, claim_key INTEGER, first_adj INTEGER)"
         )
         self.conn.execute("DELETE FROM temp.scratch_keys")
-        if "claims" not in rows.ranges:
-            return
-        low, high = rows.ranges["claims"]
         claims = [
             (cid, claim_key(payer_id, pcn, pid, last, first, dos), status)
             for cid, pcn, pid, last, first, dos, status in self.conn.execute(
                 "SELECT id, patient_control, patient_id, patient_last, patient_first, dos, "  # noqa: S608
-                f"status FROM {rows.schema}.claims WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+                f"status FROM {schema}.claims WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
                 (low, high),
             )
         ]
         flags = first_adjudication_flags(
-            cast("Store", self), date, [(cid + offset, key, s) for cid, key, s in claims]
+            cast("Store", self),
+            date or "9999-12-31",
+            [(cid + offset, key, s) for cid, key, s in claims],
         )
         self.conn.executemany(
             "INSERT INTO temp.scratch_keys (id, claim_key, first_adj) VALUES (?, ?, ?)",

@@ -206,6 +206,9 @@ def test_scratch_files_are_private_and_gone_after_the_run(mixed, tmp_path, monke
     failed = parse_in_worker(mixed / "e-bad-amount.835")
     assert failed.failure is not None and failed.scratches == []
     assert list(folder.iterdir()) == [scratch]  # the failed file left nothing
+    idle = parse_in_worker(mixed / "a.835", (3, 4))  # two transactions, a fourth share
+    assert idle.skipped and idle.scratches == [] and idle.transactions == []
+    assert list(folder.iterdir()) == [scratch]
 
     runs = tmp_path / "tmp"
     runs.mkdir()
@@ -247,3 +250,23 @@ def test_postgresql_workers_read_ahead_and_parse_nothing(mixed, pg_pooled, monke
     finally:
         store.close()
     assert seen == [False] and r.count("ingested") == 4
+
+
+def test_a_large_file_is_shared_by_as_many_workers_as_it_has_transactions(tmp_path, monkeypatch):
+    """Counted in the bytes, with the file's own separator, across block edges; a file of one
+    transaction stays one worker's (the others would read it for nothing)."""
+    from denialkit.synthetic import Layout
+
+    specs = [_spec(f"K{i}", 10 * i, n=2) for i in range(5)]
+    one = tmp_path / "one.835"
+    one.write_text(build_835(specs[:1]), newline="")
+    five = tmp_path / "five.835"
+    five.write_text("\ufeff" + build_835(specs, Layout(element="|", newline="\r\n")), newline="")
+    monkeypatch.setattr(intake, "SPLIT_MIN_BYTES", 0)
+    assert intake._count_835(one) == 1 and intake._count_835(five) == 5
+    assert {intake._count_835(five, size) for size in (1, 5, 6, 7, 64)} == {5}
+    assert intake._shares(one, 4, True) == 1
+    assert intake._shares(five, 4, True) == 4 and intake._shares(five, 8, True) == 5
+    assert intake._shares(five, 4, False) == 1  # PostgreSQL: read ahead, not shared
+    monkeypatch.setattr(intake, "SPLIT_MIN_BYTES", five.stat().st_size + 1)
+    assert intake._shares(five, 4, True) == 1

@@ -569,7 +569,8 @@ def parse_in_worker(path: str | os.PathLike[str], share: tuple[int, int] = (0, 1
     ``share`` (k, n): a large file is parsed by n workers at once, each storing the rows of
     every n-th transaction (the k-th, the k+n-th, …). Each parses the whole file, so segment
     numbers, warnings, envelope checks and failures are the same in every share; only the
-    rows, the denials found and the scratch file are its own (``combine`` joins them)."""
+    rows, the denials found and the scratch file are its own (``combine`` joins them). A
+    share left with no transaction (the file has fewer than n) reads no further."""
     with collector_paused():
         parsed = Parsed(prepare(path))
         pre = parsed.prepared
@@ -776,10 +777,9 @@ def _ingest_file(
     p = Path(path)
     name = os.fspath(path)
     result = FileResult(name, "failed")
-    parsed = prepared if isinstance(prepared, Parsed) else None
-    pre: Prepared
+    parsed: Parsed | None = None
     if isinstance(prepared, Parsed):
-        pre = prepared.prepared
+        parsed, pre = prepared, prepared.prepared
     else:
         pre = prepared if prepared is not None else prepare(p)
     if pre.error is not None:
@@ -902,18 +902,12 @@ def _store_parsed(
         if skip:
             result.duplicate_transactions += 1
             continue
-        rid = store.add_remittance(
-            file_id,
-            h,
-            payer_id,
-            store.payee_id(h),
-            tx.content,
-        )
+        rid = store.add_remittance(file_id, h, payer_id, store.payee_id(h), tx.content)
         remittance_ids[n] = rid
         result.totals.transactions += 1
         result.totals.payment_total += h.payment_amount
         claim_off, line_off = store.copy_scratch(
-            n, tx.rows, rid, payer_id, h.payment_date or h.production_date
+            tx.rows, rid, payer_id, h.payment_date or h.production_date
         )
         result.totals.merge(tx.totals)
         for adj in tx.provider_adjustments:

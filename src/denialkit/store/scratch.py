@@ -96,7 +96,7 @@ class Scratch:
         self.write({"raw_text": [(tx, chunk, text)]})
 
     def facts(self, tx: int, seq: int, data: object) -> None:
-        """One batch's denial inputs, pickled (read back only by ``Attached.facts``)."""
+        """One batch's denial inputs, pickled (read back only by ``scratch_facts``)."""
         self.write({"facts": [(tx, seq, pickle.dumps(data, pickle.HIGHEST_PROTOCOL))]})
 
     def mark(self) -> dict[str, int]:

@@ -268,7 +268,7 @@ class IntakeMixin:
                 self.conn.execute(f"DETACH DATABASE {schema}")
 
     def copy_scratch(
-        self, tx: int, rows: TxRows, remittance_id: int, payer_id: int, date: str | None
+        self, rows: TxRows, remittance_id: int, payer_id: int, date: str | None
     ) -> tuple[int, int]:
         """Copy one transaction's rows from the attached scratch file into the store: what
         ``ClaimWriter`` would have written for it. Returns the claim and line id offsets (the

@@ -853,21 +853,37 @@ def _store_file(
     today: dt.date | None,
 ) -> None:
     """The body of a remittance file's write transaction (raises to roll it back)."""
-    name = result.path
-    earlier = store.file_by_sha256(pre.digest)
-    if earlier is not None:
-        result.status = "duplicate"
-        result.duplicate_of = earlier["name"]
+    begun = _begin_file(store, p, pre, result, pre.contents_failure, rules, today)
+    if begun is None:
         return
-    if pre.contents_failure is not None:
-        raise pre.contents_failure.exception(name)
-    contents = pre.contents if pre.contents is not None else transaction_digests(p, name)
-    file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
-    denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
+    file_id, denials = begun
+    contents = pre.contents if pre.contents is not None else transaction_digests(p, result.path)
     remittance_ids = _Sink(store, stream, result, denials, file_id, contents).drain()
     _finish_file(
         store, result, file_id, remittance_ids, denials, stream.warnings, stream.suppressed
     )
+
+
+def _begin_file(
+    store: Store,
+    p: Path,
+    pre: Prepared,
+    result: FileResult,
+    failure: _Failure | None,
+    rules: Rules | None,
+    today: dt.date | None,
+) -> tuple[int, DenialProcessor | None] | None:
+    """The start of a remittance file's transaction: None for a file stored before (``result``
+    says so); a failure met while reading it raised; else the file's id and its denial work."""
+    earlier = store.file_by_sha256(pre.digest)
+    if earlier is not None:
+        result.status = "duplicate"
+        result.duplicate_of = earlier["name"]
+        return None
+    if failure is not None:
+        raise failure.exception(result.path)
+    file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
+    return file_id, DenialProcessor(store, rules, today or dt.date.today()) if rules else None
 
 
 def _store_parsed(
@@ -880,16 +896,11 @@ def _store_parsed(
 ) -> None:
     """``_store_file`` for a file a worker parsed: the same rows, warnings and denial work,
     the rows copied from its scratch file (attached) instead of written one by one."""
-    name, pre = result.path, parsed.prepared
-    earlier = store.file_by_sha256(pre.digest)
-    if earlier is not None:
-        result.status = "duplicate"
-        result.duplicate_of = earlier["name"]
+    name = result.path
+    begun = _begin_file(store, p, parsed.prepared, result, parsed.failure, rules, today)
+    if begun is None:
         return
-    if parsed.failure is not None:
-        raise parsed.failure.exception(name)
-    file_id = store.add_file(p.name, os.path.abspath(p), pre.size, pre.digest)
-    denials = DenialProcessor(store, rules, today or dt.date.today()) if rules else None
+    file_id, denials = begun
     warnings = list(parsed.warnings)
     remittance_ids: dict[int, int] = {}
     for tx in parsed.transactions:

@@ -270,3 +270,19 @@ def test_a_large_file_is_shared_by_as_many_workers_as_it_has_transactions(tmp_pa
     assert intake._shares(five, 4, False) == 1  # PostgreSQL: read ahead, not shared
     monkeypatch.setattr(intake, "SPLIT_MIN_BYTES", five.stat().st_size + 1)
     assert intake._shares(five, 4, True) == 1
+
+
+def test_progress_moves_a_whole_file_at_a_time_when_workers_parse(mixed):
+    """The storing process reads nothing itself then: the bar moves as each file is stored,
+    to its size, with its claims."""
+    seen: list[tuple[str, int, int]] = []
+    ingest_paths(
+        Store.memory(),
+        [mixed / "a.835", mixed / "g.835"],
+        read_progress=lambda p, done, claims: seen.append((p.name, done, claims)),
+        jobs=2,
+    )
+    assert seen == [
+        ("a.835", (mixed / "a.835").stat().st_size, 8),
+        ("g.835", (mixed / "g.835").stat().st_size, 30),
+    ]

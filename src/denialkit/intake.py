@@ -791,7 +791,10 @@ def _ingest_file(
         result.error = Issue(name, None, f"{pre.kind}: not a remittance; nothing stored")
         return result
     if parsed is not None:
-        return _ingest_parsed(store, p, parsed, result, rules, today)
+        _ingest_parsed(store, p, parsed, result, rules, today)
+        if read_progress is not None:  # read elsewhere: the whole file at once
+            read_progress(pre.size, result.totals.claims)
+        return result
     source: Any = p
     if read_progress is not None:
         source = io.BufferedReader(

@@ -6,6 +6,7 @@ The store must end up exactly as with one process."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -286,3 +287,25 @@ def test_progress_moves_a_whole_file_at_a_time_when_workers_parse(mixed):
         ("a.835", (mixed / "a.835").stat().st_size, 8),
         ("g.835", (mixed / "g.835").stat().st_size, 30),
     ]
+
+
+def test_a_killed_runs_scratch_folder_is_removed_by_the_next(mixed, tmp_path):
+    """kill -9 leaves the folder of scratch files (PHI) beside the database; the next
+    parallel run removes it when the process that made it is gone, never a live one's."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "office"
+    home.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = home / f".denialkit-intake-{gone}-abc123"
+    stale.mkdir(mode=0o700)
+    (stale / "rows.db").write_bytes(b"PHI")
+    live = home / f".denialkit-intake-{os.getpid()}-def456"
+    live.mkdir(mode=0o700)
+    other = home / ".denialkit-intake-notapid"
+    other.mkdir()
+    with Store(home / "denials.db") as store:
+        ingest_paths(store, [mixed / "a.835", mixed / "b.835"], jobs=2)
+    assert not stale.exists() and live.exists() and other.exists()

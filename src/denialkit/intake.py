@@ -25,6 +25,7 @@ import io
 import multiprocessing
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -1259,8 +1260,11 @@ def _read_ahead(
         for path in files:
             yield path, None
         return
+    _remove_stale_scratch(beside)
     with (
-        tempfile.TemporaryDirectory(prefix=".denialkit-intake-", dir=beside) as folder,
+        tempfile.TemporaryDirectory(
+            prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=beside
+        ) as folder,
         _worker_pool(jobs, rules, folder) as pool,
     ):
 
@@ -1310,6 +1314,31 @@ def _worker_pool(jobs: int, rules: Rules | None, folder: str) -> ProcessPoolExec
         initializer=_start_worker,
         initargs=(os.getpid(), rules, folder),
     )
+
+
+_SCRATCH_PREFIX = ".denialkit-intake-"
+
+
+def _remove_stale_scratch(beside: Path | None) -> None:
+    """Scratch folders a killed run left (kill -9 runs no clean-up): their rows are PHI. A
+    folder is named after the process that made it; one whose process is gone is removed."""
+    if beside is None:
+        return
+    for folder in beside.glob(f"{_SCRATCH_PREFIX}*"):
+        pid = folder.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours, not gone
+        return True
+    return True
 
 
 # A file this large is parsed by every worker at once, each keeping a share of its

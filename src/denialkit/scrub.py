@@ -115,6 +115,15 @@ def _codes(text: str | None) -> list[tuple[str, str]]:
     return out
 
 
+def _top_code(
+    rows: list[dict[str, Any]], carcs: Iterable[str], default: tuple[str, str]
+) -> tuple[str, str]:
+    """The (group, CARC) most often among the rows' codes whose CARC is one of ``carcs``."""
+    wanted = set(carcs)
+    counts = Counter(gc for r in rows for gc in r["codes"] if gc[1] in wanted)
+    return counts.most_common(1)[0][0] if counts else default
+
+
 def _since(rows: Iterable[dict[str, Any]]) -> str | None:
     return min((r["dos"] for r in rows if r["dos"]), default=None)
 
@@ -298,9 +307,8 @@ class Scrubber:
         denied, n = len(denied_rows), len(without)
         if denied < cfg.min_denied or not n or denied / n < cfg.min_rate:
             return None
-        carcs = Counter(gc for r in denied_rows for gc in r["codes"]
-                        if gc[1] in cfg.authorization_carcs)  # fmt: skip
-        group, carc = carcs.most_common(1)[0][0] if carcs else ("CO", "197")
+        # Denied for a remark alone (no authorization CARC): CO-197, the CARC for it.
+        group, carc = _top_code(denied_rows, cfg.authorization_carcs, ("CO", "197"))
         since = _since(without)
         detail = (
             f"{c.payer_name or c.payer_id} denied {ln.procedure} for authorization {denied} of "
@@ -320,9 +328,7 @@ class Scrubber:
         denied, n = len(denied_rows), len(same)
         if denied < cfg.min_denied or not n or denied / n < cfg.min_rate:
             return None
-        carcs = Counter(gc for r in denied_rows for gc in r["codes"]
-                        if gc[1] in cfg.medical_necessity_carcs)  # fmt: skip
-        group, carc = carcs.most_common(1)[0][0]
+        group, carc = _top_code(denied_rows, cfg.medical_necessity_carcs, ("CO", "50"))
         since = _since(same)
         detail = (
             f"{c.payer_name or c.payer_id} denied {ln.procedure} with principal diagnosis "

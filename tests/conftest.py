@@ -6,11 +6,21 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from denialkit.store import Store
-from denialkit.synthetic import Layout, RemitSpec, build_835
+from denialkit.synthetic import (
+    Adj,
+    ClaimSpec,
+    D,
+    Layout,
+    LineSpec,
+    PLBSpec,
+    RemitSpec,
+    build_835,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -268,3 +278,37 @@ def write835(tmp_path):
         return path
 
     return write
+
+
+def remit_spec(trace: str = "T1", n: int = 3, first: int = 0, **kw: Any) -> RemitSpec:
+    """The test remittance: ``n`` claims (numbered from ``first``) of two lines each, paid
+    in part, denied in part (CO-50), with claim-level and provider adjustments."""
+    return RemitSpec(
+        trace=trace,
+        claims=[
+            ClaimSpec(
+                f"PCN{i}",
+                payer_claim_id=f"ICN{i}",
+                lines=[
+                    LineSpec(
+                        "99213",
+                        D("150.00"),
+                        line_control=f"{i}-1",
+                        allowed=D("98.10"),
+                        adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
+                        remarks=("N130",),
+                    ),
+                    LineSpec(
+                        "97110",
+                        D("80.00"),
+                        modifiers=("GP",),
+                        adjustments=[Adj("CO", "50", D("80.00"))],
+                    ),
+                ],
+                adjustments=[Adj("OA", "94", D("0.01"))],
+            )
+            for i in range(first, first + n)
+        ],
+        plb=[PLBSpec("WO", D("10.00"), "X1"), PLBSpec("L6", D("-1.25"))],
+        **kw,
+    )

@@ -12,48 +12,13 @@ from denialkit.intake import find_files, ingest_file, ingest_paths
 from denialkit.store import Store
 from denialkit.synthetic import (
     Adj,
-    ClaimSpec,
     D,
     Layout,
-    LineSpec,
-    PLBSpec,
-    RemitSpec,
     build_835,
 )
 
 from .conftest import ROOT
-
-
-def spec(trace="T1", n=3, **kw) -> RemitSpec:
-    return RemitSpec(
-        trace=trace,
-        claims=[
-            ClaimSpec(
-                f"PCN{i}",
-                payer_claim_id=f"ICN{i}",
-                lines=[
-                    LineSpec(
-                        "99213",
-                        D("150.00"),
-                        line_control=f"{i}-1",
-                        allowed=D("98.10"),
-                        adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
-                        remarks=("N130",),
-                    ),
-                    LineSpec(
-                        "97110",
-                        D("80.00"),
-                        modifiers=("GP",),
-                        adjustments=[Adj("CO", "50", D("80.00"))],
-                    ),
-                ],
-                adjustments=[Adj("OA", "94", D("0.01"))],
-            )
-            for i in range(n)
-        ],
-        plb=[PLBSpec("WO", D("10.00"), "X1"), PLBSpec("L6", D("-1.25"))],
-        **kw,
-    )
+from .conftest import remit_spec as spec
 
 
 def test_ingest_stores_everything_exactly(store, write835):

@@ -18,7 +18,9 @@ from denialkit.intake import ingest_paths, parse_in_worker, read_in_worker
 from denialkit.rules import load_rules
 from denialkit.store import Store
 from denialkit.store.schema import _TABLES
-from denialkit.synthetic import Adj, ClaimSpec, D, LineSpec, PLBSpec, RemitSpec, build_835
+from denialkit.synthetic import RemitSpec, build_835
+
+from .conftest import remit_spec
 
 TODAY = dt.date(2026, 11, 27)
 # Columns that say when a run happened or where its files were, not what it stored.
@@ -26,27 +28,7 @@ _WHEN = {"ingested_at", "created_at", "path", "at"}
 
 
 def _spec(trace: str, first: int, n: int = 4) -> RemitSpec:
-    return RemitSpec(
-        trace=trace,
-        claims=[
-            ClaimSpec(
-                f"PCN{i}",
-                payer_claim_id=f"ICN{i}",
-                lines=[
-                    LineSpec(
-                        "99213",
-                        D("150.00"),
-                        line_control=f"{i}-1",
-                        allowed=D("98.10"),
-                        adjustments=[Adj("CO", "45", D("51.90")), Adj("PR", "2", D("19.62"))],
-                    ),
-                    LineSpec("97110", D("80.00"), adjustments=[Adj("CO", "50", D("80.00"))]),
-                ],
-            )
-            for i in range(first, first + n)
-        ],
-        plb=[PLBSpec("WO", D("10.00"), "X1")],
-    )
+    return remit_spec(trace, n, first=first)
 
 
 @pytest.fixture
